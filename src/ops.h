@@ -1,0 +1,135 @@
+/* ops.h — the compute kernels used by the model files.
+ *
+ * Every kernel exists twice: a portable scalar reference (ops_scalar.c,
+ * suffix _scalar) and a WebAssembly SIMD128 version (ops_simd.c, suffix _simd,
+ * compiled only when __wasm_simd128__ is defined). The unsuffixed op_* entry
+ * points (ops.c) pick the SIMD version when it was compiled in and split the
+ * work across the thread pool (threads.h) where that pays off.
+ *
+ * Layout conventions: activations are row-major float32, one row per token:
+ * x[m][k]. Weight matrices are GGUF tensors with ne = {k, n}: n rows of k
+ * values (k along ne0, which is also the quantization-block axis).
+ *
+ * Arithmetic contract (what the tests hold the kernels to):
+ *   F32 weights : float32 dot products.
+ *   F16 / BF16  : weights widened to float32 on the fly, float32 dot products
+ *                 (activations are NOT rounded to fp16).
+ *   Q8_0 / Q4_0 : activations quantized to Q8_0 blocks (ggml's quantize_row_q8_0
+ *                 rounding), integer block dot products scaled by d_w*d_x, as
+ *                 ggml's vec_dot_q8_0_q8_0 / vec_dot_q4_0_q8_0.
+ *   Q4_K / Q6_K : (if supported) same idea with Q8_K activations, or dequantize.
+ */
+#ifndef PLM_OPS_H
+#define PLM_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gguf.h"
+#include "quant.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- matmul */
+/* y[m][n] = x[m][k] . W^T (+ bias[n] if bias != NULL), W: ne = {k, n}.
+ * m == 1 is the matrix x vector case (decode); m > 1 is prefill / batches and
+ * must reuse each weight row across several activation rows.
+ * Returns PLM_OK or PLM_E_* (unsupported type, shape mismatch, out of memory). */
+int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, int m, int k);
+
+/* Rows of an embedding table (any supported type) as float32: out[i] = W[ids[i]].
+ * Returns PLM_E_INVALID if an id is outside [0, n). */
+int op_get_rows(float *out, const plm_tensor *W, const int32_t *ids, int n);
+
+/* ---------------------------------------------------------------- row ops
+ * All row ops work on m rows of n values, in place allowed (y == x). */
+void op_layernorm(float *y, const float *x, const float *w, const float *b, int m, int n, float eps);
+void op_rmsnorm(float *y, const float *x, const float *w, int m, int n, float eps);
+void op_softmax(float *x, int m, int n); /* numerically stable; -INFINITY entries give 0 */
+
+/* element-wise over n values */
+void op_gelu_tanh(float *y, const float *x, int n); /* 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))) */
+void op_gelu_erf(float *y, const float *x, int n);  /* 0.5x(1+erf(x/sqrt2)) */
+void op_silu(float *y, const float *x, int n);
+void op_relu(float *y, const float *x, int n);
+void op_add(float *y, const float *a, const float *b, int n);
+void op_mul(float *y, const float *a, const float *b, int n);
+void op_scale(float *y, const float *x, float s, int n);
+/* y[i] = silu(g[i]) * u[i]  (SwiGLU)  and  y[i] = gelu_tanh(g[i]) * u[i]  (GeGLU) */
+void op_swiglu(float *y, const float *g, const float *u, int n);
+void op_geglu_tanh(float *y, const float *g, const float *u, int n);
+
+/* ---------------------------------------------------------------- RoPE
+ * Rotates n_tok rows, each holding n_head heads of head_dim values
+ * (row stride = n_head*head_dim), token t at position pos0 + t.
+ * Only the first n_rot dims of each head rotate. theta_i = pos * base^(-2i/n_rot).
+ *   PLM_ROPE_NORM: adjacent pairs (2i, 2i+1)  — llama.cpp LLAMA_ROPE_TYPE_NORM (llama)
+ *   PLM_ROPE_NEOX: pairs (i, i + n_rot/2)     — LLAMA_ROPE_TYPE_NEOX (gpt-neox, qwen, phi, ...) */
+enum { PLM_ROPE_NORM = 0, PLM_ROPE_NEOX = 2 };
+void op_rope(float *x, int n_tok, int n_head, int head_dim, int n_rot, int pos0, float freq_base,
+             int mode);
+
+/* ---------------------------------------------------------------- attention
+ * out[i][h*hd..] = softmax_j( scale * q_i.k_j + bias_h[i][j] + mask[j] ) . v_j
+ * q: n_q rows, row stride q_stride, head h at q + h*head_dim.
+ * k, v: n_kv rows (row stride kv_stride), KV head g at + g*head_dim.
+ * Query head h uses KV head h / (n_head / n_head_kv)  (grouped-query attention).
+ * causal: query i sits at absolute position q_pos0 + i and sees key j only if
+ *         j <= q_pos0 + i (keys are at positions 0..n_kv-1).
+ * bias:  optional [n_head][n_q][n_kv] additive (T5 relative position bias).
+ * mask:  optional [n_kv] additive (0 or -INFINITY, e.g. padding), shared by all queries. */
+typedef struct {
+    int n_head, n_head_kv, head_dim;
+    float scale;
+    int causal;
+    int q_pos0;
+    const float *bias;
+    const float *mask;
+} op_attn_params;
+
+int op_attention(float *out, int out_stride, const float *q, int q_stride, const float *k,
+                 const float *v, int kv_stride, int n_q, int n_kv, const op_attn_params *p);
+
+/* ---------------------------------------------------------------- twins
+ * The scalar / SIMD variants, exported for the SIMD-vs-scalar tests.
+ * vec_dot_* compute one dot product of n elements (n a multiple of the block
+ * size for quantized types); x8 is Q8_0-quantized activations. */
+float vec_dot_f32_scalar(const float *a, const float *b, int n);
+float vec_dot_f16_scalar(const plm_fp16 *w, const float *x, int n);
+float vec_dot_bf16_scalar(const uint16_t *w, const float *x, int n);
+float vec_dot_q8_0_q8_0_scalar(const block_q8_0 *w, const block_q8_0 *x8, int n);
+float vec_dot_q4_0_q8_0_scalar(const block_q4_0 *w, const block_q8_0 *x8, int n);
+void quantize_row_q8_0_act_scalar(const float *x, block_q8_0 *y, int n);
+
+void layernorm_scalar(float *y, const float *x, const float *w, const float *b, int n, float eps);
+void rmsnorm_scalar(float *y, const float *x, const float *w, int n, float eps);
+void softmax_scalar(float *x, int n);
+void gelu_tanh_scalar(float *y, const float *x, int n);
+void gelu_erf_scalar(float *y, const float *x, int n);
+void silu_scalar(float *y, const float *x, int n);
+
+#if defined(__wasm_simd128__)
+#define PLM_HAVE_SIMD 1
+float vec_dot_f32_simd(const float *a, const float *b, int n);
+float vec_dot_f16_simd(const plm_fp16 *w, const float *x, int n);
+float vec_dot_bf16_simd(const uint16_t *w, const float *x, int n);
+float vec_dot_q8_0_q8_0_simd(const block_q8_0 *w, const block_q8_0 *x8, int n);
+float vec_dot_q4_0_q8_0_simd(const block_q4_0 *w, const block_q8_0 *x8, int n);
+void quantize_row_q8_0_act_simd(const float *x, block_q8_0 *y, int n);
+
+void layernorm_simd(float *y, const float *x, const float *w, const float *b, int n, float eps);
+void rmsnorm_simd(float *y, const float *x, const float *w, int n, float eps);
+void softmax_simd(float *x, int n);
+void gelu_tanh_simd(float *y, const float *x, int n);
+void gelu_erf_simd(float *y, const float *x, int n);
+void silu_simd(float *y, const float *x, int n);
+#else
+#define PLM_HAVE_SIMD 0
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif

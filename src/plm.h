@@ -1,0 +1,150 @@
+/* plm.h — the public C API of plm-wasm, which is also the WebAssembly ABI.
+ *
+ * Everything the JS wrapper (js/) calls is declared here and nothing else is
+ * exported from the .wasm. Conventions:
+ *   - handles are opaque pointers; sizes and counts are int / size_t (i32 in wasm);
+ *   - functions returning int give PLM_OK (0) / a count (>= 0) on success and a
+ *     negative PLM_E_* code on failure; functions returning a pointer give NULL
+ *     on failure. In both cases plm_errmsg() describes the failure.
+ *   - "returns the count (may exceed cap)": when a caller's buffer is too small,
+ *     only cap items are written and the full count is returned, so the caller
+ *     can retry with a larger buffer.
+ *   - no function aborts; a failed call leaves every handle usable.
+ */
+#ifndef PLM_H
+#define PLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__EMSCRIPTEN__) || defined(__wasm__)
+#define PLM_API __attribute__((used, visibility("default")))
+#else
+#define PLM_API __attribute__((visibility("default")))
+#endif
+
+/* ------------------------------------------------------------------ status */
+enum plm_status {
+    PLM_OK = 0,
+    PLM_E_INVALID = -1,     /* bad argument: NULL handle, id out of range, bad option */
+    PLM_E_FORMAT = -2,      /* malformed file or metadata */
+    PLM_E_TRUNCATED = -3,   /* the file ended before its declared end */
+    PLM_E_UNSUPPORTED = -4, /* unknown version / tensor type / architecture / tokenizer */
+    PLM_E_NOMEM = -5,       /* out of memory (message says how much was needed) */
+    PLM_E_TOO_LONG = -6,    /* input longer than the context */
+    PLM_E_MISSING = -7,     /* a required tensor / metadata key / head is not in the file */
+    PLM_E_STATE = -8        /* call not valid in the current state */
+};
+
+/* Message and code of the last failure on this thread ("" / 0 if none). */
+PLM_API const char *plm_errmsg(void);
+PLM_API int plm_errcode(void);
+PLM_API void plm_clear_error(void);
+
+PLM_API const char *plm_version(void);
+/* Bit set: 1 = SIMD128 kernels, 2 = shared-memory threads. */
+PLM_API int plm_build_features(void);
+
+/* Memory for the JS side's arguments and results. */
+PLM_API void *plm_alloc(size_t n);
+PLM_API void plm_dealloc(void *p);
+/* Bytes currently allocated through the core's allocator (for leak tests). */
+PLM_API double plm_heap_used(void);
+
+/* ----------------------------------------------------------------- threads
+ * Native: plm_threads_init(n) starts n-1 pthreads. WASM "mt" build: the host
+ * starts n-1 workers that share the memory; each sets a stack and calls
+ * plm_thread_worker(i) (i = 1..n-1), which never returns. */
+PLM_API int plm_threads_init(int n_threads);
+PLM_API void plm_thread_worker(int index);
+PLM_API int plm_threads_get(void);
+
+/* ----------------------------------------------------------------- loading
+ * Streaming, zero-copy: the host writes each chunk of the GGUF file directly
+ * at plm_loader_dst() (at most plm_loader_room() bytes), then commits it. */
+typedef struct plm_loader plm_loader;
+typedef struct plm_model plm_model;
+
+enum {
+    PLM_LOAD_NEED_MORE = 1,    /* keep feeding */
+    PLM_LOAD_HEADER_READY = 2, /* header parsed, memory for the weights reserved */
+    PLM_LOAD_DONE = 3          /* this file is complete */
+};
+enum { PLM_LOAD_VOCAB_ONLY = 1 }; /* flags of plm_loader_finish / plm_model_load_* */
+
+PLM_API plm_loader *plm_loader_new(void);
+PLM_API uint8_t *plm_loader_dst(plm_loader *l);
+PLM_API size_t plm_loader_room(plm_loader *l);
+PLM_API int plm_loader_commit(plm_loader *l, size_t n);
+PLM_API double plm_loader_file_size(plm_loader *l); /* valid after HEADER_READY */
+PLM_API int plm_loader_next_file(plm_loader *l);     /* split models: start next shard */
+PLM_API int plm_loader_files_left(plm_loader *l);
+/* Build the model (binds and validates tensors unless PLM_LOAD_VOCAB_ONLY).
+ * Consumes the loader in every case. */
+PLM_API plm_model *plm_loader_finish(plm_loader *l, int flags);
+PLM_API void plm_loader_free(plm_loader *l);
+
+PLM_API plm_model *plm_model_load_buffer(const void *data, size_t n, int flags);
+PLM_API plm_model *plm_model_load_file(const char *path, int flags);
+PLM_API void plm_model_free(plm_model *m);
+/* JSON object describing the model: architecture, name, contextLength,
+ * vocabSize, embeddingLength, blockCount, headCount, headCountKv, nParams,
+ * fileType, tensorTypes, tokenizer {type, bos, eos, ...}, ... Owned by the model. */
+PLM_API const char *plm_model_info(plm_model *m);
+/* All metadata as a JSON object (arrays longer than max_elems are cut). Owned by the model. */
+PLM_API const char *plm_model_meta(plm_model *m, int max_elems);
+
+/* --------------------------------------------------------------- tokenizer */
+PLM_API int plm_tokenize(plm_model *m, const char *text, int len, int add_special,
+                         int parse_special, int32_t *out, int cap);
+PLM_API int plm_tokenize_pair(plm_model *m, const char *a, int alen, const char *b, int blen,
+                              int add_special, int32_t *ids, int32_t *types, int cap);
+/* One token's bytes (may be a partial UTF-8 sequence); flags: PLM_DECODE_* (tokenizer.h). */
+PLM_API int plm_token_bytes(plm_model *m, int32_t id, int flags, char *out, int cap);
+PLM_API int plm_detokenize(plm_model *m, const int32_t *ids, int n, int flags, char *out,
+                           int cap);
+PLM_API int plm_token_is_eog(plm_model *m, int32_t id);
+
+/* ------------------------------------------------- causal LM (gpt2, llama) */
+typedef struct plm_ctx plm_ctx;
+/* A context owns the KV cache and scratch buffers; n_ctx <= 0 = the model's context length. */
+PLM_API plm_ctx *plm_ctx_new(plm_model *m, int n_ctx);
+PLM_API void plm_ctx_free(plm_ctx *c);
+PLM_API int plm_ctx_n_ctx(plm_ctx *c);
+PLM_API int plm_ctx_n_past(plm_ctx *c);
+/* Forget cached positions >= n_past (0 = empty cache). */
+PLM_API int plm_ctx_truncate(plm_ctx *c, int n_past);
+/* Run n tokens at positions n_past..n_past+n-1 and append them to the cache.
+ * logits (may be NULL): all_logits ? n*n_vocab floats : the last position's n_vocab.
+ * PLM_E_TOO_LONG if n_past+n > n_ctx (nothing is changed then). */
+PLM_API int plm_ctx_decode(plm_ctx *c, const int32_t *ids, int n, float *logits, int all_logits);
+
+/* ---------------------------------------------------------------- sampling */
+typedef struct plm_sampler plm_sampler;
+PLM_API plm_sampler *plm_sampler_new(double seed);
+/* temperature <= 0: greedy (argmax, lowest id on ties). top_k <= 0: off. top_p >= 1: off.
+ * min_p <= 0: off. repetition_penalty == 1: off (HF/CTRL rule: divide positive logits,
+ * multiply negative ones, for every id in the last penalty_last_n accepted tokens;
+ * penalty_last_n <= 0 means all of them). */
+PLM_API int plm_sampler_set(plm_sampler *s, float temperature, int top_k, float top_p,
+                            float min_p, float repetition_penalty, int penalty_last_n);
+PLM_API void plm_sampler_accept(plm_sampler *s, int32_t id);
+PLM_API void plm_sampler_reset(plm_sampler *s, double seed);
+/* Sample from logits[n_vocab] (not modified). Returns the id or PLM_E_*. */
+PLM_API int plm_sampler_sample(plm_sampler *s, const float *logits, int n_vocab);
+PLM_API void plm_sampler_free(plm_sampler *s);
+
+/* -------------------------------------------------------------------- BERT
+ * (issue 3) declared here when implemented. */
+
+/* ---------------------------------------------------------------------- T5
+ * (issue 4) declared here when implemented. */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,106 @@
+/* quant.h — tensor element types and ggml's block quantization formats.
+ *
+ * Type ids are ggml's (enum ggml_type), so they can be read from and written
+ * to GGUF files unchanged. Block layouts are ggml's, bit for bit:
+ *   Q8_0: 32 weights / 34 bytes  = fp16 d, int8 q[32];           x = q*d
+ *   Q4_0: 32 weights / 18 bytes  = fp16 d, uint8 qs[16];          x = (nibble-8)*d
+ *         byte j: low nibble = element j, high nibble = element j+16
+ *   Q4_K, Q6_K: 256 weights / super-block (read-only support)
+ * Reference quantizers reproduce ggml's quantize_row_*_ref exactly.
+ */
+#ifndef PLM_QUANT_H
+#define PLM_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum plm_type {
+    PLM_TYPE_F32 = 0,
+    PLM_TYPE_F16 = 1,
+    PLM_TYPE_Q4_0 = 2,
+    PLM_TYPE_Q4_1 = 3,
+    PLM_TYPE_Q5_0 = 6,
+    PLM_TYPE_Q5_1 = 7,
+    PLM_TYPE_Q8_0 = 8,
+    PLM_TYPE_Q8_1 = 9,
+    PLM_TYPE_Q2_K = 10,
+    PLM_TYPE_Q3_K = 11,
+    PLM_TYPE_Q4_K = 12,
+    PLM_TYPE_Q5_K = 13,
+    PLM_TYPE_Q6_K = 14,
+    PLM_TYPE_Q8_K = 15,
+    PLM_TYPE_I8 = 24,
+    PLM_TYPE_I16 = 25,
+    PLM_TYPE_I32 = 26,
+    PLM_TYPE_I64 = 27,
+    PLM_TYPE_F64 = 28,
+    PLM_TYPE_BF16 = 30,
+    PLM_TYPE_COUNT = 40
+};
+
+#define QK8_0 32
+#define QK4_0 32
+#define QK_K 256
+
+typedef uint16_t plm_fp16;
+
+typedef struct {
+    plm_fp16 d;
+    int8_t qs[QK8_0];
+} block_q8_0; /* 34 bytes */
+
+typedef struct {
+    plm_fp16 d;
+    uint8_t qs[QK4_0 / 2];
+} block_q4_0; /* 18 bytes */
+
+typedef struct {
+    plm_fp16 d;
+    plm_fp16 dmin;
+    uint8_t scales[12];
+    uint8_t qs[QK_K / 2];
+} block_q4_K; /* 144 bytes */
+
+typedef struct {
+    uint8_t ql[QK_K / 2];
+    uint8_t qh[QK_K / 4];
+    int8_t scales[QK_K / 16];
+    plm_fp16 d;
+} block_q6_K; /* 210 bytes */
+
+/* Name as ggml prints it ("f32", "f16", "q8_0", ...) or NULL for unknown ids. */
+const char *plm_type_name(int type);
+/* 1 if the engine can read tensors of this type (dequantize / matmul). */
+int plm_type_supported(int type);
+/* Elements per block (1 for F32/F16/BF16) and bytes per block; 0 if unknown. */
+int plm_type_block_size(int type);
+size_t plm_type_block_bytes(int type);
+/* Bytes of a row of n elements (n must be a multiple of the block size). */
+size_t plm_type_row_bytes(int type, int64_t n);
+
+/* fp16 / bf16 conversions (IEEE binary16, round-to-nearest-even; NaN/Inf kept). */
+float plm_fp16_to_fp32(plm_fp16 h);
+plm_fp16 plm_fp32_to_fp16(float f);
+float plm_bf16_to_fp32(uint16_t h);
+uint16_t plm_fp32_to_bf16(float f); /* round-to-nearest-even, as ggml */
+
+/* Dequantize n elements (a whole number of blocks) of `type` from src into dst. */
+void plm_dequantize_row(int type, const void *src, float *dst, int64_t n);
+
+/* ggml reference quantizers (quantize_row_q8_0_ref / quantize_row_q4_0_ref). n % 32 == 0. */
+void plm_quantize_row_q8_0(const float *x, block_q8_0 *y, int64_t n);
+void plm_quantize_row_q4_0(const float *x, block_q4_0 *y, int64_t n);
+void plm_convert_row_f16(const float *x, plm_fp16 *y, int64_t n);
+/* Quantize a [nrows x n_per_row] matrix into dst (sized rows * plm_type_row_bytes).
+ * Supported targets: F32, F16, BF16, Q8_0, Q4_0 (Q6_K if implemented).
+ * Returns bytes written, 0 on unsupported type / bad row length. */
+size_t plm_quantize(int type, const float *src, void *dst, int64_t nrows, int64_t n_per_row);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
