@@ -138,6 +138,17 @@ PLM_API void plm_sampler_reset(plm_sampler *s, double seed);
 PLM_API int plm_sampler_sample(plm_sampler *s, const float *logits, int n_vocab);
 PLM_API void plm_sampler_free(plm_sampler *s);
 
+/* ------------------------------------------------------------ quantization
+ * ggml block formats for the JS converter (type = ggml type id: 0 f32, 1 f16,
+ * 30 bf16, 8 q8_0, 2 q4_0, 14 q6_K; dequantize also reads 12 q4_K).
+ * Output is byte-identical to ggml's reference quantizers. */
+/* Bytes of one row of n values; -1 if the type is unknown or n is not a whole number of blocks. */
+PLM_API int plm_type_row_bytes_i(int type, int n);
+/* Quantize nrows x n_per_row floats into dst; returns the bytes written or PLM_E_*. */
+PLM_API int plm_quantize_rows(int type, const float *src, void *dst, int nrows, int n_per_row);
+/* Dequantize nrows rows into dst (nrows * n_per_row floats); returns the bytes read or PLM_E_*. */
+PLM_API int plm_dequantize_rows(int type, const void *src, float *dst, int nrows, int n_per_row);
+
 /* -------------------------------------------------------------------- BERT
  * (issue 3) declared here when implemented. */
 

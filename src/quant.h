@@ -33,13 +33,29 @@ enum plm_type {
     PLM_TYPE_Q5_K = 13,
     PLM_TYPE_Q6_K = 14,
     PLM_TYPE_Q8_K = 15,
+    PLM_TYPE_IQ2_XXS = 16,
+    PLM_TYPE_IQ2_XS = 17,
+    PLM_TYPE_IQ3_XXS = 18,
+    PLM_TYPE_IQ1_S = 19,
+    PLM_TYPE_IQ4_NL = 20,
+    PLM_TYPE_IQ3_S = 21,
+    PLM_TYPE_IQ2_S = 22,
+    PLM_TYPE_IQ4_XS = 23,
     PLM_TYPE_I8 = 24,
     PLM_TYPE_I16 = 25,
     PLM_TYPE_I32 = 26,
     PLM_TYPE_I64 = 27,
     PLM_TYPE_F64 = 28,
+    PLM_TYPE_IQ1_M = 29,
     PLM_TYPE_BF16 = 30,
-    PLM_TYPE_COUNT = 40
+    /* 31-33, 36-38: ids ggml removed (Q4_0_4_4 ..., IQ4_NL_4_4 ...) */
+    PLM_TYPE_TQ1_0 = 34,
+    PLM_TYPE_TQ2_0 = 35,
+    PLM_TYPE_MXFP4 = 39,
+    PLM_TYPE_NVFP4 = 40,
+    PLM_TYPE_Q1_0 = 41,
+    PLM_TYPE_Q2_0 = 42,
+    PLM_TYPE_COUNT = 43 /* one past the largest id known (ggml's GGML_TYPE_COUNT) */
 };
 
 #define QK8_0 32
@@ -74,7 +90,8 @@ typedef struct {
 
 /* Name as ggml prints it ("f32", "f16", "q8_0", ...) or NULL for unknown ids. */
 const char *plm_type_name(int type);
-/* 1 if the engine can read tensors of this type (dequantize / matmul). */
+/* 1 if the engine can read tensors of this type (dequantize / matmul):
+ * F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K. */
 int plm_type_supported(int type);
 /* Elements per block (1 for F32/F16/BF16) and bytes per block; 0 if unknown. */
 int plm_type_block_size(int type);
@@ -88,7 +105,8 @@ plm_fp16 plm_fp32_to_fp16(float f);
 float plm_bf16_to_fp32(uint16_t h);
 uint16_t plm_fp32_to_bf16(float f); /* round-to-nearest-even, as ggml */
 
-/* Dequantize n elements (a whole number of blocks) of `type` from src into dst. */
+/* Dequantize n elements (a whole number of blocks) of `type` from src into dst
+ * (src needs no alignment). Unsupported type / bad n: plm_fail(), dst untouched. */
 void plm_dequantize_row(int type, const void *src, float *dst, int64_t n);
 
 /* ggml reference quantizers (quantize_row_q8_0_ref / quantize_row_q4_0_ref). n % 32 == 0. */
