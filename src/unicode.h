@@ -15,7 +15,9 @@ extern "C" {
 #endif
 
 /* Decode one code point at s[*pos] (advancing *pos). Invalid or truncated
- * sequences yield U+FFFD and advance by one byte. Returns 0 at end of input. */
+ * sequences yield U+FFFD and advance by one byte. Returns the number of bytes
+ * consumed (1..4), 0 at end of input. An invalid byte is recognisable as
+ * (*cp == 0xFFFD && return value == 1); a real U+FFFD takes 3 bytes. */
 int uc_next(const char *s, size_t len, size_t *pos, uint32_t *cp);
 /* Length in bytes of the UTF-8 sequence starting with byte b (1 for invalid lead bytes). */
 int uc_seq_len(unsigned char b);
@@ -24,6 +26,10 @@ int uc_put(uint32_t cp, char *out);
 /* Number of bytes at the end of buf[0..n) that form an incomplete UTF-8 sequence
  * (0..3): a streaming decoder holds these back until more bytes arrive. */
 int uc_incomplete_tail(const char *buf, size_t n);
+/* Copy in[0..n) to out replacing each maximal invalid subpart by U+FFFD, as
+ * Python's bytes.decode("utf-8", errors="replace") does. out needs room for
+ * 3*n bytes. Returns the number of bytes written. */
+size_t uc_sanitize(const char *in, size_t n, char *out);
 
 /* General category, as two-letter codes packed in an enum. */
 enum uc_category {
@@ -41,16 +47,25 @@ int uc_category(uint32_t cp);
 int uc_is_letter(uint32_t cp);      /* L*  (regex \p{L}) */
 int uc_is_number(uint32_t cp);      /* N*  (regex \p{N}) */
 int uc_is_punct(uint32_t cp);       /* P*  */
-int uc_is_space(uint32_t cp);       /* regex \s / Python str.isspace() */
+int uc_is_space(uint32_t cp);       /* White_Space property = regex \s (GPT-2 regex) */
+int uc_is_pyspace(uint32_t cp);     /* Python str.isspace(): White_Space + U+001C..U+001F */
 int uc_is_cjk(uint32_t cp);         /* the CJK ideograph blocks BertTokenizer pads with spaces */
 
 /* Full lower-case mapping (Python str.lower()): writes 1..3 code points to out, returns count. */
 int uc_lower(uint32_t cp, uint32_t out[3]);
+/* Lower-case of cps[i] inside the string cps[0..n) with Python's one
+ * context-dependent rule (Final_Sigma: U+03A3 -> U+03C2 at the end of a word). */
+int uc_lower_at(const uint32_t *cps, size_t n, size_t i, uint32_t out[3]);
+int uc_is_cased(uint32_t cp);          /* Cased (Lowercase | Uppercase | Lt) */
+int uc_is_case_ignorable(uint32_t cp); /* Case_Ignorable */
 /* Full canonical decomposition (NFD of a single code point, Hangul included):
  * writes up to 4 code points, returns count (1 and out[0]=cp if none). */
 int uc_nfd(uint32_t cp, uint32_t out[4]);
 /* Canonical combining class (for canonical reordering in NFD). */
 int uc_ccc(uint32_t cp);
+/* Canonical ordering (stable sort of each run of non-starters by ccc): after
+ * uc_nfd of every code point this completes NFD. */
+void uc_canonical_order(uint32_t *cps, size_t n);
 
 /* Unicode version the tables were generated from, e.g. "14.0.0". */
 const char *uc_version(void);
