@@ -1,0 +1,289 @@
+// Type declarations of plm-wasm (Node 20+ and browsers).
+
+/** Where a model comes from. Strings are file paths in Node (URLs if they start with http(s)://) and URLs in browsers. */
+export type ModelSource =
+  | string
+  | URL
+  | ArrayBuffer
+  | ArrayBufferView
+  | Blob
+  | ResolvedSource
+  | ModelSource[]; // split GGUF files, in order
+
+/** One GGUF file as a stream of byte chunks (the iterable may reuse its buffer between chunks). */
+export interface SourceShard {
+  name: string;
+  /** Total bytes if known (may be set once open() has started). */
+  size?: number;
+  open(signal?: AbortSignal): AsyncIterable<Uint8Array>;
+}
+
+export interface ResolvedSource {
+  name: string;
+  shards: SourceShard[];
+}
+
+/** Turns an input into a ResolvedSource, or returns null to let the next resolver try. */
+export type SourceResolver = (input: unknown) => ResolvedSource | null | Promise<ResolvedSource | null>;
+
+export interface LoadProgress {
+  /** Bytes received so far. */
+  loaded: number;
+  /** Total bytes, when known. */
+  total: number | undefined;
+  /** 'download': bytes streaming in (and being parsed); 'parse': building the model; 'ready': done. */
+  phase: 'download' | 'parse' | 'ready';
+}
+
+export type Build = 'scalar' | 'simd' | 'simd-mt';
+
+export interface EngineOptions {
+  /** Threads for the kernels. Default: hardware concurrency. 1 selects the single-thread SIMD build. */
+  threads?: number;
+  /** Force a build (tests, benchmarks). Default: chosen from threads and the engine's features. */
+  build?: Build;
+  /** Base URL of plm.wasm / plm-simd.wasm / plm-simd-mt.wasm (default: the package's dist/). */
+  wasmBaseUrl?: string | URL;
+  /** Where C's stdout / stderr lines go (default console.log / console.error). */
+  log?: (line: string) => void;
+  error?: (line: string) => void;
+}
+
+export interface LoadOptions extends EngineOptions {
+  onProgress?: (progress: LoadProgress) => void;
+  signal?: AbortSignal;
+  /** Load into an existing Engine (shared memory and threads) instead of creating one; dispose() then leaves it running. */
+  engine?: Engine;
+}
+
+export interface GPTLoadOptions extends LoadOptions {
+  /** KV-cache size in tokens (default: the model's context length). */
+  contextLength?: number;
+}
+
+export interface TokenizerInfo {
+  type: string;
+  bos?: number;
+  eos?: number;
+  [key: string]: unknown;
+}
+
+/** What plm_model_info reports. */
+export interface ModelInfo {
+  architecture: string;
+  name?: string;
+  contextLength: number;
+  vocabSize: number;
+  embeddingLength?: number;
+  blockCount?: number;
+  headCount?: number;
+  headCountKv?: number;
+  nParams: number;
+  fileType: string | number;
+  tensorTypes?: Record<string, number>;
+  tokenizer?: TokenizerInfo;
+  [key: string]: unknown;
+}
+
+export interface TokenizeOptions {
+  /** Add the model's special tokens (BOS for LLaMA, [CLS]/[SEP] for BERT, </s> for T5; GPT-2 adds none). Default true. */
+  addSpecial?: boolean;
+  /** Match special-token text such as "<|endoftext|>" in the input. Default false. */
+  parseSpecial?: boolean;
+}
+
+export interface DetokenizeOptions {
+  /** Control tokens (BOS, EOS, ...) produce no text. Default true. */
+  skipSpecial?: boolean;
+  /** Drop the leading space a SentencePiece tokenizer adds (as sentencepiece's decode). Default true. */
+  stripLeadingSpace?: boolean;
+}
+
+export interface GenerateOptions {
+  /** Tokens to generate at most. Default 128. */
+  maxTokens?: number;
+  /** 0 = greedy (argmax). Default 0.8. */
+  temperature?: number;
+  /** Keep the k most likely tokens; 0 = off. Default 40. */
+  topK?: number;
+  /** Nucleus sampling; 1 = off. Default 0.95. */
+  topP?: number;
+  /** Drop tokens with probability below minP * the top probability; 0 = off. Default 0.05. */
+  minP?: number;
+  /** HF/CTRL repetition penalty over the last penaltyLastN tokens (prompt included); 1 = off. Default 1. */
+  repetitionPenalty?: number;
+  /** Window of the repetition penalty; 0 = all tokens. Default 64. */
+  penaltyLastN?: number;
+  /** Random seed (integer). Default: random. */
+  seed?: number;
+  /** Stop when the generated text contains one of these; the stop string and anything after it are not returned. */
+  stop?: string | string[];
+  /** Keep going after an end-of-generation token. Default false. */
+  ignoreEos?: boolean;
+  /** Stop between tokens when aborted (the promise / iterator rejects with signal.reason). */
+  signal?: AbortSignal;
+  /**
+   * A prompt that does not fit the context is an error (PlmError, code Status.TOO_LONG) unless
+   * truncate is 'start': then its start is dropped (a leading BOS is kept) so that
+   * min(maxTokens, contextLength / 2) tokens can be generated.
+   */
+  truncate?: 'start';
+}
+
+export interface GeneratedToken {
+  /** The token id. */
+  token: number;
+  /** Text that became decodable with this token (may be ''; never half a character). */
+  text: string;
+}
+
+export type FinishReason = 'eos' | 'stop' | 'length' | 'context';
+
+export interface GenerationStats {
+  promptTokens: number;
+  generatedTokens: number;
+  /** Time of the prompt pass. */
+  prefillMs: number;
+  /** Compute time of the generated tokens (sampling + one decode step each). */
+  decodeMs: number;
+  promptTokensPerSecond: number;
+  /** generatedTokens / decodeMs. */
+  tokensPerSecond: number;
+}
+
+export interface Completion {
+  /** The generated text (a continuation of the prompt; stop string excluded). */
+  text: string;
+  tokens: Int32Array;
+  finishReason: FinishReason;
+  stats: GenerationStats;
+}
+
+declare class Model {
+  /** The Engine the model lives in. */
+  readonly engine: Engine;
+  readonly info: ModelInfo;
+  readonly disposed: boolean;
+  /** All GGUF metadata (arrays longer than maxElems are cut; default 16). */
+  metadata(maxElems?: number): Record<string, unknown>;
+  /** Raw bytes of one token as it appears in text (may be part of a UTF-8 character). */
+  tokenBytes(id: number, flags?: number): Uint8Array;
+  /** Whether id ends generation (EOS or another end-of-generation token). */
+  isEog(id: number): boolean;
+  /** Free everything (and the engine, if load() created it). */
+  dispose(): void;
+}
+
+export declare class GPT extends Model {
+  static load(source: ModelSource, options?: GPTLoadOptions): Promise<GPT>;
+  /** KV-cache size in tokens. */
+  readonly contextLength: number;
+  readonly vocabSize: number;
+  /** Stats of the last finished generation. */
+  lastStats?: GenerationStats;
+  tokenize(text: string, options?: TokenizeOptions): Int32Array;
+  detokenize(ids: ArrayLike<number>, options?: DetokenizeOptions): string;
+  /** Logits of every position (row-major [ids.length][vocabSize]) computed in a fresh context. */
+  logits(ids: ArrayLike<number>): Promise<Float32Array>;
+  /**
+   * Stream a continuation. prompt: a string (tokenized with the model's special tokens,
+   * e.g. BOS for LLaMA) or token ids used as given (empty = start from BOS).
+   * Generations on one model run one at a time: a second call waits for the first.
+   */
+  generate(prompt: string | ArrayLike<number>, options?: GenerateOptions): AsyncGenerator<GeneratedToken, void, undefined>;
+  complete(prompt: string | ArrayLike<number>, options?: GenerateOptions): Promise<Completion>;
+}
+
+export declare class Tokenizer extends Model {
+  /** Load only the tokenizer of a GGUF (works on vocab-only files). */
+  static load(source: ModelSource, options?: LoadOptions): Promise<Tokenizer>;
+  readonly vocabSize: number;
+  encode(text: string, options?: TokenizeOptions): Int32Array;
+  decode(ids: ArrayLike<number>, options?: DetokenizeOptions): string;
+  tokenize(text: string, options?: TokenizeOptions): Int32Array;
+  detokenize(ids: ArrayLike<number>, options?: DetokenizeOptions): string;
+}
+
+export declare const GENERATE_DEFAULTS: Readonly<{
+  maxTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  repetitionPenalty: number;
+  penaltyLastN: number;
+}>;
+
+/** Status codes of the C core (plm.h). */
+export declare const Status: Readonly<{
+  OK: 0;
+  INVALID: -1;
+  FORMAT: -2;
+  TRUNCATED: -3;
+  UNSUPPORTED: -4;
+  NOMEM: -5;
+  TOO_LONG: -6;
+  MISSING: -7;
+  STATE: -8;
+}>;
+
+/** An error reported by the C core. */
+export declare class PlmError extends Error {
+  /** Negative Status value. */
+  code: number;
+  /** Name of the status ('TOO_LONG', 'FORMAT', ...). */
+  status: string;
+}
+
+/** One instance of the wasm core: memory, exports, thread pool. */
+export declare class Engine {
+  static create(options?: EngineOptions): Promise<Engine>;
+  readonly build: Build;
+  /** Threads actually running (1 for single-thread builds). */
+  readonly threads: number;
+  /** Why fewer threads than requested run (null if none). */
+  threadsFallback: string | null;
+  readonly memory: WebAssembly.Memory;
+  readonly module: WebAssembly.Module;
+  readonly instance: WebAssembly.Instance;
+  /** Raw exports (the plm_* functions of src/plm.h). */
+  readonly fn: Record<string, any>;
+  readonly disposed: boolean;
+  /** Whole-memory view, refreshed after memory growth. */
+  readonly u8: Uint8Array;
+  view<T extends Int32Array | Float32Array | Uint8Array | Uint32Array>(type: { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T }, ptr: number, length: number): T;
+  malloc(n: number, what?: string): number;
+  free(ptr: number): void;
+  /** Bytes currently allocated by the core (leak checks). */
+  heapUsed(): number;
+  /** Size of the wasm memory in bytes (never shrinks). */
+  memoryBytes(): number;
+  cstring(ptr: number): string;
+  decode(ptr: number, length: number): string;
+  bytes(ptr: number, length: number): Uint8Array;
+  check(rc: number): number;
+  checkPtr(ptr: number): number;
+  lastError(rc?: number): PlmError;
+  scoped<T>(fn: (scope: {
+    alloc(n: number, what?: string): number;
+    string(s: string): { ptr: number; len: number };
+    i32(values: ArrayLike<number>): number;
+  }) => T): T;
+  /** Stop the workers and drop the instance (models in it become unusable). */
+  dispose(): void;
+}
+
+export interface Features {
+  simd: boolean;
+  threads: boolean;
+  hardwareConcurrency: number;
+}
+export declare function detectFeatures(): Features;
+export declare function chooseBuild(options?: { threads?: number; build?: Build }): { build: Build; threads: number; fallback: string | null };
+
+/** Add a source resolver (tried before the built-in ones). */
+export declare function registerSourceResolver(resolver: SourceResolver): void;
+export declare function resolveSource(input: ModelSource): Promise<ResolvedSource>;
+
+/** Replace platform hooks (embedders: custom worker creation, wasm fetching). */
+export declare function setPlatform(overrides: Record<string, unknown>): void;

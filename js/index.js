@@ -1,0 +1,10 @@
+// plm-wasm — pretrained language models in WebAssembly.
+// This is the browser / default entry; Node resolves the package to ./node.js,
+// which installs the Node platform (file paths, worker_threads) and re-exports this.
+
+export { GPT, GENERATE_DEFAULTS } from './gpt.js';
+export { Tokenizer } from './tokenizer.js';
+export { Engine, PlmError, Status } from './core/engine.js';
+export { detectFeatures, chooseBuild } from './core/runtime.js';
+export { registerSourceResolver, resolveSource } from './core/source.js';
+export { setPlatform } from './core/platform.js';

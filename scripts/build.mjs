@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+// build.mjs — build and test driver (npm run build / npm test / npm run demo).
+//
+//   node scripts/build.mjs            native build (ASan+UBSan, for the C tests) + wasm build -> dist/*.wasm
+//   node scripts/build.mjs --test     build, then every test: ctest native, ctest wasm, node --test tests/js
+//   node scripts/build.mjs --demo     build, then generate text with the shipped model
+//   --setup      first install missing system tools with apt-get (Debian 12, as root)
+//   --wasm-only / --native-only, --jobs N (default 2)
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const flag = (f) => args.includes(f);
+const jobsArg = args.indexOf('--jobs');
+const jobs = jobsArg >= 0 ? Number(args[jobsArg + 1]) : Math.min(2, cpus().length);
+
+const env = { ...process.env, NODE_PATH: process.env.NODE_PATH || '/usr/share/nodejs' };
+
+function run(cmd, argv, opts = {}) {
+  console.error(`\n$ ${[cmd, ...argv].join(' ')}`);
+  const r = spawnSync(cmd, argv, { cwd: root, env, stdio: 'inherit', ...opts });
+  if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
+  if (r.status !== 0) {
+    console.error(`\n${cmd} failed (exit ${r.status ?? r.signal})`);
+    process.exit(r.status || 1);
+  }
+}
+
+function has(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+// System tools: Debian 12 package that provides each.
+const TOOLS = [
+  ['cmake', 'cmake'],
+  ['make', 'make'],
+  ['gcc', 'gcc'],
+  ['emcmake', 'emscripten'],
+];
+
+function setup() {
+  const missing = TOOLS.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
+  if (!existsSync('/usr/include/stdio.h')) missing.push('libc6-dev');
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0 || !has('apt-get')) {
+    console.error(`missing tools; install them with:\n  apt-get install -y ${missing.join(' ')}`);
+    process.exit(1);
+  }
+  run('apt-get', ['update'], { env: { ...env, DEBIAN_FRONTEND: 'noninteractive' } });
+  run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { env: { ...env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+function checkTools(needed) {
+  const missing = TOOLS.filter(([cmd]) => needed.includes(cmd) && !has(cmd));
+  if (missing.length) {
+    console.error(`missing: ${missing.map(([c]) => c).join(', ')}; run with --setup (as root on Debian) or: apt-get install -y ${missing.map(([, p]) => p).join(' ')}`);
+    process.exit(1);
+  }
+}
+
+function buildNative() {
+  checkTools(['cmake', 'gcc']);
+  run('cmake', ['-S', '.', '-B', 'build', '-DPLM_SANITIZE=ON']);
+  run('cmake', ['--build', 'build', '-j', String(jobs)]);
+}
+
+function buildWasm() {
+  checkTools(['cmake', 'emcmake']);
+  // configure once (emcmake is slow to start); later builds re-run cmake automatically when needed
+  if (!existsSync(join(root, 'build-wasm', 'CMakeCache.txt'))) run('emcmake', ['cmake', '-S', '.', '-B', 'build-wasm']);
+  run('cmake', ['--build', 'build-wasm', '-j', String(jobs)]);
+}
+
+function testAll({ native, wasm }) {
+  if (native) run('ctest', ['--test-dir', 'build', '--output-on-failure', '-j', String(jobs)]);
+  if (wasm) {
+    run('ctest', ['--test-dir', 'build-wasm', '--output-on-failure']);
+    const dir = join(root, 'tests', 'js');
+    const files = existsSync(dir) ? readdirSync(dir).filter((f) => /\.test\.m?js$/.test(f)).sort() : [];
+    if (files.length) run(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=1', ...files.map((f) => join('tests', 'js', f))]);
+  }
+}
+
+const native = !flag('--wasm-only');
+const wasm = !flag('--native-only');
+if (flag('--setup')) setup();
+if (native) buildNative();
+if (wasm) buildWasm();
+if (flag('--test')) testAll({ native, wasm });
+if (flag('--demo')) run(process.execPath, ['js/cli.js', 'generate', 'models/stories260K-F32.gguf', 'Once upon a time', '--max-tokens', '64', '--seed', '42']);
