@@ -9,6 +9,9 @@ const COMMANDS = {
   generate: () => import('./cli/generate.js'),
   tokenize: () => import('./cli/tokenize.js'),
   info: () => import('./cli/info.js'),
+  convert: () => import('./cli/convert.js'),
+  quantize: () => import('./cli/quantize.js'),
+  inspect: () => import('./cli/inspect.js'),
 };
 
 const COMMON_OPTIONS = {

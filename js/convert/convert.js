@@ -238,7 +238,7 @@ function writeEntry(w, e, source, q, chunkElements) {
  * @param {'all'|'none'} [opts.heads]   BERT task heads (default 'all'; 'none' = exactly llama.cpp's converter)
  * @param {string} [opts.tokenizerPre]  override tokenizer.ggml.pre for BPE tokenizers
  * @param {Quantizer} [opts.quantizer]  reuse a quantizer instance
- * @param {string} [opts.wasmPath]      plm*.wasm to quantize with
+ * @param {import("../core/engine.js").Engine} [opts.engine]  Engine to quantize with (default: a new single-thread one)
  * @param {(p: {index:number, total:number, name:string}) => void} [opts.onProgress]
  * @returns {Promise<{arch:string, type:string, path?:string, bytes:number, nParams:number, tensors:{name:string,type:string,shape:number[],bytes:number}[], warnings:string[]}>}
  */
@@ -249,7 +249,7 @@ export async function convert(dir, out, opts = {}) {
   let ownQ = false;
   try {
     if (!q) {
-      q = await Quantizer.create({ wasmPath: opts.wasmPath });
+      q = await Quantizer.create({ engine: opts.engine });
       ownQ = true;
     }
     w.open(out);

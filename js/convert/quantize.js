@@ -23,7 +23,7 @@ const QUANTIZE_TARGETS = ['Q8_0', 'Q4_0', 'F16', 'BF16', 'F32'];
  * @param {'Q8_0'|'Q4_0'|'F16'|'BF16'|'F32'} opts.type
  * @param {boolean} [opts.allowRequantize]  allow re-quantizing already quantized tensors
  * @param {Quantizer} [opts.quantizer]
- * @param {string} [opts.wasmPath]
+ * @param {import("../core/engine.js").Engine} [opts.engine]
  */
 export async function quantize(input, out, opts = {}) {
   const key = String(opts.type ?? '').toUpperCase();
@@ -56,7 +56,7 @@ export async function quantize(input, out, opts = {}) {
     for (const { t, type } of plan) w.addTensorInfo(t.name, t.shape, type);
 
     if (!q) {
-      q = await Quantizer.create({ wasmPath: opts.wasmPath });
+      q = await Quantizer.create({ engine: opts.engine });
       ownQ = true;
     }
     w.open(out);
