@@ -78,9 +78,16 @@ enum {
 };
 
 gguf_stream *gguf_stream_new(void);
+/* Optional, before the first byte of each file: its total size when known
+ * (Content-Length, file size). Lets corrupt lengths and counts be rejected at
+ * once and a short file be reported as truncated as soon as the header is read. */
+void gguf_stream_set_size_hint(gguf_stream *s, uint64_t file_bytes);
 /* Where the next bytes go and how many may be written there (>0). NULL on error/after DONE. */
 uint8_t *gguf_stream_dst(gguf_stream *s, size_t *room);
-/* n bytes were written at the last dst. Returns GGUF_* state (>0) or PLM_E_* (<0). */
+/* n bytes were written at the last dst. Returns GGUF_* state (>0) or PLM_E_* (<0).
+ * GGUF_DONE can come directly (without GGUF_HEADER_READY) when the header and
+ * all tensor data arrive in the same commit. After GGUF_DONE the rest of the
+ * file, if any (final alignment padding), is not needed and may be dropped. */
 int gguf_stream_commit(gguf_stream *s, size_t n);
 /* Copying convenience: feed bytes from a buffer (loops dst/commit). Same return values. */
 int gguf_stream_feed(gguf_stream *s, const void *data, size_t n);
