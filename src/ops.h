@@ -17,7 +17,18 @@
  *   Q8_0 / Q4_0 : activations quantized to Q8_0 blocks (ggml's quantize_row_q8_0
  *                 rounding), integer block dot products scaled by d_w*d_x, as
  *                 ggml's vec_dot_q8_0_q8_0 / vec_dot_q4_0_q8_0.
- *   Q4_K / Q6_K : (if supported) same idea with Q8_K activations, or dequantize.
+ *   Q4_K / Q6_K : each weight row dequantized to float32, then as F32.
+ * Quantized types need k % 32 == 0 (k % 256 for K-quants), else PLM_E_INVALID.
+ *
+ * Summation order (so that scalar and SIMD twins, m == 1 and m > 1, and any
+ * thread count give bit-identical matmul results):
+ *   float dots: 4 interleaved partial sums (lane l takes elements i % 4 == l,
+ *     product rounded then added), combined as (s0 + s2) + (s1 + s3), then the
+ *     k % 4 tail added in order;
+ *   Q8_0/Q4_0: per block, 4 exact integer lane sums (lane l takes elements j
+ *     with (j / 2) % 4 == l, the layout of i32x4.dot_i16x8_s), each converted
+ *     to float, multiplied by (d_w * d_x) and added to float lane l; lanes
+ *     combined as above (ggml's wasm path has the same per-lane structure).
  */
 #ifndef PLM_OPS_H
 #define PLM_OPS_H
@@ -68,8 +79,11 @@ void op_geglu_tanh(float *y, const float *g, const float *u, int n);
  *   PLM_ROPE_NORM: adjacent pairs (2i, 2i+1)  — llama.cpp LLAMA_ROPE_TYPE_NORM (llama)
  *   PLM_ROPE_NEOX: pairs (i, i + n_rot/2)     — LLAMA_ROPE_TYPE_NEOX (gpt-neox, qwen, phi, ...) */
 enum { PLM_ROPE_NORM = 0, PLM_ROPE_NEOX = 2 };
-void op_rope(float *x, int n_tok, int n_head, int head_dim, int n_rot, int pos0, float freq_base,
-             int mode);
+int op_rope(float *x, int n_tok, int n_head, int head_dim, int n_rot, int pos0, float freq_base,
+            int mode);
+/* Angles as Hugging Face computes them (all float32): inv_freq_i = 1 / base^((2i)/n_rot),
+ * theta = pos * inv_freq_i, then cosf / sinf. Returns PLM_E_INVALID for an odd n_rot,
+ * n_rot > head_dim or an unknown mode. */
 
 /* ---------------------------------------------------------------- attention
  * out[i][h*hd..] = softmax_j( scale * q_i.k_j + bias_h[i][j] + mask[j] ) . v_j
@@ -92,6 +106,12 @@ typedef struct {
 int op_attention(float *out, int out_stride, const float *q, int q_stride, const float *k,
                  const float *v, int kv_stride, int n_q, int n_kv, const op_attn_params *p);
 
+/* Release the grow-only scratch buffers kept between calls (optional). */
+void ops_scratch_free(void);
+/* Use the SIMD kernels (1, default when compiled in) or the scalar references (0)
+ * in the op_* entry points. Returns the previous setting. For tests and benchmarks. */
+int ops_use_simd(int on);
+
 /* ---------------------------------------------------------------- twins
  * The scalar / SIMD variants, exported for the SIMD-vs-scalar tests.
  * vec_dot_* compute one dot product of n elements (n a multiple of the block
@@ -109,6 +129,29 @@ void softmax_scalar(float *x, int n);
 void gelu_tanh_scalar(float *y, const float *x, int n);
 void gelu_erf_scalar(float *y, const float *x, int n);
 void silu_scalar(float *y, const float *x, int n);
+void swiglu_scalar(float *y, const float *g, const float *u, int n);
+void geglu_tanh_scalar(float *y, const float *g, const float *u, int n);
+/* y[i] += a * x[i] */
+void axpy_scalar(float *y, float a, const float *x, int n);
+/* F16 / BF16 rows to float32 */
+void convert_f16_scalar(float *y, const plm_fp16 *x, int n);
+void convert_bf16_scalar(float *y, const uint16_t *x, int n);
+
+/* Matmul work description shared by ops.c and the twins: output columns
+ * [c0, c1) of all m rows. tmp: k floats of per-task scratch (K-quants). */
+typedef struct {
+    int type;              /* weight type (enum plm_type) */
+    const uint8_t *w;      /* n rows of w_row_bytes */
+    size_t w_row_bytes;
+    int n, k, m;
+    const float *x;        /* float activations [m][k] */
+    const block_q8_0 *xq;  /* scalar: Q8_0 activations [m][k/32] (Q8_0/Q4_0 weights) */
+    const int16_t *xw;     /* SIMD: Q8_0 activations widened to int16 [m][k] */
+    const float *xd;       /* SIMD: their block scales as float [m][k/32] */
+    const float *bias;     /* [n] or NULL */
+    float *y;              /* [m][n] */
+} op_mm_job;
+void matmul_range_scalar(const op_mm_job *j, int c0, int c1, float *tmp);
 
 #if defined(__wasm_simd128__)
 #define PLM_HAVE_SIMD 1
@@ -125,6 +168,15 @@ void softmax_simd(float *x, int n);
 void gelu_tanh_simd(float *y, const float *x, int n);
 void gelu_erf_simd(float *y, const float *x, int n);
 void silu_simd(float *y, const float *x, int n);
+void swiglu_simd(float *y, const float *g, const float *u, int n);
+void geglu_tanh_simd(float *y, const float *g, const float *u, int n);
+void axpy_simd(float *y, float a, const float *x, int n);
+void convert_f16_simd(float *y, const plm_fp16 *x, int n);
+void convert_bf16_simd(float *y, const uint16_t *x, int n);
+/* Quantize m rows of k floats (k % 32 == 0) to Q8_0 exactly as quantize_row_q8_0_act,
+ * stored widened: q[m][k] int16 and the fp16-rounded scales d[m][k/32] as float. */
+void quantize_rows_q8_0_wide_simd(const float *x, int m, int k, int16_t *q, float *d);
+void matmul_range_simd(const op_mm_job *j, int c0, int c1, float *tmp);
 #else
 #define PLM_HAVE_SIMD 0
 #endif

@@ -58,10 +58,16 @@ PLM_API double plm_heap_used(void);
 /* ----------------------------------------------------------------- threads
  * Native: plm_threads_init(n) starts n-1 pthreads. WASM "mt" build: the host
  * starts n-1 workers that share the memory; each sets a stack and calls
- * plm_thread_worker(i) (i = 1..n-1), which never returns. */
+ * plm_thread_worker(i) (i = 1..n-1), which never returns. Single-thread
+ * builds run everything inline. plm_threads_init returns the thread count
+ * (n <= 0: natively the number of CPUs, in wasm 1) or PLM_E_*. */
 PLM_API int plm_threads_init(int n_threads);
 PLM_API void plm_thread_worker(int index);
 PLM_API int plm_threads_get(void);
+/* Workers currently running their loop (the host may poll this after starting
+ * them). Dispatches never wait for a particular worker: tasks are claimed
+ * dynamically, so a worker that never starts only costs speed. */
+PLM_API int plm_threads_started(void);
 
 /* ----------------------------------------------------------------- loading
  * Streaming, zero-copy: the host writes each chunk of the GGUF file directly

@@ -1,0 +1,437 @@
+/* ops.c — kernel entry points: argument checks, SIMD/scalar dispatch,
+ * work splitting over the thread pool, and the scratch memory they need.
+ *
+ * Scratch: one grow-only buffer, (re)allocated on the calling thread before
+ * any task is dispatched (workers never allocate). Ops are not reentrant.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "common.h"
+#include "ops.h"
+#include "threads.h"
+
+static int g_simd = PLM_HAVE_SIMD;
+
+int ops_use_simd(int on) {
+    int prev = g_simd;
+    g_simd = on && PLM_HAVE_SIMD;
+    return prev;
+}
+
+#if PLM_HAVE_SIMD
+#define DISPATCH(name) (g_simd ? name##_simd : name##_scalar)
+#else
+#define DISPATCH(name) (name##_scalar)
+#endif
+
+/* ------------------------------------------------------------ scratch */
+
+static void *g_scratch;
+static size_t g_scratch_size;
+
+/* At least `bytes` of 64-byte aligned scratch (contents not preserved). */
+static void *scratch_get(size_t bytes, const char *what) {
+    if (bytes <= g_scratch_size) return g_scratch;
+    size_t want = bytes + bytes / 4;
+    void *p = plm_aligned_alloc_for(want, what);
+    if (!p) return NULL;
+    plm_aligned_free(g_scratch);
+    g_scratch = p;
+    g_scratch_size = want;
+    return p;
+}
+
+void ops_scratch_free(void) {
+    plm_aligned_free(g_scratch);
+    g_scratch = NULL;
+    g_scratch_size = 0;
+}
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* How many tasks to split `work` multiply-adds into (1 = run inline). */
+static int n_tasks_for(double work, int max_tasks) {
+    int nth = plm_threads_count();
+    if (nth <= 1 || work < 65536.0 || max_tasks <= 1) return 1;
+    int t = nth * 4; /* a few tasks per thread: balances uneven threads */
+    if (work < 1e6) t = nth;
+    return PLM_MIN(t, max_tasks);
+}
+
+/* ------------------------------------------------------------- matmul */
+
+typedef struct {
+    op_mm_job job;
+    int use_simd;
+    int n_units; /* column groups of 4 */
+    float *tmp;  /* K-quants: k floats per task */
+    int tmp_stride;
+} mm_task_ctx;
+
+static void mm_task(void *arg, int t, int n_tasks) {
+    const mm_task_ctx *c = arg;
+    const int c0 = (int)((int64_t)c->n_units * t / n_tasks) * 4;
+    const int c1 = PLM_MIN(c->job.n, (int)((int64_t)c->n_units * (t + 1) / n_tasks) * 4);
+    if (c0 >= c1) return;
+    float *tmp = c->tmp ? c->tmp + (size_t)t * c->tmp_stride : NULL;
+#if PLM_HAVE_SIMD
+    if (c->use_simd) {
+        matmul_range_simd(&c->job, c0, c1, tmp);
+        return;
+    }
+#endif
+    matmul_range_scalar(&c->job, c0, c1, tmp);
+}
+
+static int is_matmul_type(int type) {
+    switch (type) {
+    case PLM_TYPE_F32:
+    case PLM_TYPE_F16:
+    case PLM_TYPE_BF16:
+    case PLM_TYPE_Q8_0:
+    case PLM_TYPE_Q4_0:
+    case PLM_TYPE_Q4_K:
+    case PLM_TYPE_Q6_K: return 1;
+    default: return 0;
+    }
+}
+
+/* Shared checks of op_matmul / op_get_rows: a 2-D tensor with data of a supported type. */
+static int check_matrix(const plm_tensor *W, const char *op) {
+    if (!W || !W->data)
+        return plm_fail(PLM_E_INVALID, "%s: tensor %s has no data", op, W && W->name ? W->name : "(null)");
+    const char *name = W->name ? W->name : "(unnamed)";
+    if (!is_matmul_type(W->type)) {
+        const char *tn = plm_type_name(W->type);
+        return plm_fail(PLM_E_UNSUPPORTED, "%s: tensor %s has unsupported type %s", op, name,
+                        tn ? tn : "(unknown)");
+    }
+    if (W->ne[0] <= 0 || W->ne[1] <= 0 || W->ne[1] > INT32_MAX || W->ne[0] > INT32_MAX ||
+        W->ne[2] != 1 || W->ne[3] != 1)
+        return plm_fail(PLM_E_INVALID, "%s: tensor %s is not a 2-D matrix (ne = %lld x %lld x %lld x %lld)",
+                        op, name, (long long)W->ne[0], (long long)W->ne[1], (long long)W->ne[2],
+                        (long long)W->ne[3]);
+    const int bs = plm_type_block_size(W->type);
+    if (W->ne[0] % bs != 0)
+        return plm_fail(PLM_E_INVALID, "%s: tensor %s: row length %lld is not a multiple of %s's block size %d",
+                        op, name, (long long)W->ne[0], plm_type_name(W->type), bs);
+    if (W->nbytes && W->nbytes < plm_type_row_bytes(W->type, W->ne[0]) * (uint64_t)W->ne[1])
+        return plm_fail(PLM_E_INVALID, "%s: tensor %s holds %llu bytes, fewer than its shape needs", op,
+                        name, (unsigned long long)W->nbytes);
+    return PLM_OK;
+}
+
+int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, int m, int k) {
+    int rc = check_matrix(W, "matmul");
+    if (rc) return rc;
+    if (m < 0 || k <= 0 || (m > 0 && (!y || !x)))
+        return plm_fail(PLM_E_INVALID, "matmul %s: bad arguments (m = %d, k = %d)", W->name ? W->name : "", m, k);
+    if (W->ne[0] != k)
+        return plm_fail(PLM_E_INVALID, "matmul %s: input has %d columns but the weight rows have %lld",
+                        W->name ? W->name : "", k, (long long)W->ne[0]);
+    if (m == 0) return PLM_OK;
+
+    mm_task_ctx c;
+    memset(&c, 0, sizeof c);
+    c.use_simd = g_simd;
+    op_mm_job *j = &c.job;
+    j->type = W->type;
+    j->w = W->data;
+    j->w_row_bytes = plm_type_row_bytes(W->type, k);
+    j->n = (int)W->ne[1];
+    j->k = k;
+    j->m = m;
+    j->x = x;
+    j->bias = bias;
+    j->y = y;
+    c.n_units = (j->n + 3) / 4;
+
+    const int n_tasks = n_tasks_for((double)m * j->n * k, c.n_units);
+    const int nb = k / QK8_0;
+    const int quant_act = W->type == PLM_TYPE_Q8_0 || W->type == PLM_TYPE_Q4_0;
+    const int kquant = W->type == PLM_TYPE_Q4_K || W->type == PLM_TYPE_Q6_K;
+
+    /* Scratch layout: [activations][per-task K-quant rows]. */
+    size_t act_bytes = 0;
+    if (quant_act)
+        act_bytes = c.use_simd ? align64((size_t)m * k * sizeof(int16_t)) + align64((size_t)m * nb * sizeof(float))
+                               : align64((size_t)m * nb * sizeof(block_q8_0));
+    size_t tmp_bytes = kquant ? (size_t)n_tasks * align64((size_t)k * sizeof(float)) : 0;
+    if (act_bytes + tmp_bytes > 0) {
+        uint8_t *s = scratch_get(act_bytes + tmp_bytes, "matmul scratch");
+        if (!s) return PLM_E_NOMEM;
+        if (quant_act) {
+#if PLM_HAVE_SIMD
+            if (c.use_simd) {
+                j->xw = (int16_t *)s;
+                j->xd = (float *)(s + align64((size_t)m * k * sizeof(int16_t)));
+                quantize_rows_q8_0_wide_simd(x, m, k, (int16_t *)j->xw, (float *)j->xd);
+            } else
+#endif
+            {
+                block_q8_0 *xq = (block_q8_0 *)s;
+                for (int r = 0; r < m; r++) quantize_row_q8_0_act_scalar(x + (size_t)r * k, xq + (size_t)r * nb, k);
+                j->xq = xq;
+            }
+        }
+        if (kquant) {
+            c.tmp = (float *)(s + act_bytes);
+            c.tmp_stride = (int)(align64((size_t)k * sizeof(float)) / sizeof(float));
+        }
+    }
+    plm_parallel_for(n_tasks, mm_task, &c);
+    return PLM_OK;
+}
+
+/* ----------------------------------------------------------- get_rows */
+
+int op_get_rows(float *out, const plm_tensor *W, const int32_t *ids, int n) {
+    int rc = check_matrix(W, "get_rows");
+    if (rc) return rc;
+    if (n < 0 || (n > 0 && (!out || !ids)))
+        return plm_fail(PLM_E_INVALID, "get_rows %s: bad arguments (n = %d)", W->name ? W->name : "", n);
+    const int k = (int)W->ne[0];
+    const int64_t rows = W->ne[1];
+    const size_t row_bytes = plm_type_row_bytes(W->type, k);
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= rows)
+            return plm_fail(PLM_E_INVALID, "get_rows %s: id %d at position %d is outside [0, %lld)",
+                            W->name ? W->name : "", (int)ids[i], i, (long long)rows);
+    for (int i = 0; i < n; i++) {
+        const uint8_t *src = (const uint8_t *)W->data + (size_t)ids[i] * row_bytes;
+        float *dst = out + (size_t)i * k;
+        switch (W->type) {
+        case PLM_TYPE_F32: memcpy(dst, src, (size_t)k * sizeof(float)); break;
+        case PLM_TYPE_F16: DISPATCH(convert_f16)(dst, (const plm_fp16 *)src, k); break;
+        case PLM_TYPE_BF16: DISPATCH(convert_bf16)(dst, (const uint16_t *)src, k); break;
+        default: plm_dequantize_row(W->type, src, dst, k); break;
+        }
+    }
+    return PLM_OK;
+}
+
+/* ------------------------------------------------- row-parallel helpers */
+
+/* Element-wise ops split into contiguous pieces (multiples of 16) when large. */
+typedef struct {
+    int kind;
+    float *y;
+    const float *a, *b;
+    float s;
+    int n, piece;
+} ew_ctx;
+
+enum { EW_GELU_TANH, EW_GELU_ERF, EW_SILU, EW_RELU, EW_ADD, EW_MUL, EW_SCALE, EW_SWIGLU, EW_GEGLU };
+
+static void ew_run(const ew_ctx *c, int i0, int i1) {
+    float *y = c->y + i0;
+    const float *a = c->a + i0, *b = c->b ? c->b + i0 : NULL;
+    const int n = i1 - i0;
+    switch (c->kind) {
+    case EW_GELU_TANH: DISPATCH(gelu_tanh)(y, a, n); break;
+    case EW_GELU_ERF: DISPATCH(gelu_erf)(y, a, n); break;
+    case EW_SILU: DISPATCH(silu)(y, a, n); break;
+    case EW_SWIGLU: DISPATCH(swiglu)(y, a, b, n); break;
+    case EW_GEGLU: DISPATCH(geglu_tanh)(y, a, b, n); break;
+    /* plain loops: the compiler vectorizes these under -msimd128 */
+    case EW_RELU:
+        for (int i = 0; i < n; i++) y[i] = a[i] > 0.0f ? a[i] : 0.0f;
+        break;
+    case EW_ADD:
+        for (int i = 0; i < n; i++) y[i] = a[i] + b[i];
+        break;
+    case EW_MUL:
+        for (int i = 0; i < n; i++) y[i] = a[i] * b[i];
+        break;
+    case EW_SCALE:
+        for (int i = 0; i < n; i++) y[i] = a[i] * c->s;
+        break;
+    }
+}
+
+static void ew_task(void *arg, int t, int n_tasks) {
+    const ew_ctx *c = arg;
+    (void)n_tasks;
+    int i0 = t * c->piece, i1 = PLM_MIN(c->n, i0 + c->piece);
+    if (i0 < i1) ew_run(c, i0, i1);
+}
+
+/* Transcendental ops cost ~10-40 flops per element, add/mul ~1: only the
+ * former are worth waking the pool for, and only on long vectors. */
+static void ew(int kind, float *y, const float *a, const float *b, float s, int n) {
+    if (n <= 0) return;
+    ew_ctx c = {kind, y, a, b, s, n, n};
+    const int heavy = kind == EW_GELU_TANH || kind == EW_GELU_ERF || kind == EW_SILU ||
+                      kind == EW_SWIGLU || kind == EW_GEGLU;
+    int n_tasks = heavy ? n_tasks_for((double)n * 16.0, (n + 4095) / 4096) : 1;
+    if (n_tasks <= 1) {
+        ew_run(&c, 0, n);
+        return;
+    }
+    c.piece = ((n + n_tasks - 1) / n_tasks + 15) & ~15;
+    plm_parallel_for((n + c.piece - 1) / c.piece, ew_task, &c);
+}
+
+void op_gelu_tanh(float *y, const float *x, int n) { ew(EW_GELU_TANH, y, x, NULL, 0, n); }
+void op_gelu_erf(float *y, const float *x, int n) { ew(EW_GELU_ERF, y, x, NULL, 0, n); }
+void op_silu(float *y, const float *x, int n) { ew(EW_SILU, y, x, NULL, 0, n); }
+void op_relu(float *y, const float *x, int n) { ew(EW_RELU, y, x, NULL, 0, n); }
+void op_add(float *y, const float *a, const float *b, int n) { ew(EW_ADD, y, a, b, 0, n); }
+void op_mul(float *y, const float *a, const float *b, int n) { ew(EW_MUL, y, a, b, 0, n); }
+void op_scale(float *y, const float *x, float s, int n) { ew(EW_SCALE, y, x, NULL, s, n); }
+void op_swiglu(float *y, const float *g, const float *u, int n) { ew(EW_SWIGLU, y, g, u, 0, n); }
+void op_geglu_tanh(float *y, const float *g, const float *u, int n) { ew(EW_GEGLU, y, g, u, 0, n); }
+
+/* Row ops: rows split over tasks when there is enough work. */
+typedef struct {
+    int kind; /* 0 layernorm, 1 rmsnorm, 2 softmax */
+    float *y;
+    const float *x, *w, *b;
+    int m, n;
+    float eps;
+} row_ctx;
+
+static void row_task(void *arg, int t, int n_tasks) {
+    const row_ctx *c = arg;
+    const int r0 = (int)((int64_t)c->m * t / n_tasks), r1 = (int)((int64_t)c->m * (t + 1) / n_tasks);
+    for (int r = r0; r < r1; r++) {
+        const size_t o = (size_t)r * c->n;
+        switch (c->kind) {
+        case 0: DISPATCH(layernorm)(c->y + o, c->x + o, c->w, c->b, c->n, c->eps); break;
+        case 1: DISPATCH(rmsnorm)(c->y + o, c->x + o, c->w, c->n, c->eps); break;
+        default: DISPATCH(softmax)(c->y + o, c->n); break;
+        }
+    }
+}
+
+static void rows(int kind, float *y, const float *x, const float *w, const float *b, int m, int n, float eps) {
+    if (m <= 0 || n <= 0) return;
+    row_ctx c = {kind, y, x, w, b, m, n, eps};
+    plm_parallel_for(n_tasks_for((double)m * n * (kind == 2 ? 16.0 : 4.0), m), row_task, &c);
+}
+
+void op_layernorm(float *y, const float *x, const float *w, const float *b, int m, int n, float eps) {
+    rows(0, y, x, w, b, m, n, eps);
+}
+void op_rmsnorm(float *y, const float *x, const float *w, int m, int n, float eps) {
+    rows(1, y, x, w, NULL, m, n, eps);
+}
+void op_softmax(float *x, int m, int n) { rows(2, x, x, NULL, NULL, m, n, 0.0f); }
+
+/* --------------------------------------------------------------- RoPE */
+
+#define ROPE_MAX_PAIRS 512
+
+int op_rope(float *x, int n_tok, int n_head, int head_dim, int n_rot, int pos0, float freq_base,
+            int mode) {
+    if (n_tok < 0 || n_head <= 0 || head_dim <= 0 || pos0 < 0 || (n_tok > 0 && !x))
+        return plm_fail(PLM_E_INVALID, "rope: bad arguments (n_tok %d, n_head %d, head_dim %d, pos0 %d)",
+                        n_tok, n_head, head_dim, pos0);
+    if (n_rot <= 0 || n_rot % 2 || n_rot > head_dim || n_rot / 2 > ROPE_MAX_PAIRS)
+        return plm_fail(PLM_E_INVALID, "rope: n_rot %d must be even, positive and <= head_dim %d (max %d)",
+                        n_rot, head_dim, 2 * ROPE_MAX_PAIRS);
+    if (mode != PLM_ROPE_NORM && mode != PLM_ROPE_NEOX)
+        return plm_fail(PLM_E_INVALID, "rope: unknown mode %d", mode);
+    if (!(freq_base > 0.0f)) return plm_fail(PLM_E_INVALID, "rope: freq_base must be positive");
+
+    const int half = n_rot / 2;
+    float inv_freq[ROPE_MAX_PAIRS], cs[ROPE_MAX_PAIRS], sn[ROPE_MAX_PAIRS];
+    /* HF: inv_freq = 1.0 / (base ** (arange(0, dim, 2).float() / dim)), all float32 */
+    for (int i = 0; i < half; i++) inv_freq[i] = 1.0f / powf(freq_base, (float)(2 * i) / (float)n_rot);
+    const int stride = n_head * head_dim;
+    for (int t = 0; t < n_tok; t++) {
+        const float pos = (float)(pos0 + t);
+        for (int i = 0; i < half; i++) {
+            const float theta = pos * inv_freq[i];
+            cs[i] = cosf(theta);
+            sn[i] = sinf(theta);
+        }
+        for (int h = 0; h < n_head; h++) {
+            float *v = x + (size_t)t * stride + (size_t)h * head_dim;
+            const int step = mode == PLM_ROPE_NORM ? 1 : 0;
+            for (int i = 0; i < half; i++) {
+                /* NORM: pair (2i, 2i+1); NEOX: pair (i, i + n_rot/2) */
+                const int a = step ? 2 * i : i, b = step ? 2 * i + 1 : i + half;
+                const float x0 = v[a], x1 = v[b];
+                v[a] = x0 * cs[i] - x1 * sn[i];
+                v[b] = x1 * cs[i] + x0 * sn[i];
+            }
+        }
+    }
+    return PLM_OK;
+}
+
+/* ---------------------------------------------------------- attention */
+
+typedef struct {
+    float *out;
+    int out_stride;
+    const float *q, *k, *v;
+    int q_stride, kv_stride, n_q, n_kv;
+    const op_attn_params *p;
+    float *scores; /* n_tasks x n_kv */
+    int use_simd;
+} attn_ctx;
+
+static void attn_unit(const attn_ctx *c, int h, int i, float *s) {
+    const op_attn_params *p = c->p;
+    const int hd = p->head_dim, g = h / (p->n_head / p->n_head_kv);
+    const float *q = c->q + (size_t)i * c->q_stride + (size_t)h * hd;
+    float *o = c->out + (size_t)i * c->out_stride + (size_t)h * hd;
+    int n = c->n_kv;
+    if (p->causal) n = PLM_MIN(n, p->q_pos0 + i + 1);
+    memset(o, 0, (size_t)hd * sizeof(float));
+    if (n <= 0) return;
+#if PLM_HAVE_SIMD
+    float (*dot)(const float *, const float *, int) = c->use_simd ? vec_dot_f32_simd : vec_dot_f32_scalar;
+    void (*softmax)(float *, int) = c->use_simd ? softmax_simd : softmax_scalar;
+    void (*axpy)(float *, float, const float *, int) = c->use_simd ? axpy_simd : axpy_scalar;
+#else
+    float (*dot)(const float *, const float *, int) = vec_dot_f32_scalar;
+    void (*softmax)(float *, int) = softmax_scalar;
+    void (*axpy)(float *, float, const float *, int) = axpy_scalar;
+#endif
+    const float *bias = p->bias ? p->bias + ((size_t)h * c->n_q + i) * c->n_kv : NULL;
+    for (int j = 0; j < n; j++) {
+        float v = dot(q, c->k + (size_t)j * c->kv_stride + (size_t)g * hd, hd) * p->scale;
+        if (bias) v += bias[j];
+        if (p->mask) v += p->mask[j];
+        s[j] = v;
+    }
+    softmax(s, n);
+    for (int j = 0; j < n; j++)
+        if (s[j] != 0.0f) axpy(o, s[j], c->v + (size_t)j * c->kv_stride + (size_t)g * hd, hd);
+}
+
+static void attn_task(void *arg, int t, int n_tasks) {
+    const attn_ctx *c = arg;
+    const int64_t units = (int64_t)c->p->n_head * c->n_q;
+    const int64_t u0 = units * t / n_tasks, u1 = units * (t + 1) / n_tasks;
+    float *s = c->scores + (size_t)t * align64((size_t)c->n_kv * sizeof(float)) / sizeof(float);
+    for (int64_t u = u0; u < u1; u++) attn_unit(c, (int)(u / c->n_q), (int)(u % c->n_q), s);
+}
+
+int op_attention(float *out, int out_stride, const float *q, int q_stride, const float *k,
+                 const float *v, int kv_stride, int n_q, int n_kv, const op_attn_params *p) {
+    if (!p || p->n_head <= 0 || p->n_head_kv <= 0 || p->head_dim <= 0 || p->n_head % p->n_head_kv)
+        return plm_fail(PLM_E_INVALID, "attention: bad head counts");
+    if (n_q < 0 || n_kv < 0 || p->q_pos0 < 0)
+        return plm_fail(PLM_E_INVALID, "attention: bad sizes (n_q %d, n_kv %d, q_pos0 %d)", n_q, n_kv, p->q_pos0);
+    if (n_q == 0) return PLM_OK;
+    if (!out || !q || (n_kv > 0 && (!k || !v)))
+        return plm_fail(PLM_E_INVALID, "attention: NULL buffer");
+    if (out_stride < p->n_head * p->head_dim || q_stride < p->n_head * p->head_dim ||
+        kv_stride < p->n_head_kv * p->head_dim)
+        return plm_fail(PLM_E_INVALID, "attention: row strides smaller than the heads they hold");
+
+    const int64_t units = (int64_t)p->n_head * n_q;
+    const int n_tasks = n_tasks_for((double)units * n_kv * p->head_dim * 2, (int)PLM_MIN(units, 1 << 20));
+    const size_t per_task = align64((size_t)(n_kv > 0 ? n_kv : 1) * sizeof(float));
+    float *scores = scratch_get((size_t)n_tasks * per_task, "attention scores");
+    if (!scores) return PLM_E_NOMEM;
+    attn_ctx c = {out, out_stride, q, k, v, q_stride, kv_stride, n_q, n_kv, p, scores, g_simd};
+    plm_parallel_for(n_tasks, attn_task, &c);
+    return PLM_OK;
+}

@@ -1,0 +1,253 @@
+/* ops_scalar.c — portable scalar reference kernels (see ops.h).
+ *
+ * These define the numbers: the SIMD twins in ops_simd.c follow the same
+ * summation orders (ops.h, "Summation order"), so dot products and matmuls
+ * agree bit for bit; transcendental functions (exp, tanh, erf) agree to a
+ * few ulp. Written for clarity first; the native build and plm.wasm run them.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "ops.h"
+
+/* --------------------------------------------------------------- dots */
+
+/* The canonical float dot product: 4 interleaved partial sums. */
+float vec_dot_f32_scalar(const float *a, const float *b, int n) {
+    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int l = 0; l < 4; l++) s[l] += a[i + l] * b[i + l];
+    float sum = (s[0] + s[2]) + (s[1] + s[3]);
+    for (; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+float vec_dot_f16_scalar(const plm_fp16 *w, const float *x, int n) {
+    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int l = 0; l < 4; l++) s[l] += plm_fp16_to_fp32(w[i + l]) * x[i + l];
+    float sum = (s[0] + s[2]) + (s[1] + s[3]);
+    for (; i < n; i++) sum += plm_fp16_to_fp32(w[i]) * x[i];
+    return sum;
+}
+
+float vec_dot_bf16_scalar(const uint16_t *w, const float *x, int n) {
+    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int l = 0; l < 4; l++) s[l] += plm_bf16_to_fp32(w[i + l]) * x[i + l];
+    float sum = (s[0] + s[2]) + (s[1] + s[3]);
+    for (; i < n; i++) sum += plm_bf16_to_fp32(w[i]) * x[i];
+    return sum;
+}
+
+/* One 32-element block: lane l of i32x4.dot_i16x8_s sums elements j with (j/2)%4 == l. */
+static void block_lanes_add(float s[4], const int8_t w[32], const int8_t x[32], float d) {
+    for (int l = 0; l < 4; l++) {
+        int32_t isum = 0;
+        for (int v = 0; v < 4; v++) {
+            int j = 8 * v + 2 * l;
+            isum += (int32_t)w[j] * x[j] + (int32_t)w[j + 1] * x[j + 1];
+        }
+        s[l] += (float)isum * d;
+    }
+}
+
+float vec_dot_q8_0_q8_0_scalar(const block_q8_0 *w, const block_q8_0 *x8, int n) {
+    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int b = 0; b < n / QK8_0; b++) {
+        float d = plm_fp16_to_fp32(w[b].d) * plm_fp16_to_fp32(x8[b].d);
+        block_lanes_add(s, w[b].qs, x8[b].qs, d);
+    }
+    return (s[0] + s[2]) + (s[1] + s[3]);
+}
+
+float vec_dot_q4_0_q8_0_scalar(const block_q4_0 *w, const block_q8_0 *x8, int n) {
+    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int b = 0; b < n / QK4_0; b++) {
+        int8_t q[QK4_0];
+        for (int j = 0; j < QK4_0 / 2; j++) {
+            q[j] = (int8_t)((w[b].qs[j] & 0x0F) - 8);
+            q[j + QK4_0 / 2] = (int8_t)((w[b].qs[j] >> 4) - 8);
+        }
+        float d = plm_fp16_to_fp32(w[b].d) * plm_fp16_to_fp32(x8[b].d);
+        block_lanes_add(s, q, x8[b].qs, d);
+    }
+    return (s[0] + s[2]) + (s[1] + s[3]);
+}
+
+/* ggml's quantize_row_q8_0 (reference rounding: roundf, half away from zero).
+ * Identical to plm_quantize_row_q8_0 for finite input; NaN quantizes to 0. */
+void quantize_row_q8_0_act_scalar(const float *x, block_q8_0 *y, int n) {
+    for (int b = 0; b < n / QK8_0; b++) {
+        const float *xb = x + b * QK8_0;
+        float amax = 0.0f;
+        for (int j = 0; j < QK8_0; j++) {
+            float a = fabsf(xb[j]);
+            amax = amax > a ? amax : a;
+        }
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = plm_fp32_to_fp16(d);
+        for (int j = 0; j < QK8_0; j++) {
+            float v = xb[j] * id;
+            y[b].qs[j] = (int8_t)(v == v ? roundf(v) : 0.0f);
+        }
+    }
+}
+
+/* ----------------------------------------------------------- row ops */
+
+static float sum4(const float *x, int n) {
+    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int l = 0; l < 4; l++) s[l] += x[i + l];
+    float sum = (s[0] + s[2]) + (s[1] + s[3]);
+    for (; i < n; i++) sum += x[i];
+    return sum;
+}
+
+void layernorm_scalar(float *y, const float *x, const float *w, const float *b, int n, float eps) {
+    if (n <= 0) return;
+    const float mean = sum4(x, n) / (float)n;
+    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int l = 0; l < 4; l++) {
+            float d = x[i + l] - mean;
+            s[l] += d * d;
+        }
+    float var = (s[0] + s[2]) + (s[1] + s[3]);
+    for (; i < n; i++) {
+        float d = x[i] - mean;
+        var += d * d;
+    }
+    var /= (float)n;
+    const float rstd = 1.0f / sqrtf(var + eps);
+    for (i = 0; i < n; i++) {
+        float v = (x[i] - mean) * rstd;
+        if (w) v *= w[i];
+        if (b) v += b[i];
+        y[i] = v;
+    }
+}
+
+/* HF LlamaRMSNorm / T5LayerNorm: w * (x * rsqrt(mean(x^2) + eps)), float32. */
+void rmsnorm_scalar(float *y, const float *x, const float *w, int n, float eps) {
+    if (n <= 0) return;
+    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int l = 0; l < 4; l++) s[l] += x[i + l] * x[i + l];
+    float ss = (s[0] + s[2]) + (s[1] + s[3]);
+    for (; i < n; i++) ss += x[i] * x[i];
+    const float r = 1.0f / sqrtf(ss / (float)n + eps);
+    for (i = 0; i < n; i++) y[i] = w ? w[i] * (x[i] * r) : x[i] * r;
+}
+
+/* Max-subtracted softmax; -INFINITY entries give 0, a row of only -INFINITY gives zeros. */
+void softmax_scalar(float *x, int n) {
+    if (n <= 0) return;
+    float max = -INFINITY;
+    for (int i = 0; i < n; i++) max = x[i] > max ? x[i] : max;
+    if (max == -INFINITY) {
+        for (int i = 0; i < n; i++) x[i] = 0.0f;
+        return;
+    }
+    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int l = 0; l < 4; l++) {
+            x[i + l] = expf(x[i + l] - max);
+            s[l] += x[i + l];
+        }
+    float sum = (s[0] + s[2]) + (s[1] + s[3]);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    const float inv = 1.0f / sum;
+    for (i = 0; i < n; i++) x[i] *= inv;
+}
+
+/* ------------------------------------------------------ element-wise */
+
+#define SQRT_2_OVER_PI 0.79788456080286535588f
+#define GELU_COEF_A 0.044715f
+#define SQRT1_2 0.70710678118654752440f
+
+/* HF gelu_new: 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))) */
+static inline float gelu_tanh1(float x) {
+    float inner = SQRT_2_OVER_PI * (x + GELU_COEF_A * (x * x * x));
+    return 0.5f * x * (1.0f + tanhf(inner));
+}
+
+/* torch gelu (exact): x * 0.5 * (1 + erf(x * M_SQRT1_2)) */
+static inline float gelu_erf1(float x) { return x * 0.5f * (1.0f + erff(x * SQRT1_2)); }
+
+/* torch silu: x / (1 + exp(-x)) */
+static inline float silu1(float x) { return x / (1.0f + expf(-x)); }
+
+void gelu_tanh_scalar(float *y, const float *x, int n) {
+    for (int i = 0; i < n; i++) y[i] = gelu_tanh1(x[i]);
+}
+
+void gelu_erf_scalar(float *y, const float *x, int n) {
+    for (int i = 0; i < n; i++) y[i] = gelu_erf1(x[i]);
+}
+
+void silu_scalar(float *y, const float *x, int n) {
+    for (int i = 0; i < n; i++) y[i] = silu1(x[i]);
+}
+
+void swiglu_scalar(float *y, const float *g, const float *u, int n) {
+    for (int i = 0; i < n; i++) y[i] = silu1(g[i]) * u[i];
+}
+
+void geglu_tanh_scalar(float *y, const float *g, const float *u, int n) {
+    for (int i = 0; i < n; i++) y[i] = gelu_tanh1(g[i]) * u[i];
+}
+
+void axpy_scalar(float *y, float a, const float *x, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+void convert_f16_scalar(float *y, const plm_fp16 *x, int n) {
+    for (int i = 0; i < n; i++) y[i] = plm_fp16_to_fp32(x[i]);
+}
+
+void convert_bf16_scalar(float *y, const uint16_t *x, int n) {
+    for (int i = 0; i < n; i++) y[i] = plm_bf16_to_fp32(x[i]);
+}
+
+/* ------------------------------------------------------------ matmul */
+
+void matmul_range_scalar(const op_mm_job *j, int c0, int c1, float *tmp) {
+    const int k = j->k, nb = k / QK8_0;
+    for (int c = c0; c < c1; c++) {
+        const uint8_t *wr = j->w + (size_t)c * j->w_row_bytes;
+        if (j->type == PLM_TYPE_Q4_K || j->type == PLM_TYPE_Q6_K)
+            plm_dequantize_row(j->type, wr, tmp, k);
+        for (int r = 0; r < j->m; r++) {
+            const float *xr = j->x + (size_t)r * k;
+            float v;
+            switch (j->type) {
+            case PLM_TYPE_F32: v = vec_dot_f32_scalar((const float *)wr, xr, k); break;
+            case PLM_TYPE_F16: v = vec_dot_f16_scalar((const plm_fp16 *)wr, xr, k); break;
+            case PLM_TYPE_BF16: v = vec_dot_bf16_scalar((const uint16_t *)wr, xr, k); break;
+            case PLM_TYPE_Q8_0:
+                v = vec_dot_q8_0_q8_0_scalar((const block_q8_0 *)wr, j->xq + (size_t)r * nb, k);
+                break;
+            case PLM_TYPE_Q4_0:
+                v = vec_dot_q4_0_q8_0_scalar((const block_q4_0 *)wr, j->xq + (size_t)r * nb, k);
+                break;
+            default: v = vec_dot_f32_scalar(tmp, xr, k); break; /* K-quants, dequantized */
+            }
+            if (j->bias) v += j->bias[c];
+            j->y[(size_t)r * j->n + c] = v;
+        }
+    }
+}

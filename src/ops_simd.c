@@ -1,0 +1,727 @@
+/* ops_simd.c — WebAssembly SIMD128 twins of the scalar kernels (see ops.h).
+ *
+ * Dot products and matmuls follow the summation orders of ops.h exactly, so
+ * they reproduce ops_scalar.c bit for bit; exp / tanh / erf are polynomial
+ * approximations within ~1 ulp of libm (erf: abs error < 1e-7).
+ *
+ * Matmul structure:
+ *   m == 1 : one activation row against 4 weight rows at a time (4 independent
+ *            accumulator chains), streaming the weights once;
+ *   m  > 1 : 4 activation rows x 2 weight rows register tiles, so every weight
+ *            block is loaded and unpacked once per 4 rows. Rows are processed
+ *            in chunks that keep the activations in L2.
+ *   Q8_0 / Q4_0 activations are quantized once per call and stored widened to
+ *   int16 (quantize_rows_q8_0_wide_simd), so the inner loops are loads and
+ *   i32x4.dot_i16x8_s only.
+ */
+#if defined(__wasm_simd128__)
+#include <math.h>
+#include <string.h>
+#include <wasm_simd128.h>
+
+#include "common.h"
+#include "ops.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+#define F4(c) wasm_f32x4_splat(c)
+#define I4(c) wasm_i32x4_splat(c)
+
+/* (l0 + l2) + (l1 + l3), the canonical lane combination. */
+INLINE float hsum(v128_t v) {
+    v128_t t = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+    return wasm_f32x4_extract_lane(t, 0) + wasm_f32x4_extract_lane(t, 1);
+}
+
+/* ------------------------------------------------------ fp16 / bf16 */
+
+/* Halves sit in the high 16 bits of each i32 lane (h << 16). */
+INLINE v128_t lo_halves(v128_t h8) {
+    return wasm_i16x8_shuffle(wasm_i32x4_splat(0), h8, 0, 8, 1, 9, 2, 10, 3, 11);
+}
+INLINE v128_t hi_halves(v128_t h8) {
+    return wasm_i16x8_shuffle(wasm_i32x4_splat(0), h8, 0, 12, 1, 13, 2, 14, 3, 15);
+}
+
+/* Normal numbers and zeros only: the arithmetic shift puts sign, exponent and
+ * mantissa where a float with exponent bias 15 would have them; multiplying by
+ * 2^112 rebiases. Exact, but a subnormal half would make this a float
+ * subnormal multiply (very slow on x86) and Inf/NaN would come out finite —
+ * callers check with h_special() and use h2f_exact() for such data. */
+INLINE v128_t h2f_fast(v128_t u) {
+    v128_t t = wasm_v128_and(wasm_i32x4_shr(u, 3), I4((int32_t)0x8fffe000));
+    return wasm_f32x4_mul(t, F4(0x1p112f));
+}
+
+/* Every half: normals by rebiasing the exponent, subnormals as
+ * mantissa * 2^-24 (an exact int->float conversion), Inf/NaN by setting the
+ * float exponent to all ones (payload and quiet bit kept). */
+INLINE v128_t h2f_exact(v128_t u) {
+    const v128_t sign = wasm_v128_and(u, I4((int32_t)0x80000000));
+    const v128_t a = wasm_u32x4_shr(wasm_v128_and(u, I4(0x7fff0000)), 3); /* (h&0x7fff)<<13 */
+    const v128_t e = wasm_v128_and(a, I4(0x0f800000));
+    const v128_t normal = wasm_i32x4_add(a, I4(112 << 23));
+    const v128_t sub = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_u32x4_shr(a, 13)), F4(0x1p-24f));
+    const v128_t infnan = wasm_v128_or(a, I4(0x7f800000));
+    v128_t r = wasm_v128_bitselect(sub, normal, wasm_i32x4_eq(e, I4(0)));
+    r = wasm_v128_bitselect(infnan, r, wasm_i32x4_eq(e, I4(0x0f800000)));
+    return wasm_v128_or(r, sign);
+}
+
+/* Per 8 halves: a u16 value that is >= 0xf000 iff some half is zero,
+ * subnormal, Inf or NaN ((h << 1) - 0x800, wrapping). Accumulate with max_u. */
+INLINE v128_t h_special(v128_t h8) {
+    return wasm_i16x8_sub(wasm_i16x8_shl(h8, 1), wasm_i16x8_splat(0x0800));
+}
+#define H_SPECIAL_LIMIT 0xf000
+
+/* Scalar fp16 -> fp32 for block scales (inline: called once per block). */
+INLINE float h2f1(uint16_t h) {
+    uint32_t t = (uint32_t)((int32_t)((uint32_t)h << 16) >> 3) & 0x8fffe000u;
+    float f;
+    if ((h & 0x7c00) == 0x7c00) {
+        t |= 0x7f800000u;
+        memcpy(&f, &t, 4);
+        return f;
+    }
+    memcpy(&f, &t, 4);
+    return f * 0x1p112f;
+}
+
+void convert_f16_simd(float *y, const plm_fp16 *x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v128_t h = wasm_v128_load(x + i);
+        wasm_v128_store(y + i, h2f_exact(lo_halves(h)));
+        wasm_v128_store(y + i + 4, h2f_exact(hi_halves(h)));
+    }
+    for (; i < n; i++) y[i] = plm_fp16_to_fp32(x[i]);
+}
+
+void convert_bf16_simd(float *y, const uint16_t *x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v128_t h = wasm_v128_load(x + i);
+        wasm_v128_store(y + i, lo_halves(h));
+        wasm_v128_store(y + i + 4, hi_halves(h));
+    }
+    for (; i < n; i++) y[i] = plm_bf16_to_fp32(x[i]);
+}
+
+/* --------------------------------------------------------------- dots */
+
+float vec_dot_f32_simd(const float *a, const float *b, int n) {
+    v128_t acc = F4(0.0f);
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+    float s = hsum(acc);
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+float vec_dot_f16_simd(const plm_fp16 *w, const float *x, int n) {
+    v128_t acc = F4(0.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v128_t h = wasm_v128_load(w + i);
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(h2f_exact(lo_halves(h)), wasm_v128_load(x + i)));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(h2f_exact(hi_halves(h)), wasm_v128_load(x + i + 4)));
+    }
+    if (i + 4 <= n) {
+        v128_t h = wasm_v128_load64_zero(w + i);
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(h2f_exact(lo_halves(h)), wasm_v128_load(x + i)));
+        i += 4;
+    }
+    float s = hsum(acc);
+    for (; i < n; i++) s += plm_fp16_to_fp32(w[i]) * x[i];
+    return s;
+}
+
+float vec_dot_bf16_simd(const uint16_t *w, const float *x, int n) {
+    v128_t acc = F4(0.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v128_t h = wasm_v128_load(w + i);
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(lo_halves(h), wasm_v128_load(x + i)));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(hi_halves(h), wasm_v128_load(x + i + 4)));
+    }
+    if (i + 4 <= n) {
+        v128_t h = wasm_v128_load64_zero(w + i);
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(lo_halves(h), wasm_v128_load(x + i)));
+        i += 4;
+    }
+    float s = hsum(acc);
+    for (; i < n; i++) s += plm_bf16_to_fp32(w[i]) * x[i];
+    return s;
+}
+
+/* Weight blocks unpacked to 4 x i16x8 (elements 0-7, 8-15, 16-23, 24-31). */
+INLINE void unpack_q8_0(const block_q8_0 *b, v128_t w[4]) {
+    v128_t lo = wasm_v128_load(b->qs), hi = wasm_v128_load(b->qs + 16);
+    w[0] = wasm_i16x8_extend_low_i8x16(lo);
+    w[1] = wasm_i16x8_extend_high_i8x16(lo);
+    w[2] = wasm_i16x8_extend_low_i8x16(hi);
+    w[3] = wasm_i16x8_extend_high_i8x16(hi);
+}
+
+INLINE void unpack_q4_0(const block_q4_0 *b, v128_t w[4]) {
+    v128_t q = wasm_v128_load(b->qs);
+    v128_t lo = wasm_i8x16_sub(wasm_v128_and(q, wasm_i8x16_splat(0x0F)), wasm_i8x16_splat(8));
+    v128_t hi = wasm_i8x16_sub(wasm_u8x16_shr(q, 4), wasm_i8x16_splat(8));
+    w[0] = wasm_i16x8_extend_low_i8x16(lo);
+    w[1] = wasm_i16x8_extend_high_i8x16(lo);
+    w[2] = wasm_i16x8_extend_low_i8x16(hi);
+    w[3] = wasm_i16x8_extend_high_i8x16(hi);
+}
+
+/* Exact integer lanes of one block: lane l = sum of elements j with (j/2)%4 == l. */
+INLINE v128_t block_dot(const v128_t w[4], const int16_t *x) {
+    v128_t a = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w[0], wasm_v128_load(x)),
+                              wasm_i32x4_dot_i16x8(w[1], wasm_v128_load(x + 8)));
+    v128_t b = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w[2], wasm_v128_load(x + 16)),
+                              wasm_i32x4_dot_i16x8(w[3], wasm_v128_load(x + 24)));
+    return wasm_i32x4_add(a, b);
+}
+
+INLINE v128_t block_acc(v128_t acc, v128_t isum, float d) {
+    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), F4(d)));
+}
+
+INLINE void widen_q8(const block_q8_0 *b, int16_t x[32]) {
+    v128_t w[4];
+    unpack_q8_0(b, w);
+    for (int v = 0; v < 4; v++) wasm_v128_store(x + 8 * v, w[v]);
+}
+
+float vec_dot_q8_0_q8_0_simd(const block_q8_0 *w, const block_q8_0 *x8, int n) {
+    v128_t acc = F4(0.0f);
+    for (int b = 0; b < n / QK8_0; b++) {
+        int16_t x[32] __attribute__((aligned(16)));
+        widen_q8(&x8[b], x);
+        v128_t wv[4];
+        unpack_q8_0(&w[b], wv);
+        acc = block_acc(acc, block_dot(wv, x), h2f1(w[b].d) * h2f1(x8[b].d));
+    }
+    return hsum(acc);
+}
+
+float vec_dot_q4_0_q8_0_simd(const block_q4_0 *w, const block_q8_0 *x8, int n) {
+    v128_t acc = F4(0.0f);
+    for (int b = 0; b < n / QK4_0; b++) {
+        int16_t x[32] __attribute__((aligned(16)));
+        widen_q8(&x8[b], x);
+        v128_t wv[4];
+        unpack_q4_0(&w[b], wv);
+        acc = block_acc(acc, block_dot(wv, x), h2f1(w[b].d) * h2f1(x8[b].d));
+    }
+    return hsum(acc);
+}
+
+/* ------------------------------------------- activation quantization */
+
+/* roundf (half away from zero) of 4 floats, as i32; NaN -> 0. */
+INLINE v128_t round_away(v128_t v) {
+    v128_t t = wasm_f32x4_trunc(v);
+    v128_t half = wasm_f32x4_ge(wasm_f32x4_abs(wasm_f32x4_sub(v, t)), F4(0.5f));
+    v128_t one = wasm_v128_or(wasm_v128_and(v, I4((int32_t)0x80000000)), F4(1.0f));
+    return wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_add(t, wasm_v128_and(one, half)));
+}
+
+/* One block of 32: q[0..3] = 32 values as 4 x i16x8, returns the fp16 scale. */
+INLINE plm_fp16 quantize_block(const float *x, v128_t q[4]) {
+    v128_t v[8];
+    for (int j = 0; j < 8; j++) v[j] = wasm_v128_load(x + 4 * j);
+    v128_t m = wasm_f32x4_abs(v[0]);
+    for (int j = 1; j < 8; j++) m = wasm_f32x4_pmax(m, wasm_f32x4_abs(v[j]));
+    m = wasm_f32x4_pmax(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+    m = wasm_f32x4_pmax(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+    const float amax = wasm_f32x4_extract_lane(m, 0);
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const v128_t vid = F4(id);
+    for (int j = 0; j < 4; j++)
+        q[j] = wasm_i16x8_narrow_i32x4(round_away(wasm_f32x4_mul(v[2 * j], vid)),
+                                       round_away(wasm_f32x4_mul(v[2 * j + 1], vid)));
+    return plm_fp32_to_fp16(d);
+}
+
+void quantize_row_q8_0_act_simd(const float *x, block_q8_0 *y, int n) {
+    for (int b = 0; b < n / QK8_0; b++) {
+        v128_t q[4];
+        y[b].d = quantize_block(x + b * QK8_0, q);
+        wasm_v128_store(y[b].qs, wasm_i8x16_narrow_i16x8(q[0], q[1]));
+        wasm_v128_store(y[b].qs + 16, wasm_i8x16_narrow_i16x8(q[2], q[3]));
+    }
+}
+
+void quantize_rows_q8_0_wide_simd(const float *x, int m, int k, int16_t *q, float *d) {
+    const int nb = k / QK8_0;
+    for (int r = 0; r < m; r++)
+        for (int b = 0; b < nb; b++) {
+            v128_t v[4];
+            plm_fp16 h = quantize_block(x + (size_t)r * k + b * QK8_0, v);
+            int16_t *qb = q + (size_t)r * k + b * QK8_0;
+            for (int j = 0; j < 4; j++) wasm_v128_store(qb + 8 * j, v[j]);
+            d[(size_t)r * nb + b] = h2f1(h);
+        }
+}
+
+/* ------------------------------------------------------------ row ops */
+
+INLINE v128_t load_or_one(const float *p, int i) { return p ? wasm_v128_load(p + i) : F4(1.0f); }
+
+void layernorm_simd(float *y, const float *x, const float *w, const float *b, int n, float eps) {
+    if (n <= 0) return;
+    v128_t acc = F4(0.0f);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) acc = wasm_f32x4_add(acc, wasm_v128_load(x + i));
+    float sum = hsum(acc);
+    for (; i < n; i++) sum += x[i];
+    const float mean = sum / (float)n;
+    const v128_t vmean = F4(mean);
+    acc = F4(0.0f);
+    for (i = 0; i + 4 <= n; i += 4) {
+        v128_t d = wasm_f32x4_sub(wasm_v128_load(x + i), vmean);
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(d, d));
+    }
+    float var = hsum(acc);
+    for (; i < n; i++) var += (x[i] - mean) * (x[i] - mean);
+    var /= (float)n;
+    const float rstd = 1.0f / sqrtf(var + eps);
+    const v128_t vr = F4(rstd);
+    for (i = 0; i + 4 <= n; i += 4) {
+        v128_t v = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(x + i), vmean), vr);
+        if (w) v = wasm_f32x4_mul(v, wasm_v128_load(w + i));
+        if (b) v = wasm_f32x4_add(v, wasm_v128_load(b + i));
+        wasm_v128_store(y + i, v);
+    }
+    for (; i < n; i++) {
+        float v = (x[i] - mean) * rstd;
+        if (w) v *= w[i];
+        if (b) v += b[i];
+        y[i] = v;
+    }
+}
+
+void rmsnorm_simd(float *y, const float *x, const float *w, int n, float eps) {
+    if (n <= 0) return;
+    v128_t acc = F4(0.0f);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v128_t v = wasm_v128_load(x + i);
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(v, v));
+    }
+    float ss = hsum(acc);
+    for (; i < n; i++) ss += x[i] * x[i];
+    const float r = 1.0f / sqrtf(ss / (float)n + eps);
+    const v128_t vr = F4(r);
+    for (i = 0; i + 4 <= n; i += 4)
+        wasm_v128_store(y + i, wasm_f32x4_mul(load_or_one(w, i),
+                                              wasm_f32x4_mul(wasm_v128_load(x + i), vr)));
+    for (; i < n; i++) y[i] = w ? w[i] * (x[i] * r) : x[i] * r;
+}
+
+/* ----------------------------------------------------------- exp & co */
+
+/* exp(x) for 4 floats, < 1 ulp on [-87, 88.5]: x = n ln2 + r (Cody-Waite),
+ * exp(r) = 1 + r + r^2 P(r) (minimax), 2^n applied in two halves so that the
+ * whole float range (overflow to Inf, gradual underflow to 0) comes out right.
+ * NaN propagates, -Inf gives 0. */
+INLINE v128_t exp4(v128_t x) {
+    x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, F4(-104.0f)), F4(89.0f));
+    const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, F4(1.44269504088896341f)));
+    v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, F4(0.693359375f)));
+    r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, F4(-2.12194440e-4f)));
+    v128_t p = F4(1.394111314e-03f);
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), F4(8.363175206e-03f));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), F4(4.166637361e-02f));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), F4(1.666657627e-01f));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), F4(0.5f));
+    p = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(r, r), p), r);
+    p = wasm_f32x4_add(p, F4(1.0f));
+    const v128_t j = wasm_i32x4_trunc_sat_f32x4(n);
+    const v128_t j1 = wasm_i32x4_shr(j, 1), j2 = wasm_i32x4_sub(j, j1);
+    const v128_t s1 = wasm_i32x4_shl(wasm_i32x4_add(j1, I4(127)), 23);
+    const v128_t s2 = wasm_i32x4_shl(wasm_i32x4_add(j2, I4(127)), 23);
+    return wasm_f32x4_mul(wasm_f32x4_mul(p, s1), s2);
+}
+
+/* tanh(u) = sign(u) (1 - e) / (1 + e), e = exp(-2|u|) in (0, 1]: no overflow,
+ * abs error ~1e-7 everywhere (~1 ulp near +-1, where GELU's 1 + tanh needs it). */
+INLINE v128_t tanh4(v128_t u) {
+    const v128_t a = wasm_f32x4_abs(u);
+    const v128_t e = exp4(wasm_f32x4_mul(a, F4(-2.0f)));
+    const v128_t t = wasm_f32x4_div(wasm_f32x4_sub(F4(1.0f), e), wasm_f32x4_add(F4(1.0f), e));
+    return wasm_v128_or(t, wasm_v128_and(u, I4((int32_t)0x80000000)));
+}
+
+/* erf(x), abs error < 1e-7 (coefficients fitted for this file):
+ *   |x| <= 0.875 : x + x * P(x^2)
+ *   |x| >  0.875 : 1 - exp(-x^2) * t * Q(t), t = 1 / (1 + |x|/2), |x| clamped to 4 */
+INLINE v128_t erf4(v128_t x) {
+    const v128_t a = wasm_f32x4_pmin(wasm_f32x4_abs(x), F4(4.0f));
+    const v128_t x2 = wasm_f32x4_mul(x, x);
+    v128_t p = F4(-6.222457159e-04f);
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, x2), F4(5.035879556e-03f));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, x2), F4(-2.679396048e-02f));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, x2), F4(1.128252447e-01f));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, x2), F4(-3.761255741e-01f));
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, x2), F4(1.283791512e-01f));
+    const v128_t small = wasm_f32x4_add(x, wasm_f32x4_mul(x, p));
+
+    const v128_t t = wasm_f32x4_div(F4(1.0f), wasm_f32x4_add(F4(1.0f), wasm_f32x4_mul(F4(0.5f), a)));
+    v128_t q = F4(4.365629330e-02f);
+    q = wasm_f32x4_add(wasm_f32x4_mul(q, t), F4(-5.878642574e-02f));
+    q = wasm_f32x4_add(wasm_f32x4_mul(q, t), F4(-1.560459286e-01f));
+    q = wasm_f32x4_add(wasm_f32x4_mul(q, t), F4(2.475745827e-01f));
+    q = wasm_f32x4_add(wasm_f32x4_mul(q, t), F4(9.219646454e-02f));
+    q = wasm_f32x4_add(wasm_f32x4_mul(q, t), F4(2.708072662e-01f));
+    q = wasm_f32x4_add(wasm_f32x4_mul(q, t), F4(2.784307003e-01f));
+    q = wasm_f32x4_add(wasm_f32x4_mul(q, t), F4(2.823301256e-01f));
+    const v128_t e = exp4(wasm_f32x4_neg(wasm_f32x4_mul(a, a)));
+    v128_t big = wasm_f32x4_sub(F4(1.0f), wasm_f32x4_mul(e, wasm_f32x4_mul(t, q)));
+    big = wasm_v128_or(big, wasm_v128_and(x, I4((int32_t)0x80000000))); /* sign of x */
+    return wasm_v128_bitselect(small, big, wasm_f32x4_le(a, F4(0.875f)));
+}
+
+#define SQRT_2_OVER_PI 0.79788456080286535588f
+#define GELU_COEF_A 0.044715f
+#define SQRT1_2 0.70710678118654752440f
+
+INLINE v128_t gelu_tanh4(v128_t x) {
+    v128_t x3 = wasm_f32x4_mul(wasm_f32x4_mul(x, x), x);
+    v128_t inner = wasm_f32x4_mul(F4(SQRT_2_OVER_PI), wasm_f32x4_add(x, wasm_f32x4_mul(F4(GELU_COEF_A), x3)));
+    return wasm_f32x4_mul(wasm_f32x4_mul(F4(0.5f), x), wasm_f32x4_add(F4(1.0f), tanh4(inner)));
+}
+
+INLINE v128_t gelu_erf4(v128_t x) {
+    v128_t e = erf4(wasm_f32x4_mul(x, F4(SQRT1_2)));
+    return wasm_f32x4_mul(wasm_f32x4_mul(x, F4(0.5f)), wasm_f32x4_add(F4(1.0f), e));
+}
+
+INLINE v128_t silu4(v128_t x) {
+    return wasm_f32x4_div(x, wasm_f32x4_add(F4(1.0f), exp4(wasm_f32x4_neg(x))));
+}
+
+/* Tails are padded into a vector so that every element uses the same formula. */
+#define MAP1(name, f4)                                                    \
+    void name(float *y, const float *x, int n) {                          \
+        int i = 0;                                                        \
+        for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, f4(wasm_v128_load(x + i))); \
+        if (i < n) {                                                      \
+            float t[4] = {0, 0, 0, 0};                                    \
+            memcpy(t, x + i, (size_t)(n - i) * sizeof(float));            \
+            wasm_v128_store(t, f4(wasm_v128_load(t)));                    \
+            memcpy(y + i, t, (size_t)(n - i) * sizeof(float));            \
+        }                                                                 \
+    }
+
+#define MAP2(name, f4)                                                                    \
+    void name(float *y, const float *g, const float *u, int n) {                         \
+        int i = 0;                                                                        \
+        for (; i + 4 <= n; i += 4)                                                        \
+            wasm_v128_store(y + i, wasm_f32x4_mul(f4(wasm_v128_load(g + i)), wasm_v128_load(u + i))); \
+        if (i < n) {                                                                      \
+            float t[4] = {0, 0, 0, 0}, s[4] = {0, 0, 0, 0};                               \
+            memcpy(t, g + i, (size_t)(n - i) * sizeof(float));                            \
+            memcpy(s, u + i, (size_t)(n - i) * sizeof(float));                            \
+            wasm_v128_store(t, wasm_f32x4_mul(f4(wasm_v128_load(t)), wasm_v128_load(s))); \
+            memcpy(y + i, t, (size_t)(n - i) * sizeof(float));                            \
+        }                                                                                 \
+    }
+
+MAP1(gelu_tanh_simd, gelu_tanh4)
+MAP1(gelu_erf_simd, gelu_erf4)
+MAP1(silu_simd, silu4)
+MAP2(swiglu_simd, silu4)
+MAP2(geglu_tanh_simd, gelu_tanh4)
+
+void softmax_simd(float *x, int n) {
+    if (n <= 0) return;
+    v128_t vm = F4(-INFINITY);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) vm = wasm_f32x4_pmax(vm, wasm_v128_load(x + i));
+    vm = wasm_f32x4_pmax(vm, wasm_i32x4_shuffle(vm, vm, 2, 3, 0, 1));
+    vm = wasm_f32x4_pmax(vm, wasm_i32x4_shuffle(vm, vm, 1, 0, 3, 2));
+    float max = wasm_f32x4_extract_lane(vm, 0);
+    for (; i < n; i++) max = x[i] > max ? x[i] : max;
+    if (max == -INFINITY) {
+        memset(x, 0, (size_t)n * sizeof(float));
+        return;
+    }
+    vm = F4(max);
+    v128_t acc = F4(0.0f);
+    for (i = 0; i + 4 <= n; i += 4) {
+        v128_t e = exp4(wasm_f32x4_sub(wasm_v128_load(x + i), vm));
+        wasm_v128_store(x + i, e);
+        acc = wasm_f32x4_add(acc, e);
+    }
+    float sum = hsum(acc);
+    if (i < n) {
+        float t[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+        memcpy(t, x + i, (size_t)(n - i) * sizeof(float));
+        wasm_v128_store(t, exp4(wasm_f32x4_sub(wasm_v128_load(t), vm)));
+        for (int l = 0; i + l < n; l++) {
+            x[i + l] = t[l];
+            sum += t[l];
+        }
+    }
+    const v128_t inv = F4(1.0f / sum);
+    for (i = 0; i + 4 <= n; i += 4) wasm_v128_store(x + i, wasm_f32x4_mul(wasm_v128_load(x + i), inv));
+    for (; i < n; i++) x[i] *= 1.0f / sum;
+}
+
+void axpy_simd(float *y, float a, const float *x, int n) {
+    const v128_t va = F4(a);
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(y + i), wasm_f32x4_mul(va, wasm_v128_load(x + i))));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+/* ------------------------------------------------------------ matmul
+ * Tile kernels: rows [r0, r0+RM) of the activations x columns [c, c+RN) of
+ * W. RM and RN are compile-time constants at every call site, so the loops
+ * unroll and the accumulators live in registers. */
+
+/* Float tail of a row pair: elements [i, k) added in order after the lanes. */
+INLINE float tail_f32(const float *w, const float *x, int i, int k, float s) {
+    for (; i < k; i++) s += w[i] * x[i];
+    return s;
+}
+
+INLINE void tile_f32(const op_mm_job *j, int r0, int c0, int RM, int RN) {
+    const int k = j->k;
+    const float *w[4], *x[4];
+    for (int c = 0; c < RN; c++) w[c] = (const float *)(j->w + (size_t)(c0 + c) * j->w_row_bytes);
+    for (int r = 0; r < RM; r++) x[r] = j->x + (size_t)(r0 + r) * k;
+    v128_t acc[4][4];
+    for (int r = 0; r < RM; r++)
+        for (int c = 0; c < RN; c++) acc[r][c] = F4(0.0f);
+    int i = 0;
+    for (; i + 4 <= k; i += 4) {
+        v128_t wv[4];
+        for (int c = 0; c < RN; c++) wv[c] = wasm_v128_load(w[c] + i);
+        for (int r = 0; r < RM; r++) {
+            v128_t xv = wasm_v128_load(x[r] + i);
+            for (int c = 0; c < RN; c++) acc[r][c] = wasm_f32x4_add(acc[r][c], wasm_f32x4_mul(xv, wv[c]));
+        }
+    }
+    for (int r = 0; r < RM; r++)
+        for (int c = 0; c < RN; c++) {
+            float v = tail_f32(w[c], x[r], i, k, hsum(acc[r][c]));
+            if (j->bias) v += j->bias[c0 + c];
+            j->y[(size_t)(r0 + r) * j->n + c0 + c] = v;
+        }
+}
+
+INLINE void tile_bf16(const op_mm_job *j, int r0, int c0, int RM, int RN) {
+    const int k = j->k;
+    const uint16_t *w[4];
+    const float *x[4];
+    for (int c = 0; c < RN; c++) w[c] = (const uint16_t *)(j->w + (size_t)(c0 + c) * j->w_row_bytes);
+    for (int r = 0; r < RM; r++) x[r] = j->x + (size_t)(r0 + r) * k;
+    v128_t acc[4][4];
+    for (int r = 0; r < RM; r++)
+        for (int c = 0; c < RN; c++) acc[r][c] = F4(0.0f);
+    int i = 0;
+    for (; i + 8 <= k; i += 8) {
+        v128_t w0[4], w1[4];
+        for (int c = 0; c < RN; c++) {
+            v128_t h = wasm_v128_load(w[c] + i);
+            w0[c] = lo_halves(h);
+            w1[c] = hi_halves(h);
+        }
+        for (int r = 0; r < RM; r++) {
+            v128_t x0 = wasm_v128_load(x[r] + i), x1 = wasm_v128_load(x[r] + i + 4);
+            for (int c = 0; c < RN; c++) {
+                acc[r][c] = wasm_f32x4_add(acc[r][c], wasm_f32x4_mul(w0[c], x0));
+                acc[r][c] = wasm_f32x4_add(acc[r][c], wasm_f32x4_mul(w1[c], x1));
+            }
+        }
+    }
+    if (i + 4 <= k) {
+        for (int c = 0; c < RN; c++) {
+            v128_t wv = lo_halves(wasm_v128_load64_zero(w[c] + i));
+            for (int r = 0; r < RM; r++)
+                acc[r][c] = wasm_f32x4_add(acc[r][c], wasm_f32x4_mul(wv, wasm_v128_load(x[r] + i)));
+        }
+        i += 4;
+    }
+    for (int r = 0; r < RM; r++)
+        for (int c = 0; c < RN; c++) {
+            float v = hsum(acc[r][c]);
+            for (int t = i; t < k; t++) v += plm_bf16_to_fp32(w[c][t]) * x[r][t];
+            if (j->bias) v += j->bias[c0 + c];
+            j->y[(size_t)(r0 + r) * j->n + c0 + c] = v;
+        }
+}
+
+/* F16 with the fast conversion; returns 0 (and writes nothing) if the tile
+ * holds a zero / subnormal / Inf / NaN half, for the caller to redo it exactly. */
+INLINE int tile_f16_fast(const op_mm_job *j, int r0, int c0, int RM, int RN) {
+    const int k = j->k;
+    const plm_fp16 *w[4];
+    const float *x[4];
+    for (int c = 0; c < RN; c++) w[c] = (const plm_fp16 *)(j->w + (size_t)(c0 + c) * j->w_row_bytes);
+    for (int r = 0; r < RM; r++) x[r] = j->x + (size_t)(r0 + r) * k;
+    v128_t acc[4][4];
+    for (int r = 0; r < RM; r++)
+        for (int c = 0; c < RN; c++) acc[r][c] = F4(0.0f);
+    v128_t special = wasm_i16x8_splat(0);
+    int i = 0;
+    for (; i + 8 <= k; i += 8) {
+        v128_t w0[4], w1[4];
+        for (int c = 0; c < RN; c++) {
+            v128_t h = wasm_v128_load(w[c] + i);
+            special = wasm_u16x8_max(special, h_special(h));
+            w0[c] = h2f_fast(lo_halves(h));
+            w1[c] = h2f_fast(hi_halves(h));
+        }
+        for (int r = 0; r < RM; r++) {
+            v128_t x0 = wasm_v128_load(x[r] + i), x1 = wasm_v128_load(x[r] + i + 4);
+            for (int c = 0; c < RN; c++) {
+                acc[r][c] = wasm_f32x4_add(acc[r][c], wasm_f32x4_mul(w0[c], x0));
+                acc[r][c] = wasm_f32x4_add(acc[r][c], wasm_f32x4_mul(w1[c], x1));
+            }
+        }
+    }
+    special = wasm_u16x8_max(special, wasm_i32x4_shuffle(special, special, 2, 3, 0, 1));
+    special = wasm_u16x8_max(special, wasm_i32x4_shuffle(special, special, 1, 0, 3, 2));
+    special = wasm_u16x8_max(special, wasm_i16x8_shuffle(special, special, 1, 0, 3, 2, 5, 4, 7, 6));
+    if (wasm_u16x8_extract_lane(special, 0) >= H_SPECIAL_LIMIT) return 0;
+    if (i + 4 <= k) {
+        for (int c = 0; c < RN; c++) {
+            v128_t wv = h2f_exact(lo_halves(wasm_v128_load64_zero(w[c] + i)));
+            for (int r = 0; r < RM; r++)
+                acc[r][c] = wasm_f32x4_add(acc[r][c], wasm_f32x4_mul(wv, wasm_v128_load(x[r] + i)));
+        }
+        i += 4;
+    }
+    for (int r = 0; r < RM; r++)
+        for (int c = 0; c < RN; c++) {
+            float v = hsum(acc[r][c]);
+            for (int t = i; t < k; t++) v += plm_fp16_to_fp32(w[c][t]) * x[r][t];
+            if (j->bias) v += j->bias[c0 + c];
+            j->y[(size_t)(r0 + r) * j->n + c0 + c] = v;
+        }
+    return 1;
+}
+
+/* The exact path for tiles with special halves: one row pair at a time. */
+static void tile_f16_exact(const op_mm_job *j, int r0, int c0, int RM, int RN) {
+    for (int r = 0; r < RM; r++)
+        for (int c = 0; c < RN; c++) {
+            const plm_fp16 *w = (const plm_fp16 *)(j->w + (size_t)(c0 + c) * j->w_row_bytes);
+            float v = vec_dot_f16_simd(w, j->x + (size_t)(r0 + r) * j->k, j->k);
+            if (j->bias) v += j->bias[c0 + c];
+            j->y[(size_t)(r0 + r) * j->n + c0 + c] = v;
+        }
+}
+
+INLINE void tile_q(const op_mm_job *j, int r0, int c0, int RM, int RN, int q4) {
+    const int k = j->k, nb = k / QK8_0;
+    const uint8_t *w[4];
+    const int16_t *x[4];
+    const float *xd[4];
+    for (int c = 0; c < RN; c++) w[c] = j->w + (size_t)(c0 + c) * j->w_row_bytes;
+    for (int r = 0; r < RM; r++) {
+        x[r] = j->xw + (size_t)(r0 + r) * k;
+        xd[r] = j->xd + (size_t)(r0 + r) * nb;
+    }
+    v128_t acc[4][4];
+    for (int r = 0; r < RM; r++)
+        for (int c = 0; c < RN; c++) acc[r][c] = F4(0.0f);
+    for (int b = 0; b < nb; b++) {
+        for (int c = 0; c < RN; c++) {
+            v128_t wv[4];
+            float dw;
+            if (q4) {
+                const block_q4_0 *blk = (const block_q4_0 *)w[c] + b;
+                unpack_q4_0(blk, wv);
+                dw = h2f1(blk->d);
+            } else {
+                const block_q8_0 *blk = (const block_q8_0 *)w[c] + b;
+                unpack_q8_0(blk, wv);
+                dw = h2f1(blk->d);
+            }
+            for (int r = 0; r < RM; r++)
+                acc[r][c] = block_acc(acc[r][c], block_dot(wv, x[r] + b * QK8_0), dw * xd[r][b]);
+        }
+    }
+    for (int r = 0; r < RM; r++)
+        for (int c = 0; c < RN; c++) {
+            float v = hsum(acc[r][c]);
+            if (j->bias) v += j->bias[c0 + c];
+            j->y[(size_t)(r0 + r) * j->n + c0 + c] = v;
+        }
+}
+
+/* One tile of any type (RM, RN constant at each call site below). */
+INLINE void tile(const op_mm_job *j, int r0, int c0, int RM, int RN) {
+    switch (j->type) {
+    case PLM_TYPE_F32: tile_f32(j, r0, c0, RM, RN); break;
+    case PLM_TYPE_F16:
+        if (!tile_f16_fast(j, r0, c0, RM, RN)) tile_f16_exact(j, r0, c0, RM, RN);
+        break;
+    case PLM_TYPE_BF16: tile_bf16(j, r0, c0, RM, RN); break;
+    case PLM_TYPE_Q8_0: tile_q(j, r0, c0, RM, RN, 0); break;
+    case PLM_TYPE_Q4_0: tile_q(j, r0, c0, RM, RN, 1); break;
+    default: break;
+    }
+}
+
+static void tile_1x4(const op_mm_job *j, int r0, int c0) { tile(j, r0, c0, 1, 4); }
+static void tile_1x2(const op_mm_job *j, int r0, int c0) { tile(j, r0, c0, 1, 2); }
+static void tile_1x1(const op_mm_job *j, int r0, int c0) { tile(j, r0, c0, 1, 1); }
+static void tile_2x2(const op_mm_job *j, int r0, int c0) { tile(j, r0, c0, 2, 2); }
+static void tile_2x1(const op_mm_job *j, int r0, int c0) { tile(j, r0, c0, 2, 1); }
+static void tile_4x2(const op_mm_job *j, int r0, int c0) { tile(j, r0, c0, 4, 2); }
+static void tile_4x1(const op_mm_job *j, int r0, int c0) { tile(j, r0, c0, 4, 1); }
+
+/* Rows [r0, r1) x columns [c0, c1). */
+static void tiles(const op_mm_job *j, int r0, int r1, int c0, int c1) {
+    int c = c0;
+    if (r1 - r0 == 1) { /* a single activation row: 4 weight rows at a time */
+        for (; c + 4 <= c1; c += 4) tile_1x4(j, r0, c);
+        for (; c < c1; c++) tile_1x1(j, r0, c);
+        return;
+    }
+    for (; c + 2 <= c1; c += 2) {
+        int r = r0;
+        for (; r + 4 <= r1; r += 4) tile_4x2(j, r, c);
+        for (; r + 2 <= r1; r += 2) tile_2x2(j, r, c);
+        for (; r < r1; r++) tile_1x2(j, r, c);
+    }
+    for (; c < c1; c++) {
+        int r = r0;
+        for (; r + 4 <= r1; r += 4) tile_4x1(j, r, c);
+        for (; r + 2 <= r1; r += 2) tile_2x1(j, r, c);
+        for (; r < r1; r++) tile_1x1(j, r, c);
+    }
+}
+
+void matmul_range_simd(const op_mm_job *j, int c0, int c1, float *tmp) {
+    const int k = j->k;
+    if (j->type == PLM_TYPE_Q4_K || j->type == PLM_TYPE_Q6_K) {
+        for (int c = c0; c < c1; c++) {
+            plm_dequantize_row(j->type, j->w + (size_t)c * j->w_row_bytes, tmp, k);
+            for (int r = 0; r < j->m; r++) {
+                float v = vec_dot_f32_simd(tmp, j->x + (size_t)r * k, k);
+                if (j->bias) v += j->bias[c];
+                j->y[(size_t)r * j->n + c] = v;
+            }
+        }
+        return;
+    }
+    /* Chunks of rows whose activations fit in ~128 KB (L2), swept once per column pair. */
+    const size_t row_bytes = (j->type == PLM_TYPE_Q8_0 || j->type == PLM_TYPE_Q4_0)
+                                 ? (size_t)k * sizeof(int16_t)
+                                 : (size_t)k * sizeof(float);
+    int chunk = (int)((128u << 10) / row_bytes) & ~3;
+    if (chunk < 4) chunk = 4;
+    for (int r = 0; r < j->m; r += chunk) tiles(j, r, PLM_MIN(j->m, r + chunk), c0, c1);
+}
+
+#endif /* __wasm_simd128__ */

@@ -1,0 +1,915 @@
+/* test_ops.c — every kernel of ops.h against straightforward double-precision
+ * references, on odd sizes; and, when built for WASM with SIMD128, every SIMD
+ * twin against its scalar reference (bit-exact where ops.h promises it). */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "json.h"
+#include "ops.h"
+#include "quant.h"
+#include "test.h"
+#include "threads.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd_u32(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+static float frand(void) { return (float)((double)rnd_u32() / 2147483648.0 - 1.0); } /* [-1, 1) */
+static void fill(float *x, int n, float scale) {
+    for (int i = 0; i < n; i++) x[i] = frand() * scale;
+}
+
+static int same_bits(float a, float b) {
+    if (a != a && b != b) return 1;
+    uint32_t x, y;
+    memcpy(&x, &a, 4);
+    memcpy(&y, &b, 4);
+    return x == y;
+}
+
+static const int SIZES[] = {0, 1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 257, 1000};
+#define N_SIZES (int)(sizeof SIZES / sizeof SIZES[0])
+
+/* A weight matrix [n][k] of `type` built from src (K-quants: random valid blocks). */
+typedef struct {
+    plm_tensor t;
+    void *buf;
+} wmat;
+
+static int wmat_make(wmat *w, int type, int n, int k, const float *src) {
+    memset(w, 0, sizeof *w);
+    size_t rb = plm_type_row_bytes(type, k), bytes = rb * (size_t)n;
+    w->buf = malloc(bytes ? bytes : 1);
+    if (!w->buf) return 0;
+    if (type == PLM_TYPE_Q4_K || type == PLM_TYPE_Q6_K) {
+        uint8_t *p = w->buf;
+        for (size_t i = 0; i < bytes; i++) p[i] = (uint8_t)rnd_u32();
+        for (int r = 0; r < n; r++)
+            for (int b = 0; b < k / QK_K; b++) {
+                uint8_t *blk = p + (size_t)r * rb + (size_t)b * plm_type_block_bytes(type);
+                if (type == PLM_TYPE_Q4_K) {
+                    block_q4_K *q = (block_q4_K *)blk;
+                    q->d = plm_fp32_to_fp16(0.002f + 0.001f * (float)(rnd_u32() % 8));
+                    q->dmin = plm_fp32_to_fp16(0.001f * (float)(rnd_u32() % 8));
+                } else {
+                    block_q6_K *q = (block_q6_K *)blk;
+                    q->d = plm_fp32_to_fp16(0.0005f + 0.0001f * (float)(rnd_u32() % 8));
+                }
+            }
+    } else if (plm_quantize(type, src, w->buf, n, k) != bytes) {
+        free(w->buf);
+        return 0;
+    }
+    w->t.name = "test.weight";
+    w->t.type = type;
+    w->t.n_dims = 2;
+    w->t.ne[0] = k;
+    w->t.ne[1] = n;
+    w->t.ne[2] = w->t.ne[3] = 1;
+    w->t.nbytes = bytes;
+    w->t.data = w->buf;
+    return 1;
+}
+
+static void wmat_free(wmat *w) { free(w->buf); }
+
+/* Activations as the quantized kernels see them: Q8_0 blocks dequantized. */
+static void act_q8_0_dequant(const float *x, float *out, int k) {
+    block_q8_0 *q = malloc(sizeof(block_q8_0) * (size_t)(k / 32));
+    quantize_row_q8_0_act_scalar(x, q, k);
+    plm_dequantize_row(PLM_TYPE_Q8_0, q, out, k);
+    free(q);
+}
+
+static int quant_act(int type) { return type == PLM_TYPE_Q8_0 || type == PLM_TYPE_Q4_0; }
+
+/* The canonical per-element result (ops.h summation order). */
+static float canonical_dot(const wmat *w, const float *x, int c, int k) {
+    const uint8_t *row = (const uint8_t *)w->t.data + (size_t)c * plm_type_row_bytes(w->t.type, k);
+    switch (w->t.type) {
+    case PLM_TYPE_F32: return vec_dot_f32_scalar((const float *)row, x, k);
+    case PLM_TYPE_F16: return vec_dot_f16_scalar((const plm_fp16 *)row, x, k);
+    case PLM_TYPE_BF16: return vec_dot_bf16_scalar((const uint16_t *)row, x, k);
+    case PLM_TYPE_Q8_0:
+    case PLM_TYPE_Q4_0: {
+        block_q8_0 *q = malloc(sizeof(block_q8_0) * (size_t)(k / 32));
+        quantize_row_q8_0_act_scalar(x, q, k);
+        float v = w->t.type == PLM_TYPE_Q8_0 ? vec_dot_q8_0_q8_0_scalar((const block_q8_0 *)row, q, k)
+                                             : vec_dot_q4_0_q8_0_scalar((const block_q4_0 *)row, q, k);
+        free(q);
+        return v;
+    }
+    default: {
+        float *t = malloc(sizeof(float) * (size_t)k);
+        plm_dequantize_row(w->t.type, row, t, k);
+        float v = vec_dot_f32_scalar(t, x, k);
+        free(t);
+        return v;
+    }
+    }
+}
+
+/* Check op_matmul for one (type, n, k, m): against (1) a double reference on the
+ * dequantized weights (and, for Q8_0/Q4_0, the same quantized activations),
+ * (2) for Q8_0/Q4_0 the unquantized activations with a rigorous bound on the
+ * activation rounding, (3) the canonical scalar dot, bit for bit. */
+static void check_matmul(int type, int n, int k, int m, int with_bias) {
+    float *W = malloc(sizeof(float) * (size_t)n * k), *x = malloc(sizeof(float) * (size_t)m * k);
+    float *bias = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * (size_t)m * n);
+    float *wd = malloc(sizeof(float) * (size_t)k), *xq = malloc(sizeof(float) * (size_t)k);
+    fill(W, n * k, 0.5f);
+    fill(x, m * k, 2.0f);
+    if (m * k > 3) x[3] = 0.0f;
+    fill(bias, n, 1.0f);
+    wmat w;
+    CHECK(wmat_make(&w, type, n, k, W));
+    int rc = op_matmul(y, &w.t, with_bias ? bias : NULL, x, m, k);
+    CHECK_EQ_INT(rc, PLM_OK);
+    int bad = 0;
+    for (int r = 0; r < m && !bad; r++) {
+        const float *xr = x + (size_t)r * k;
+        if (quant_act(type)) act_q8_0_dequant(xr, xq, k);
+        for (int c = 0; c < n && !bad; c++) {
+            plm_dequantize_row(type, (const uint8_t *)w.t.data + (size_t)c * plm_type_row_bytes(type, k), wd, k);
+            double ref = 0, mag = 0, ref_unq = 0, qbound = 0;
+            for (int i = 0; i < k; i++) {
+                double xv = quant_act(type) ? xq[i] : xr[i];
+                ref += (double)wd[i] * xv;
+                mag += fabs((double)wd[i] * xv);
+                ref_unq += (double)wd[i] * xr[i];
+            }
+            if (quant_act(type))
+                for (int b = 0; b < k / 32; b++) {
+                    double amax = 0;
+                    for (int i = 0; i < 32; i++) amax = fmax(amax, fabs(xr[b * 32 + i]));
+                    for (int i = 0; i < 32; i++)
+                        qbound += fabs(wd[b * 32 + i]) * (amax / 254.0 * 1.001 + fabs(xr[b * 32 + i]) * 1e-3);
+                }
+            double bv = with_bias ? bias[c] : 0.0;
+            double got = y[(size_t)r * n + c];
+            double tol = (k + 8) * 1.2e-7 * (mag + fabs(bv)) + 1e-30;
+            if (fabs(got - (ref + bv)) > tol) {
+                CHECK_MSG(0, "matmul %s n=%d k=%d m=%d [%d][%d]: %.9g vs ref %.9g (tol %.3g)",
+                          plm_type_name(type), n, k, m, r, c, got, ref + bv, tol);
+                bad = 1;
+            }
+            if (quant_act(type) && fabs(got - (ref_unq + bv)) > qbound + tol) {
+                CHECK_MSG(0, "matmul %s n=%d k=%d m=%d [%d][%d]: %.9g vs unquantized %.9g (bound %.3g)",
+                          plm_type_name(type), n, k, m, r, c, got, ref_unq + bv, qbound + tol);
+                bad = 1;
+            }
+            float canon = canonical_dot(&w, xr, c, k);
+            if (with_bias) canon += bias[c];
+            if (!same_bits((float)got, canon)) {
+                CHECK_MSG(0, "matmul %s n=%d k=%d m=%d [%d][%d]: %.9g differs from the canonical dot %.9g",
+                          plm_type_name(type), n, k, m, r, c, got, canon);
+                bad = 1;
+            }
+        }
+    }
+    wmat_free(&w);
+    free(W), free(x), free(bias), free(y), free(wd), free(xq);
+}
+
+/* ------------------------------------------------------------------ matmul */
+
+static const int MS[] = {1, 2, 3, 5, 8, 17};
+#define N_MS (int)(sizeof MS / sizeof MS[0])
+
+TEST(matmul_float_types) {
+    const int types[] = {PLM_TYPE_F32, PLM_TYPE_F16, PLM_TYPE_BF16};
+    const int ks[] = {1, 3, 4, 7, 8, 12, 31, 32, 33, 63, 65, 100, 257};
+    const int ns[] = {1, 3, 4, 5, 9, 17};
+    for (int t = 0; t < 3; t++)
+        for (int a = 0; a < (int)(sizeof ks / sizeof ks[0]); a++)
+            for (int b = 0; b < (int)(sizeof ns / sizeof ns[0]); b++)
+                for (int c = 0; c < N_MS; c++) check_matmul(types[t], ns[b], ks[a], MS[c], (a + b + c) & 1);
+}
+
+TEST(matmul_quant_types) {
+    const int types[] = {PLM_TYPE_Q8_0, PLM_TYPE_Q4_0};
+    const int ks[] = {32, 64, 96, 256, 288};
+    const int ns[] = {1, 2, 3, 4, 5, 9, 17};
+    for (int t = 0; t < 2; t++)
+        for (int a = 0; a < (int)(sizeof ks / sizeof ks[0]); a++)
+            for (int b = 0; b < (int)(sizeof ns / sizeof ns[0]); b++)
+                for (int c = 0; c < N_MS; c++) check_matmul(types[t], ns[b], ks[a], MS[c], (a + b + c) & 1);
+}
+
+TEST(matmul_k_quants) {
+    const int types[] = {PLM_TYPE_Q4_K, PLM_TYPE_Q6_K};
+    for (int t = 0; t < 2; t++)
+        for (int c = 0; c < N_MS; c++) {
+            check_matmul(types[t], 5, 256, MS[c], 1);
+            check_matmul(types[t], 3, 512, MS[c], 0);
+        }
+}
+
+TEST(matmul_larger) {
+    /* bigger than one tile / row chunk in every direction, and the thread split */
+    check_matmul(PLM_TYPE_F32, 37, 300, 33, 1);
+    check_matmul(PLM_TYPE_F16, 37, 300, 33, 0);
+    check_matmul(PLM_TYPE_Q8_0, 70, 1024, 19, 1);
+    check_matmul(PLM_TYPE_Q4_0, 70, 1024, 19, 0);
+    check_matmul(PLM_TYPE_Q4_0, 257, 4096, 1, 1);
+}
+
+/* F16 weights holding zeros, subnormals, Inf and NaN take the exact path. */
+TEST(matmul_f16_special_values) {
+    const int k = 40, n = 6, m = 3;
+    plm_fp16 *h = malloc(sizeof(plm_fp16) * n * k);
+    for (int i = 0; i < n * k; i++) h[i] = plm_fp32_to_fp16(frand());
+    h[0 * k + 5] = 0x0001;                /* smallest subnormal */
+    h[1 * k + 9] = 0x83ff;                /* negative subnormal */
+    h[2 * k + 17] = 0x0000;               /* zero */
+    h[3 * k + 33] = 0x7c00;               /* +Inf */
+    h[4 * k + 1] = 0x7e01;                /* NaN */
+    h[5 * k + 38] = 0x8000;               /* -0 in the k % 8 tail */
+    plm_tensor t = {"f16.special", PLM_TYPE_F16, 2, {k, n, 1, 1}, 0, sizeof(plm_fp16) * n * k, h};
+    float x[3 * 40], y[3 * 6];
+    fill(x, m * k, 1.0f);
+    CHECK_EQ_INT(op_matmul(y, &t, NULL, x, m, k), PLM_OK);
+    for (int r = 0; r < m; r++)
+        for (int c = 0; c < n; c++) {
+            float ref = vec_dot_f16_scalar(h + c * k, x + r * k, k);
+            CHECK_MSG(same_bits(y[r * n + c], ref), "[%d][%d] %.9g vs %.9g", r, c, y[r * n + c], ref);
+        }
+    CHECK(isinf(y[3]) || isnan(y[3]));
+    CHECK(isnan(y[4]));
+    free(h);
+}
+
+TEST(matmul_errors) {
+    float W[64 * 4], x[64 * 2], y[8];
+    fill(W, 64 * 4, 1.0f);
+    fill(x, 128, 1.0f);
+    wmat w;
+    CHECK(wmat_make(&w, PLM_TYPE_Q8_0, 4, 64, W));
+    plm_clear_error();
+    CHECK_EQ_INT(op_matmul(y, &w.t, NULL, x, 2, 32), PLM_E_INVALID); /* k mismatch */
+    CHECK(strlen(plm_errmsg()) > 0);
+    plm_tensor bad = w.t;
+    bad.ne[0] = 48; /* not a whole number of blocks */
+    CHECK_EQ_INT(op_matmul(y, &bad, NULL, x, 1, 48), PLM_E_INVALID);
+    CHECK(strstr(plm_errmsg(), "multiple") != NULL);
+    bad = w.t;
+    bad.type = PLM_TYPE_Q4_1;
+    CHECK_EQ_INT(op_matmul(y, &bad, NULL, x, 1, 64), PLM_E_UNSUPPORTED);
+    bad = w.t;
+    bad.data = NULL;
+    CHECK_EQ_INT(op_matmul(y, &bad, NULL, x, 1, 64), PLM_E_INVALID);
+    CHECK_EQ_INT(op_matmul(y, NULL, NULL, x, 1, 64), PLM_E_INVALID);
+    CHECK_EQ_INT(op_matmul(y, &w.t, NULL, x, -1, 64), PLM_E_INVALID);
+    bad = w.t;
+    bad.ne[2] = 2;
+    CHECK_EQ_INT(op_matmul(y, &bad, NULL, x, 1, 64), PLM_E_INVALID);
+    CHECK_EQ_INT(op_matmul(y, &w.t, NULL, x, 0, 64), PLM_OK); /* m == 0: nothing to do */
+    wmat_free(&w);
+}
+
+/* ---------------------------------------------------------------- get_rows */
+
+TEST(get_rows_all_types) {
+    const int types[] = {PLM_TYPE_F32, PLM_TYPE_F16, PLM_TYPE_BF16, PLM_TYPE_Q8_0, PLM_TYPE_Q4_0,
+                         PLM_TYPE_Q4_K, PLM_TYPE_Q6_K};
+    for (int t = 0; t < 7; t++) {
+        const int k = types[t] == PLM_TYPE_Q4_K || types[t] == PLM_TYPE_Q6_K ? 256
+                      : types[t] <= PLM_TYPE_F16 || types[t] == PLM_TYPE_BF16 ? 37
+                                                                               : 96;
+        const int n = 9;
+        float *W = malloc(sizeof(float) * n * k), *out = malloc(sizeof(float) * 4 * k), *ref = malloc(sizeof(float) * k);
+        fill(W, n * k, 1.0f);
+        wmat w;
+        CHECK(wmat_make(&w, types[t], n, k, W));
+        int32_t ids[4] = {8, 0, 3, 3};
+        CHECK_EQ_INT(op_get_rows(out, &w.t, ids, 4), PLM_OK);
+        for (int i = 0; i < 4; i++) {
+            plm_dequantize_row(types[t], (const uint8_t *)w.t.data + ids[i] * plm_type_row_bytes(types[t], k), ref, k);
+            int ok = 1;
+            for (int j = 0; j < k; j++) ok &= same_bits(out[i * k + j], ref[j]);
+            CHECK_MSG(ok, "get_rows %s row %d", plm_type_name(types[t]), ids[i]);
+        }
+        int32_t bad_ids[2] = {1, 9};
+        CHECK_EQ_INT(op_get_rows(out, &w.t, bad_ids, 2), PLM_E_INVALID);
+        bad_ids[1] = -1;
+        CHECK_EQ_INT(op_get_rows(out, &w.t, bad_ids, 2), PLM_E_INVALID);
+        CHECK_EQ_INT(op_get_rows(out, &w.t, ids, 0), PLM_OK);
+        wmat_free(&w);
+        free(W), free(out), free(ref);
+    }
+}
+
+/* -------------------------------------------------- activation quantization */
+
+static int hexval(char c) { return c <= '9' ? c - '0' : (c | 32) - 'a' + 10; }
+
+TEST(quantize_act_golden_bytes) {
+    size_t len;
+    char *text = test_read_file("tests/fixtures/quant_vectors.json", &len);
+    CHECK(text != NULL);
+    if (!text) return;
+    json_value *root = json_parse(text, len);
+    json_value *vecs = json_get(root, "vectors");
+    CHECK(vecs && vecs->n >= 8);
+    for (size_t v = 0; vecs && v < vecs->n; v++) {
+        const char *fhex = json_get(vecs->arr[v], "values_f32_hex")->str;
+        const char *qhex = json_get(json_get(vecs->arr[v], "Q8_0"), "bytes_hex")->str;
+        float x[64];
+        uint8_t xb[256], want[68];
+        for (int i = 0; i < 256; i++) xb[i] = (uint8_t)(hexval(fhex[2 * i]) * 16 + hexval(fhex[2 * i + 1]));
+        memcpy(x, xb, sizeof x);
+        for (int i = 0; i < 68; i++) want[i] = (uint8_t)(hexval(qhex[2 * i]) * 16 + hexval(qhex[2 * i + 1]));
+        block_q8_0 q[2];
+        quantize_row_q8_0_act_scalar(x, q, 64);
+        CHECK_MSG(!memcmp(q, want, 68), "scalar Q8_0 activations differ from golden bytes (vector %zu, %s)", v,
+                  json_get(vecs->arr[v], "kind")->str);
+#if PLM_HAVE_SIMD
+        quantize_row_q8_0_act_simd(x, q, 64);
+        CHECK_MSG(!memcmp(q, want, 68), "SIMD Q8_0 activations differ from golden bytes (vector %zu)", v);
+#endif
+    }
+    json_free(root);
+    free(text);
+}
+
+TEST(quantize_act_matches_reference_quantizer) {
+    float x[32 * 40];
+    for (int rep = 0; rep < 3; rep++) {
+        fill(x, 32 * 40, rep == 0 ? 1.0f : rep == 1 ? 1000.0f : 1e-6f);
+        /* exact ties: multiples of amax/254 */
+        for (int i = 0; i < 32; i++) x[32 + i] = (float)(i - 16) * 0.5f;
+        block_q8_0 a[40], b[40];
+        quantize_row_q8_0_act_scalar(x, a, 32 * 40);
+        plm_quantize_row_q8_0(x, b, 32 * 40);
+        CHECK(!memcmp(a, b, sizeof a));
+#if PLM_HAVE_SIMD
+        quantize_row_q8_0_act_simd(x, b, 32 * 40);
+        CHECK(!memcmp(a, b, sizeof a));
+        /* the widened form holds the same numbers */
+        int16_t qw[32 * 40];
+        float d[40];
+        quantize_rows_q8_0_wide_simd(x, 1, 32 * 40, qw, d);
+        int ok = 1;
+        for (int i = 0; i < 32 * 40; i++) ok &= qw[i] == a[i / 32].qs[i % 32];
+        for (int i = 0; i < 40; i++) ok &= same_bits(d[i], plm_fp16_to_fp32(a[i].d));
+        CHECK(ok);
+#endif
+    }
+}
+
+/* ------------------------------------------------------------------ row ops */
+
+TEST(layernorm_vs_double) {
+    for (int s = 0; s < N_SIZES; s++) {
+        const int n = SIZES[s], m = 3;
+        float *x = malloc(sizeof(float) * (m * n + 1)), *y = malloc(sizeof(float) * (m * n + 1));
+        float *w = malloc(sizeof(float) * (n + 1)), *b = malloc(sizeof(float) * (n + 1));
+        fill(x, m * n, 3.0f);
+        for (int i = 0; i < m * n; i++) x[i] += 5.0f; /* offset mean */
+        fill(w, n, 1.0f);
+        fill(b, n, 1.0f);
+        for (int variant = 0; variant < 2; variant++) {
+            const float *wv = variant ? NULL : w, *bv = variant ? NULL : b;
+            op_layernorm(y, x, wv, bv, m, n, 1e-5f);
+            for (int r = 0; r < m; r++) {
+                double mean = 0, var = 0;
+                for (int i = 0; i < n; i++) mean += x[r * n + i];
+                mean /= n;
+                for (int i = 0; i < n; i++) var += (x[r * n + i] - mean) * (x[r * n + i] - mean);
+                var /= n;
+                int ok = 1;
+                for (int i = 0; i < n; i++) {
+                    double ref = (x[r * n + i] - mean) / sqrt(var + 1e-5) * (wv ? wv[i] : 1.0) + (bv ? bv[i] : 0.0);
+                    ok &= fabs(y[r * n + i] - ref) <= 2e-5 * (1 + fabs(ref));
+                }
+                CHECK_MSG(ok, "layernorm n=%d row %d", n, r);
+            }
+        }
+        /* in place */
+        memcpy(y, x, sizeof(float) * m * n);
+        float *y2 = malloc(sizeof(float) * (m * n + 1));
+        op_layernorm(y2, x, w, b, m, n, 1e-5f);
+        op_layernorm(y, y, w, b, m, n, 1e-5f);
+        CHECK(!memcmp(y, y2, sizeof(float) * m * n));
+        free(y2), free(x), free(y), free(w), free(b);
+    }
+}
+
+TEST(rmsnorm_vs_double) {
+    for (int s = 0; s < N_SIZES; s++) {
+        const int n = SIZES[s], m = 2;
+        float *x = malloc(sizeof(float) * (m * n + 1)), *y = malloc(sizeof(float) * (m * n + 1)), *w = malloc(sizeof(float) * (n + 1));
+        fill(x, m * n, 4.0f);
+        fill(w, n, 1.0f);
+        for (int variant = 0; variant < 2; variant++) {
+            const float *wv = variant ? NULL : w;
+            op_rmsnorm(y, x, wv, m, n, 1e-6f);
+            for (int r = 0; r < m; r++) {
+                double ss = 0;
+                for (int i = 0; i < n; i++) ss += (double)x[r * n + i] * x[r * n + i];
+                double inv = 1.0 / sqrt(ss / n + 1e-6);
+                int ok = 1;
+                for (int i = 0; i < n; i++) {
+                    double ref = x[r * n + i] * inv * (wv ? wv[i] : 1.0);
+                    ok &= fabs(y[r * n + i] - ref) <= 1e-5 * (1 + fabs(ref));
+                }
+                CHECK_MSG(ok, "rmsnorm n=%d row %d", n, r);
+            }
+        }
+        free(x), free(y), free(w);
+    }
+}
+
+TEST(softmax_vs_double) {
+    for (int s = 0; s < N_SIZES; s++) {
+        const int n = SIZES[s], m = 3;
+        float *x = malloc(sizeof(float) * (m * n + 1)), *y = malloc(sizeof(float) * (m * n + 1));
+        fill(x, m * n, 20.0f);
+        if (n > 2) x[1] = -INFINITY, x[n + 2] = -INFINITY; /* masked entries */
+        for (int i = 0; i < n; i++) x[2 * n + i] = -INFINITY; /* a fully masked row */
+        memcpy(y, x, sizeof(float) * m * n);
+        op_softmax(y, m, n);
+        for (int r = 0; r < 2; r++) {
+            double max = -INFINITY, sum = 0;
+            for (int i = 0; i < n; i++) max = fmax(max, x[r * n + i]);
+            for (int i = 0; i < n; i++) sum += exp(x[r * n + i] - max);
+            int ok = 1;
+            for (int i = 0; i < n; i++) {
+                double ref = exp(x[r * n + i] - max) / sum;
+                /* x - max is rounded in float: relative error up to ulp(|x - max|) */
+                if (x[r * n + i] == -INFINITY)
+                    ok &= y[r * n + i] == 0.0f;
+                else
+                    ok &= fabs(y[r * n + i] - ref) <= (1e-6 + 1.2e-7 * fabs(x[r * n + i] - max)) * ref + 1e-30;
+            }
+            CHECK_MSG(ok, "softmax n=%d row %d", n, r);
+        }
+        int zeros = 1;
+        for (int i = 0; i < n; i++) zeros &= y[2 * n + i] == 0.0f;
+        CHECK_MSG(zeros, "softmax n=%d: all -inf row must give zeros", n);
+        free(x), free(y);
+    }
+    float big[3] = {1e30f, 1e30f, -1e30f};
+    op_softmax(big, 1, 3);
+    CHECK_NEAR(big[0], 0.5, 1e-7);
+    CHECK(big[2] == 0.0f);
+}
+
+/* ------------------------------------------------------------- element-wise */
+
+static double gelu_tanh_d(double x) { return 0.5 * x * (1 + tanh(sqrt(2 / 3.14159265358979323846) * (x + 0.044715 * x * x * x))); }
+static double gelu_erf_d(double x) { return 0.5 * x * (1 + erf(x / sqrt(2.0))); }
+static double silu_d(double x) { return x / (1 + exp(-x)); }
+
+/* Inputs covering the interesting ranges, including saturation. */
+static void act_inputs(float *x, int n) {
+    for (int i = 0; i < n; i++) {
+        switch (i % 5) {
+        case 0: x[i] = frand() * 1.0f; break;
+        case 1: x[i] = frand() * 6.0f; break;
+        case 2: x[i] = frand() * 30.0f; break;
+        case 3: x[i] = frand() * 1e-3f; break;
+        default: x[i] = frand() * 120.0f; break;
+        }
+    }
+}
+
+/* |err| <= 2e-7 |x| + 3e-7 |y|: covers an erf/tanh good to ~1e-7 plus rounding. */
+static int act_close(float got, double ref, double x) {
+    return fabs(got - ref) <= 2e-7 * fabs(x) + 3e-7 * fabs(ref) + 1e-37;
+}
+
+TEST(activations_vs_double) {
+    for (int s = 0; s < N_SIZES; s++) {
+        const int n = SIZES[s];
+        float *x = malloc(sizeof(float) * (n + 1)), *u = malloc(sizeof(float) * (n + 1)), *y = malloc(sizeof(float) * (n + 1));
+        act_inputs(x, n);
+        fill(u, n, 2.0f);
+        int ok[5] = {1, 1, 1, 1, 1};
+        op_gelu_tanh(y, x, n);
+        for (int i = 0; i < n; i++) ok[0] &= act_close(y[i], gelu_tanh_d(x[i]), x[i]);
+        op_gelu_erf(y, x, n);
+        for (int i = 0; i < n; i++) ok[1] &= act_close(y[i], gelu_erf_d(x[i]), x[i]);
+        op_silu(y, x, n);
+        for (int i = 0; i < n; i++) ok[2] &= act_close(y[i], silu_d(x[i]), x[i]);
+        op_swiglu(y, x, u, n);
+        for (int i = 0; i < n; i++) ok[3] &= act_close(y[i], silu_d(x[i]) * u[i], x[i] * u[i]);
+        op_geglu_tanh(y, x, u, n);
+        for (int i = 0; i < n; i++) ok[4] &= act_close(y[i], gelu_tanh_d(x[i]) * u[i], x[i] * u[i]);
+        CHECK_MSG(ok[0], "gelu_tanh n=%d", n);
+        CHECK_MSG(ok[1], "gelu_erf n=%d", n);
+        CHECK_MSG(ok[2], "silu n=%d", n);
+        CHECK_MSG(ok[3], "swiglu n=%d", n);
+        CHECK_MSG(ok[4], "geglu_tanh n=%d", n);
+        free(x), free(u), free(y);
+    }
+    /* special values (-inf gives NaN, as in torch: -inf * 0) */
+    float x[6] = {INFINITY, -INFINITY, 0.0f, -0.0f, -200.0f, NAN}, y[6];
+    op_gelu_erf(y, x, 6);
+    CHECK(y[0] == INFINITY && isnan(y[1]) && y[2] == 0.0f && y[4] == 0.0f && isnan(y[5]));
+    op_gelu_tanh(y, x, 6);
+    CHECK(y[0] == INFINITY && isnan(y[1]) && y[2] == 0.0f && y[4] == 0.0f && isnan(y[5]));
+    op_silu(y, x, 6);
+    CHECK(y[0] == INFINITY && isnan(y[1]) && y[2] == 0.0f && y[4] == 0.0f && isnan(y[5]));
+}
+
+TEST(simple_elementwise) {
+    for (int s = 0; s < N_SIZES; s++) {
+        const int n = SIZES[s];
+        float *a = malloc(sizeof(float) * (n + 1)), *b = malloc(sizeof(float) * (n + 1)), *y = malloc(sizeof(float) * (n + 1));
+        fill(a, n, 3.0f);
+        fill(b, n, 3.0f);
+        int ok = 1;
+        op_relu(y, a, n);
+        for (int i = 0; i < n; i++) ok &= y[i] == (a[i] > 0 ? a[i] : 0.0f);
+        op_add(y, a, b, n);
+        for (int i = 0; i < n; i++) ok &= y[i] == a[i] + b[i];
+        op_mul(y, a, b, n);
+        for (int i = 0; i < n; i++) ok &= y[i] == a[i] * b[i];
+        op_scale(y, a, 0.125f, n);
+        for (int i = 0; i < n; i++) ok &= y[i] == a[i] * 0.125f;
+        memcpy(y, a, sizeof(float) * n);
+        op_add(y, y, b, n); /* in place */
+        for (int i = 0; i < n; i++) ok &= y[i] == a[i] + b[i];
+        CHECK_MSG(ok, "relu/add/mul/scale n=%d", n);
+        free(a), free(b), free(y);
+    }
+}
+
+TEST(long_vectors_split_over_tasks) {
+    const int n = 300001;
+    float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n), *y1 = malloc(sizeof(float) * n);
+    act_inputs(x, n);
+    op_gelu_erf(y, x, n);
+#if PLM_HAVE_SIMD
+    gelu_erf_simd(y1, x, n);
+#else
+    gelu_erf_scalar(y1, x, n);
+#endif
+    CHECK(!memcmp(y, y1, sizeof(float) * n));
+    free(x), free(y), free(y1);
+}
+
+/* -------------------------------------------------------------------- RoPE */
+
+/* The spec: HF's float32 angles, the rotation in double. */
+static void rope_ref(double *out, const float *x, int n_tok, int n_head, int hd, int n_rot, int pos0, float base,
+                     int mode) {
+    const int half = n_rot / 2;
+    for (int t = 0; t < n_tok; t++)
+        for (int h = 0; h < n_head; h++) {
+            const float *v = x + (size_t)t * n_head * hd + h * hd;
+            double *o = out + (size_t)t * n_head * hd + h * hd;
+            for (int d = 0; d < hd; d++) o[d] = v[d];
+            for (int i = 0; i < half; i++) {
+                float inv = 1.0f / powf(base, (float)(2 * i) / (float)n_rot);
+                float theta = (float)(pos0 + t) * inv;
+                double c = cos((double)theta), s = sin((double)theta);
+                int a = mode == PLM_ROPE_NORM ? 2 * i : i, b = mode == PLM_ROPE_NORM ? 2 * i + 1 : i + half;
+                o[a] = v[a] * c - v[b] * s;
+                o[b] = v[b] * c + v[a] * s;
+            }
+        }
+}
+
+TEST(rope_norm_and_neox) {
+    const int cfg[][5] = {/* n_tok, n_head, head_dim, n_rot, pos0 */
+                          {1, 1, 2, 2, 0},    {3, 2, 8, 8, 0},     {5, 4, 16, 16, 7},  {2, 3, 64, 64, 1000},
+                          {4, 2, 64, 32, 3},  {1, 8, 128, 128, 4095}, {3, 1, 10, 6, 2}};
+    for (int c = 0; c < (int)(sizeof cfg / sizeof cfg[0]); c++)
+        for (int mode = 0; mode <= 2; mode += 2) {
+            const int nt = cfg[c][0], nh = cfg[c][1], hd = cfg[c][2], nr = cfg[c][3], p0 = cfg[c][4];
+            const int n = nt * nh * hd;
+            float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n);
+            double *ref = malloc(sizeof(double) * n);
+            fill(x, n, 2.0f);
+            memcpy(y, x, sizeof(float) * n);
+            CHECK_EQ_INT(op_rope(y, nt, nh, hd, nr, p0, 10000.0f, mode), PLM_OK);
+            rope_ref(ref, x, nt, nh, hd, nr, p0, 10000.0f, mode);
+            int ok = 1;
+            for (int i = 0; i < n; i++) ok &= fabs(y[i] - ref[i]) <= 1e-6 * (1 + fabs(ref[i]));
+            /* dims past n_rot are untouched */
+            for (int i = 0; i < n; i++)
+                if (i % hd >= nr) ok &= y[i] == x[i];
+            CHECK_MSG(ok, "rope cfg %d mode %d", c, mode);
+            free(x), free(y), free(ref);
+        }
+    /* pure-double angles at small positions agree too (float angle error ~1e-7 rad) */
+    float x[16], y[16];
+    fill(x, 16, 1.0f);
+    memcpy(y, x, sizeof x);
+    op_rope(y, 1, 1, 16, 16, 3, 10000.0f, PLM_ROPE_NEOX);
+    for (int i = 0; i < 8; i++) {
+        double th = 3.0 * pow(10000.0, -2.0 * i / 16.0);
+        CHECK_NEAR(y[i], x[i] * cos(th) - x[i + 8] * sin(th), 2e-6);
+        CHECK_NEAR(y[i + 8], x[i + 8] * cos(th) + x[i] * sin(th), 2e-6);
+    }
+    CHECK_EQ_INT(op_rope(y, 1, 1, 16, 15, 0, 10000.0f, PLM_ROPE_NORM), PLM_E_INVALID);
+    CHECK_EQ_INT(op_rope(y, 1, 1, 16, 18, 0, 10000.0f, PLM_ROPE_NORM), PLM_E_INVALID);
+    CHECK_EQ_INT(op_rope(y, 1, 1, 16, 16, 0, 10000.0f, 1), PLM_E_INVALID);
+    CHECK_EQ_INT(op_rope(y, 0, 1, 16, 16, 0, 10000.0f, PLM_ROPE_NORM), PLM_OK);
+}
+
+/* --------------------------------------------------------------- attention */
+
+static void attn_ref(double *out, int os, const float *q, int qs, const float *k, const float *v, int kvs,
+                     int n_q, int n_kv, const op_attn_params *p) {
+    const int hd = p->head_dim;
+    double *s = malloc(sizeof(double) * (n_kv + 1));
+    for (int i = 0; i < n_q; i++)
+        for (int h = 0; h < p->n_head; h++) {
+            const int g = h / (p->n_head / p->n_head_kv);
+            double max = -INFINITY;
+            for (int j = 0; j < n_kv; j++) {
+                double d = 0;
+                for (int e = 0; e < hd; e++) d += (double)q[i * qs + h * hd + e] * k[j * kvs + g * hd + e];
+                d *= p->scale;
+                if (p->bias) d += p->bias[((size_t)h * n_q + i) * n_kv + j];
+                if (p->mask) d += p->mask[j];
+                if (p->causal && j > p->q_pos0 + i) d = -INFINITY;
+                s[j] = d;
+                max = fmax(max, d);
+            }
+            double sum = 0;
+            for (int j = 0; j < n_kv; j++) sum += s[j] = max == -INFINITY ? 0.0 : exp(s[j] - max);
+            for (int e = 0; e < hd; e++) {
+                double acc = 0;
+                for (int j = 0; j < n_kv; j++) acc += s[j] * v[j * kvs + g * hd + e];
+                out[i * os + h * hd + e] = sum > 0 ? acc / sum : 0.0;
+            }
+        }
+    free(s);
+}
+
+static void check_attention(int n_head, int n_head_kv, int hd, int n_q, int n_kv, int causal, int q_pos0,
+                            int use_bias, int use_mask, int pad) {
+    const int qs = n_head * hd + pad, kvs = n_head_kv * hd + pad, os = n_head * hd + pad;
+    float *q = malloc(sizeof(float) * (n_q * qs + 1)), *k = malloc(sizeof(float) * (n_kv * kvs + 1));
+    float *v = malloc(sizeof(float) * (n_kv * kvs + 1)), *out = malloc(sizeof(float) * (n_q * os + 1));
+    float *bias = malloc(sizeof(float) * (n_head * n_q * n_kv + 1)), *mask = malloc(sizeof(float) * (n_kv + 1));
+    double *ref = malloc(sizeof(double) * (n_q * os + 1));
+    fill(q, n_q * qs, 1.5f);
+    fill(k, n_kv * kvs, 1.5f);
+    fill(v, n_kv * kvs, 1.0f);
+    fill(bias, n_head * n_q * n_kv, 2.0f);
+    for (int j = 0; j < n_kv; j++) mask[j] = (j % 3 == 1) ? -INFINITY : 0.0f;
+    op_attn_params p = {n_head, n_head_kv, hd, 1.0f / sqrtf((float)hd), causal, q_pos0,
+                        use_bias ? bias : NULL, use_mask ? mask : NULL};
+    CHECK_EQ_INT(op_attention(out, os, q, qs, k, v, kvs, n_q, n_kv, &p), PLM_OK);
+    attn_ref(ref, os, q, qs, k, v, kvs, n_q, n_kv, &p);
+    int ok = 1;
+    for (int i = 0; i < n_q; i++)
+        for (int e = 0; e < n_head * hd; e++) ok &= fabs(out[i * os + e] - ref[i * os + e]) <= 2e-6;
+    CHECK_MSG(ok, "attention heads %d/%d hd %d n_q %d n_kv %d causal %d pos0 %d bias %d mask %d", n_head, n_head_kv,
+              hd, n_q, n_kv, causal, q_pos0, use_bias, use_mask);
+    free(q), free(k), free(v), free(out), free(bias), free(mask), free(ref);
+}
+
+TEST(attention_vs_naive) {
+    check_attention(4, 4, 16, 7, 7, 1, 0, 0, 0, 0);     /* causal prefill */
+    check_attention(4, 2, 16, 1, 9, 1, 8, 0, 0, 0);     /* KV-cache step, GQA */
+    check_attention(4, 2, 16, 3, 9, 1, 6, 0, 0, 5);     /* several new tokens, padded strides */
+    check_attention(8, 1, 8, 5, 5, 1, 0, 0, 0, 0);      /* multi-query */
+    check_attention(4, 4, 16, 6, 6, 0, 0, 1, 0, 0);     /* T5 bias, bidirectional */
+    check_attention(4, 4, 16, 3, 5, 1, 2, 1, 0, 0);     /* T5 decoder: bias + causal */
+    check_attention(2, 2, 32, 6, 6, 0, 0, 0, 1, 0);     /* BERT padding mask */
+    check_attention(2, 2, 3, 4, 33, 0, 0, 1, 1, 1);     /* odd head_dim, bias + mask */
+    check_attention(3, 3, 1, 2, 2, 1, 0, 0, 0, 0);      /* head_dim 1 */
+    check_attention(4, 4, 64, 40, 40, 1, 0, 0, 0, 0);   /* bigger: thread split */
+    check_attention(4, 4, 64, 1, 257, 1, 256, 0, 1, 0); /* long cache */
+}
+
+TEST(attention_fully_masked_rows) {
+    const int hd = 4, n_kv = 3;
+    float q[2 * hd], k[3 * hd], v[3 * hd], out[2 * hd];
+    fill(q, 2 * hd, 1.0f);
+    fill(k, 3 * hd, 1.0f);
+    fill(v, 3 * hd, 1.0f);
+    float mask[3] = {-INFINITY, -INFINITY, -INFINITY};
+    op_attn_params p = {1, 1, hd, 0.5f, 0, 0, NULL, mask};
+    for (int i = 0; i < 2 * hd; i++) out[i] = 123.0f;
+    CHECK_EQ_INT(op_attention(out, hd, q, hd, k, v, hd, 2, n_kv, &p), PLM_OK);
+    int zeros = 1;
+    for (int i = 0; i < 2 * hd; i++) zeros &= out[i] == 0.0f;
+    CHECK(zeros);
+    /* no keys at all */
+    p.mask = NULL;
+    CHECK_EQ_INT(op_attention(out, hd, q, hd, k, v, hd, 2, 0, &p), PLM_OK);
+    zeros = 1;
+    for (int i = 0; i < 2 * hd; i++) zeros &= out[i] == 0.0f;
+    CHECK(zeros);
+    /* bad head counts */
+    op_attn_params bad = {3, 2, hd, 0.5f, 0, 0, NULL, NULL};
+    CHECK_EQ_INT(op_attention(out, 3 * hd, q, 3 * hd, k, v, 2 * hd, 1, 1, &bad), PLM_E_INVALID);
+}
+
+/* ----------------------------------------------------- SIMD vs scalar twins */
+#if PLM_HAVE_SIMD
+
+static int cmp_close(const float *a, const float *b, int n, double rel, double abs_tol) {
+    for (int i = 0; i < n; i++)
+        if (!(fabs(a[i] - b[i]) <= rel * fabs(b[i]) + abs_tol) && !same_bits(a[i], b[i])) return 0;
+    return 1;
+}
+
+/* Activations: |a - b| <= rel |b| + xrel |x| (an error in tanh/erf scales with x). */
+static int cmp_act(const float *a, const float *b, const float *x, int n, double rel, double xrel) {
+    for (int i = 0; i < n; i++)
+        if (!(fabs(a[i] - b[i]) <= rel * fabs(b[i]) + xrel * fabs(x[i]) + 1e-37) && !same_bits(a[i], b[i])) {
+            fprintf(stderr, "  x = %.9g: %.9g vs %.9g\n", x[i], a[i], b[i]);
+            return 0;
+        }
+    return 1;
+}
+
+TEST(simd_vec_dots_bit_exact) {
+    for (int s = 0; s < N_SIZES; s++) {
+        const int n = SIZES[s];
+        float *a = malloc(sizeof(float) * (n + 1)), *b = malloc(sizeof(float) * (n + 1));
+        plm_fp16 *h = malloc(sizeof(plm_fp16) * (n + 1));
+        uint16_t *bf = malloc(sizeof(uint16_t) * (n + 1));
+        fill(a, n, 1.0f);
+        fill(b, n, 1.0f);
+        for (int i = 0; i < n; i++) h[i] = plm_fp32_to_fp16(a[i]), bf[i] = plm_fp32_to_bf16(a[i]);
+        CHECK_MSG(same_bits(vec_dot_f32_simd(a, b, n), vec_dot_f32_scalar(a, b, n)), "f32 n=%d", n);
+        CHECK_MSG(same_bits(vec_dot_f16_simd(h, b, n), vec_dot_f16_scalar(h, b, n)), "f16 n=%d", n);
+        CHECK_MSG(same_bits(vec_dot_bf16_simd(bf, b, n), vec_dot_bf16_scalar(bf, b, n)), "bf16 n=%d", n);
+        free(a), free(b), free(h), free(bf);
+    }
+    for (int nb = 1; nb <= 9; nb++) {
+        const int n = nb * 32;
+        float w[9 * 32], x[9 * 32];
+        fill(w, n, 1.0f);
+        fill(x, n, 1.0f);
+        block_q8_0 wq8[9], xq[9];
+        block_q4_0 wq4[9];
+        plm_quantize_row_q8_0(w, wq8, n);
+        plm_quantize_row_q4_0(w, wq4, n);
+        quantize_row_q8_0_act_scalar(x, xq, n);
+        CHECK(same_bits(vec_dot_q8_0_q8_0_simd(wq8, xq, n), vec_dot_q8_0_q8_0_scalar(wq8, xq, n)));
+        CHECK(same_bits(vec_dot_q4_0_q8_0_simd(wq4, xq, n), vec_dot_q4_0_q8_0_scalar(wq4, xq, n)));
+    }
+}
+
+TEST(simd_f16_conversion_exhaustive) {
+    static plm_fp16 h[65536];
+    static float a[65536], b[65536];
+    for (int i = 0; i < 65536; i++) h[i] = (plm_fp16)i;
+    convert_f16_simd(a, h, 65536);
+    convert_f16_scalar(b, h, 65536);
+    int bad = 0;
+    for (int i = 0; i < 65536; i++) bad += !same_bits(a[i], b[i]);
+    CHECK_EQ_INT(bad, 0);
+    /* odd lengths hit the tails */
+    convert_f16_simd(a, h + 1000, 13);
+    for (int i = 0; i < 13; i++) CHECK(same_bits(a[i], b[1000 + i]));
+    uint16_t *bf = (uint16_t *)h;
+    convert_bf16_simd(a, bf, 65536);
+    convert_bf16_scalar(b, bf, 65536);
+    bad = 0;
+    for (int i = 0; i < 65536; i++) bad += !same_bits(a[i], b[i]);
+    CHECK_EQ_INT(bad, 0);
+}
+
+TEST(simd_row_ops_vs_scalar) {
+    for (int s = 0; s < N_SIZES; s++) {
+        const int n = SIZES[s];
+        float *x = malloc(sizeof(float) * (n + 1)), *w = malloc(sizeof(float) * (n + 1)), *b = malloc(sizeof(float) * (n + 1));
+        float *y1 = malloc(sizeof(float) * (n + 1)), *y2 = malloc(sizeof(float) * (n + 1)), *u = malloc(sizeof(float) * (n + 1));
+        fill(x, n, 3.0f);
+        fill(w, n, 1.0f);
+        fill(b, n, 1.0f);
+        fill(u, n, 1.0f);
+        layernorm_simd(y1, x, w, b, n, 1e-5f);
+        layernorm_scalar(y2, x, w, b, n, 1e-5f);
+        CHECK_MSG(cmp_close(y1, y2, n, 0, 0), "layernorm n=%d", n);
+        rmsnorm_simd(y1, x, w, n, 1e-5f);
+        rmsnorm_scalar(y2, x, w, n, 1e-5f);
+        CHECK_MSG(cmp_close(y1, y2, n, 0, 0), "rmsnorm n=%d", n);
+        if (n > 1) x[1] = -INFINITY;
+        memcpy(y1, x, sizeof(float) * n);
+        memcpy(y2, x, sizeof(float) * n);
+        softmax_simd(y1, n);
+        softmax_scalar(y2, n);
+        CHECK_MSG(cmp_close(y1, y2, n, 4e-7, 1e-38), "softmax n=%d", n);
+        act_inputs(x, n);
+        gelu_tanh_simd(y1, x, n);
+        gelu_tanh_scalar(y2, x, n);
+        CHECK_MSG(cmp_act(y1, y2, x, n, 3e-7, 1.5e-7), "gelu_tanh n=%d", n);
+        gelu_erf_simd(y1, x, n);
+        gelu_erf_scalar(y2, x, n);
+        CHECK_MSG(cmp_act(y1, y2, x, n, 3e-7, 1e-7), "gelu_erf n=%d", n);
+        silu_simd(y1, x, n);
+        silu_scalar(y2, x, n);
+        CHECK_MSG(cmp_act(y1, y2, x, n, 3e-7, 0), "silu n=%d", n);
+        for (int i = 0; i < n; i++) y2[i] = x[i] * u[i];
+        swiglu_simd(y1, x, u, n);
+        swiglu_scalar(w, x, u, n);
+        CHECK_MSG(cmp_act(y1, w, y2, n, 4e-7, 0), "swiglu n=%d", n);
+        geglu_tanh_simd(y1, x, u, n);
+        geglu_tanh_scalar(w, x, u, n);
+        CHECK_MSG(cmp_act(y1, w, y2, n, 4e-7, 1.5e-7), "geglu_tanh n=%d", n);
+        memcpy(y1, b, sizeof(float) * n);
+        memcpy(y2, b, sizeof(float) * n);
+        axpy_simd(y1, 0.3f, x, n);
+        axpy_scalar(y2, 0.3f, x, n);
+        CHECK_MSG(cmp_close(y1, y2, n, 0, 0), "axpy n=%d", n);
+        free(x), free(w), free(b), free(y1), free(y2), free(u);
+    }
+}
+
+/* erf itself, through gelu_erf: erf(t) = 2 gelu(t sqrt2) / (t sqrt2) - 1, dense grid. */
+TEST(simd_erf_accuracy) {
+    const int n = 200000;
+    float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n);
+    for (int i = 0; i < n; i++) x[i] = -6.0f + 12.0f * (float)i / (float)n;
+    gelu_erf_simd(y, x, n);
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+        double ref = gelu_erf_d(x[i]);
+        double e = fabs(y[i] - ref) / fmax(0.5 * fabs(x[i]), 1e-30); /* = error of erf + rounding */
+        if (fabs(x[i]) > 1e-3) worst = fmax(worst, e);
+    }
+    printf("    gelu_erf SIMD: max |err| / (|x|/2) = %.3g\n", worst);
+    CHECK(worst < 3e-7);
+    free(x), free(y);
+}
+
+/* Whole ops with the scalar backend vs the SIMD backend. */
+TEST(simd_ops_vs_scalar_backend) {
+    const int types[] = {PLM_TYPE_F32, PLM_TYPE_F16, PLM_TYPE_BF16, PLM_TYPE_Q8_0, PLM_TYPE_Q4_0, PLM_TYPE_Q6_K};
+    const int ks[] = {256, 512};
+    for (int t = 0; t < 6; t++)
+        for (int kk = 0; kk < 2; kk++)
+            for (int mi = 0; mi < N_MS; mi++) {
+                const int n = 13, k = ks[kk], m = MS[mi];
+                float *W = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * m * k);
+                float *y1 = malloc(sizeof(float) * m * n), *y2 = malloc(sizeof(float) * m * n);
+                fill(W, n * k, 1.0f);
+                fill(x, m * k, 1.0f);
+                wmat w;
+                CHECK(wmat_make(&w, types[t], n, k, W));
+                ops_use_simd(1);
+                CHECK_EQ_INT(op_matmul(y1, &w.t, W, x, m, k), PLM_OK);
+                ops_use_simd(0);
+                CHECK_EQ_INT(op_matmul(y2, &w.t, W, x, m, k), PLM_OK);
+                ops_use_simd(1);
+                CHECK_MSG(!memcmp(y1, y2, sizeof(float) * m * n), "matmul %s k=%d m=%d", plm_type_name(types[t]), k, m);
+                wmat_free(&w);
+                free(W), free(x), free(y1), free(y2);
+            }
+    /* attention: dots and axpy are exact twins, softmax's exp agrees to ~1 ulp */
+    const int hd = 16, nq = 5, nkv = 9;
+    float q[5 * 64], k[9 * 32], v[9 * 32], o1[5 * 64], o2[5 * 64];
+    fill(q, 5 * 64, 1.0f);
+    fill(k, 9 * 32, 1.0f);
+    fill(v, 9 * 32, 1.0f);
+    op_attn_params p = {4, 2, hd, 0.25f, 1, 4, NULL, NULL};
+    ops_use_simd(1);
+    op_attention(o1, 64, q, 64, k, v, 32, nq, nkv, &p);
+    ops_use_simd(0);
+    op_attention(o2, 64, q, 64, k, v, 32, nq, nkv, &p);
+    ops_use_simd(1);
+    CHECK(cmp_close(o1, o2, 5 * 64, 1e-6, 1e-6));
+}
+#endif
+
+int main(void) {
+    printf("ops tests (%s kernels)\n", PLM_HAVE_SIMD ? "SIMD128" : "scalar");
+    RUN(matmul_float_types);
+    RUN(matmul_quant_types);
+    RUN(matmul_k_quants);
+    RUN(matmul_larger);
+    RUN(matmul_f16_special_values);
+    RUN(matmul_errors);
+    RUN(get_rows_all_types);
+    RUN(quantize_act_golden_bytes);
+    RUN(quantize_act_matches_reference_quantizer);
+    RUN(layernorm_vs_double);
+    RUN(rmsnorm_vs_double);
+    RUN(softmax_vs_double);
+    RUN(activations_vs_double);
+    RUN(simple_elementwise);
+    RUN(long_vectors_split_over_tasks);
+    RUN(rope_norm_and_neox);
+    RUN(attention_vs_naive);
+    RUN(attention_fully_masked_rows);
+#if PLM_HAVE_SIMD
+    RUN(simd_vec_dots_bit_exact);
+    RUN(simd_f16_conversion_exhaustive);
+    RUN(simd_row_ops_vs_scalar);
+    RUN(simd_erf_accuracy);
+    RUN(simd_ops_vs_scalar_backend);
+#endif
+    ops_scratch_free();
+    return test_summary();
+}
