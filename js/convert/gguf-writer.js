@@ -30,6 +30,7 @@ import {
 } from './constants.js';
 
 const utf8 = new TextEncoder();
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 const INT_RANGE = {
   [VT.UINT8]: [0, 0xff],
@@ -127,6 +128,7 @@ export function inferValueType(v) {
   if (typeof v === 'bigint') return VT.INT64;
   if (typeof v === 'number') return Number.isInteger(v) ? VT.INT32 : VT.FLOAT32;
   if (ArrayBuffer.isView(v) || Array.isArray(v)) return VT.ARRAY;
+  if (v && typeof v === 'object' && 'itemType' in v && 'value' in v) return VT.ARRAY; // { itemType, value }
   throw new Error(`cannot infer a GGUF type for ${typeof v}`);
 }
 
@@ -452,8 +454,8 @@ function writeArray(b, itemType, value) {
     for (const sub of value) writeArray(b, sub.itemType, sub.value);
     return;
   }
-  // fast path for numeric typed arrays of the matching class
-  if (ArrayBuffer.isView(value) && TYPED_ARRAY_TYPE.get(value.constructor) === itemType) {
+  // fast path for numeric typed arrays of the matching class (little-endian hosts)
+  if (LITTLE_ENDIAN && ArrayBuffer.isView(value) && TYPED_ARRAY_TYPE.get(value.constructor) === itemType) {
     b.bytes(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
     return;
   }
