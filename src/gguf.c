@@ -1476,3 +1476,24 @@ char *gguf_kv_to_json(const gguf_ctx *g, int64_t kv, int64_t max_elems) {
     }
     return b.s;
 }
+
+char *gguf_meta_to_json(const gguf_ctx *g, int64_t max_elems) {
+    if (!g) {
+        plm_fail(PLM_E_INVALID, "gguf_meta_to_json: NULL context");
+        return NULL;
+    }
+    sbuf b = {0};
+    sb_put(&b, "{", 1);
+    for (int64_t i = 0; i < g->n_kv && !b.err; i++) {
+        if (i) sb_put(&b, ",", 1);
+        sb_json_str(&b, g->kv[i].key, g->kv[i].key_len);
+        sb_put(&b, ":", 1);
+        sb_json_val(&b, &g->kv[i].v, max_elems);
+    }
+    sb_put(&b, "}", 1);
+    if (b.err) {
+        free(b.s);
+        return NULL;
+    }
+    return b.s;
+}

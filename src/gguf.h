@@ -143,6 +143,8 @@ int64_t gguf_kv_arr_n(const gguf_ctx *g, int64_t kv, int *elem_type);
 /* Value as JSON text (numbers, strings, arrays incl. nested; long arrays truncated to
  * max_elems with a trailing "..." marker if max_elems >= 0). Returns malloc'd string. */
 char *gguf_kv_to_json(const gguf_ctx *g, int64_t kv, int64_t max_elems);
+/* All metadata as one JSON object {"key": value, ...} in file order (same rules). malloc'd. */
+char *gguf_meta_to_json(const gguf_ctx *g, int64_t max_elems);
 
 /* ---- tensors ---- */
 int64_t gguf_n_tensors(const gguf_ctx *g);

@@ -364,6 +364,13 @@ TEST(small_file_all_value_types) {
         free(j);
     }
     CHECK(gguf_kv_to_json(g, -1, -1) == NULL && plm_errcode() == PLM_E_INVALID);
+    char *meta = gguf_meta_to_json(g, 2);
+    json_value *mv = meta ? json_parse(meta, strlen(meta)) : NULL;
+    CHECK(mv && mv->type == JSON_OBJ && (int64_t)mv->n == gguf_n_kv(g));
+    CHECK(mv && !strcmp(mv->keys[0], "general.architecture") && !strcmp(json_get(mv, "t.str")->str, "say \"hi\"\\\n\t\x01\x7f \xef\xbf\xbd|\xc3\xa9|\xef\xbf\xbd\xef\xbf\xbd|end"));
+    CHECK(mv && json_get(mv, "t.arr_u32")->n == 3 && json_get(mv, "t.nan")->type == JSON_NULL);
+    json_free(mv);
+    free(meta);
     gguf_free(g);
 
     /* custom alignment, and a file without final padding */
