@@ -34,7 +34,8 @@ typedef struct tok_algo {
     int (*init)(plm_vocab *v, const gguf_ctx *g);
     void (*free)(plm_vocab *v);
     /* Encode one fragment of plain text (no special tokens inside).
-     * `first` is 1 for the first fragment of the input (leading-space rules). */
+     * `first` is 1 for a fragment at the start of the input or right after a
+     * special token (llama.cpp's rule for the SentencePiece dummy prefix). */
     int (*encode)(const plm_vocab *v, const char *text, size_t len, int first, tok_ids *out);
     /* Optional: bytes of one token for decoding (NULL = generic rule in tokenizer.c). */
     int (*token_bytes)(const plm_vocab *v, int32_t id, int flags, char *out, int cap);
@@ -65,6 +66,10 @@ struct plm_vocab {
     int32_t *specials;
     int n_specials;
     void *impl;  /* algorithm-specific state */
+    /* end-of-generation ids: eos, eot and EOG-looking control tokens */
+    int32_t *eog;
+    int n_eog;
+    char *text_blob; /* storage of all token strings (text[i] point into it) */
 };
 
 /* Token id of an exact byte string, -1 if not in the vocabulary. */
