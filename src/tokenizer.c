@@ -561,7 +561,8 @@ int vocab_encode_pair(const plm_vocab *v, const char *a, size_t alen, const char
         na = ids.n;
         if ((r = encode_one(v, b, blen, 0, 1, &ids)) < 0 || (r = tok_push(&ids, v->sep)) < 0) goto done;
     } else {
-        /* each sequence with its own specials: a</s> b</s> (t5), <s>a <s>b (llama), a b (gpt2) */
+        /* each sequence with its own specials: a</s> b</s> (t5), <s>a <s>b (llama), a b (gpt2).
+         * Special-token literals in a pair are parsed, as Hugging Face does. */
         if ((r = encode_one(v, a, alen, add_special, 1, &ids)) < 0) goto done;
         na = ids.n;
         if ((r = encode_one(v, b, blen, add_special, 1, &ids)) < 0) goto done;
@@ -612,8 +613,8 @@ static int generic_piece(const plm_vocab *v, int32_t id, char *buf) {
     return (int)o;
 }
 
-/* Bytes of one token into buf (room >= text_len[id]); the leading space is
- * stripped when *strip is set and the token is a normal piece. */
+/* Bytes of one token into buf (room >= text_len[id]), without the leading
+ * space rule (vocab_decode applies it to the first piece that has text). */
 static int piece(const plm_vocab *v, int32_t id, int flags, char *buf) {
     int t = v->types[id];
     if ((flags & PLM_DECODE_SKIP_SPECIAL) && is_special_type(t)) return 0;
@@ -639,16 +640,16 @@ int vocab_token_bytes(const plm_vocab *v, int32_t id, int flags, char *out, int 
     if (id < 0 || id >= v->n_tokens)
         return plm_fail(PLM_E_INVALID, "token id %d is out of range [0, %d)", (int)id, (int)v->n_tokens);
     if (cap < 0 || (cap > 0 && !out)) return plm_fail(PLM_E_INVALID, "token_bytes: bad output buffer");
+    if ((flags & PLM_DECODE_SKIP_SPECIAL) && is_special_type(v->types[id])) return 0;
+    /* an algorithm with its own rule applies every flag itself */
+    if (v->algo->token_bytes) return v->algo->token_bytes(v, id, flags, out, cap);
     char small[256];
     char *buf = v->text_len[id] <= sizeof small ? small : plm_malloc_for(v->text_len[id], "token piece");
     if (!buf) return PLM_E_NOMEM;
-    int n = piece(v, id, flags, buf);
-    int skip = 0;
+    int n = generic_piece(v, id, buf), skip = 0;
     if (n > 0 && (flags & PLM_DECODE_STRIP_LEADING) && strippable(v, id) && buf[0] == ' ') skip = 1;
-    if (n >= 0) {
-        n -= skip;
-        if (cap > 0 && n > 0) memcpy(out, buf + skip, (size_t)PLM_MIN(n, cap));
-    }
+    n -= skip;
+    if (cap > 0 && n > 0) memcpy(out, buf + skip, (size_t)PLM_MIN(n, cap));
     if (buf != small) free(buf);
     return n;
 }

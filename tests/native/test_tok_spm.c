@@ -204,7 +204,7 @@ TEST(test_stories260k_model) {
 
 /* Vocabularies built here: metadata defaults and flags. */
 TEST(test_spm_metadata_flags) {
-    static const char *const toks[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "\xe2\x96\x81" "a", "ab"};
+    static const char *const toks[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "▁a", "ab"};
     static const float scores[] = {0, 0, 0, -1, -2, -3, -1.5f, -0.5f};
     static const int32_t types[] = {2, 3, 3, 1, 1, 1, 1, 1};
     for (int variant = 0; variant < 3; variant++) {
