@@ -4,6 +4,7 @@
 #include "test.h"
 #include "tok_test_util.h"
 
+#include "model.h"
 #include "tok_impl.h"
 
 #define GPT2_GGUF "tests/fixtures/tokenizers/ggml-vocab-gpt-2.gguf"
@@ -236,6 +237,31 @@ TEST(test_gpt2_tiny_model) {
     json_free(root);
 }
 
+/* The plm.h entry points on a model that only has a vocabulary. */
+TEST(test_public_api) {
+    plm_model m;
+    memset(&m, 0, sizeof m);
+    int32_t ids[8], types[8];
+    char out[32];
+    CHECK_EQ_INT(plm_tokenize(&m, "a", 1, 0, 0, ids, 8), PLM_E_MISSING);
+    CHECK(strstr(plm_errmsg(), "no tokenizer") != NULL);
+    CHECK_EQ_INT(plm_detokenize(&m, ids, 0, 0, out, 32), PLM_E_MISSING);
+    CHECK_EQ_INT(plm_token_bytes(&m, 0, 0, out, 32), PLM_E_MISSING);
+    CHECK_EQ_INT(plm_token_is_eog(&m, 0), PLM_E_MISSING);
+    CHECK_EQ_INT(plm_tokenize(NULL, "a", 1, 0, 0, ids, 8), PLM_E_INVALID);
+    m.vocab = gpt2;
+    CHECK_EQ_INT(plm_tokenize(&m, "Hello world", 11, 1, 1, ids, 8), 2);
+    CHECK(ids[0] == 15496 && ids[1] == 995);
+    CHECK_EQ_INT(plm_tokenize(&m, "Hello", -1, 1, 1, ids, 8), PLM_E_INVALID);
+    CHECK_EQ_INT(plm_tokenize_pair(&m, "Hello", 5, " world", 6, 1, ids, types, 8), 2);
+    CHECK_EQ_INT(plm_detokenize(&m, ids, 2, 0, out, 32), 11);
+    CHECK(memcmp(out, "Hello world", 11) == 0);
+    CHECK_EQ_INT(plm_token_bytes(&m, 995, 0, out, 32), 6);
+    CHECK_EQ_INT(plm_token_is_eog(&m, 50256), 1);
+    CHECK_EQ_INT(plm_token_is_eog(&m, 995), 0);
+    CHECK_EQ_INT(plm_token_is_eog(&m, 50257), PLM_E_INVALID);
+}
+
 /* ------------------------------------------------ metadata errors (GGUFs built here) */
 
 static const char *const mini_tokens[] = {"a", "b", "ab", "<|endoftext|>", "\xc4\xa0"};
@@ -304,6 +330,7 @@ int main(void) {
     RUN(test_gpt2_bad_args);
     RUN(test_gpt2_pair);
     RUN(test_gpt2_tiny_model);
+    RUN(test_public_api);
     RUN(test_metadata_errors);
     vocab_free(gpt2);
     return test_summary();
