@@ -38,6 +38,14 @@ function roundHalfEven(x) {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
+/** general.name: the folder's name (its parent's for a generic name such as "hf"). */
+function defaultName(dir) {
+  const abs = path.resolve(dir);
+  const base = path.basename(abs);
+  if (/^(hf|model|hf_model|checkpoint|weights)$/i.test(base)) return path.basename(path.dirname(abs)) || base;
+  return base;
+}
+
 function readConfig(dir) {
   const configPath = path.join(dir, 'config.json');
   let text;
@@ -135,7 +143,7 @@ export function planConversion(dir, opts = {}) {
     const w = new GGUFWriter();
     w.addString('general.architecture', arch.name);
     w.addString('general.type', 'model');
-    w.addString('general.name', opts.name ?? path.basename(path.resolve(dir)));
+    w.addString('general.name', opts.name ?? defaultName(dir));
     if (nParams > 0) w.addString('general.size_label', sizeLabel(nParams));
     arch.writeParameters(w, ctx);
     if (!arch.quantVersionAfterVocab) w.addUint32('general.quantization_version', GGML_QUANT_VERSION);
@@ -156,8 +164,8 @@ function rowsOf(shape) {
   return shape.length > 1 ? shape.slice(0, -1).reduce((a, b) => a * b, 1) : 1;
 }
 
-function transpose(src, rows, cols) {
-  const out = new Float32Array(rows * cols);
+/** out[c][r] = src[r][c] for a rows x cols matrix. */
+function transposeInto(out, src, rows, cols) {
   const B = 64;
   for (let r0 = 0; r0 < rows; r0 += B) {
     const r1 = Math.min(rows, r0 + B);
@@ -166,15 +174,13 @@ function transpose(src, rows, cols) {
       for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = src[r * cols + c];
     }
   }
-  return out;
 }
 
 /**
  * LlamaModel.permute on whole heads: within each head of `d` rows, output row
  * 2b + a comes from input row a * d/2 + b (a in {0, 1}).
  */
-function permuteHeads(src, nHeads, d, cols) {
-  const out = new Float32Array(src.length);
+function permuteHeadsInto(out, src, nHeads, d, cols) {
   const half = d / 2;
   for (let h = 0; h < nHeads; h++) {
     const base = h * d;
@@ -183,45 +189,66 @@ function permuteHeads(src, nHeads, d, cols) {
       out.set(src.subarray(from * cols, (from + 1) * cols), (base + r) * cols);
     }
   }
-  return out;
 }
 
 const RAW_DTYPE = { [GGMLType.F32]: 'F32', [GGMLType.F16]: 'F16', [GGMLType.BF16]: 'BF16' };
 
-function writeEntry(w, e, source, q, chunkElements) {
+/** Reused JS buffers of one conversion (tensors are written one at a time). */
+class Scratch {
+  f32(n) {
+    if (!this.f || this.f.length < n) this.f = new Float32Array(n);
+    return this.f.subarray(0, n);
+  }
+  u8(n) {
+    if (!this.b || this.b.length < n) this.b = new Uint8Array(n);
+    return this.b.subarray(0, n);
+  }
+}
+
+/**
+ * Write one planned tensor. Data flows through q's wasm buffers: rows are read
+ * (widened to float32) straight into q.input(), quantized by q.run(), and the
+ * result view is written out - no per-chunk allocations.
+ */
+function writeEntry(w, e, source, q, chunkElements, scratch) {
   w.beginTensor(e.name);
   const rowLen = e.shape[e.shape.length - 1];
   const rows = rowsOf(e.shape);
-  const emit = (f32, nrows) => w.writeChunk(q.quantize(e.type, f32, nrows, rowLen));
   if (e.data) {
-    emit(e.data, rows);
+    q.input(e.data.length).set(e.data);
+    w.writeChunk(q.run(e.type, rows, rowLen));
   } else if (e.transform?.kind === 'transpose') {
     const [srcRows, srcCols] = e.src.shape;
-    emit(transpose(source.readF32(e.src), srcRows, srcCols), rows);
+    const src = source.readRowsF32(e.src, 0, srcRows, scratch.f32(srcRows * srcCols));
+    transposeInto(q.input(srcRows * srcCols), src, srcRows, srcCols);
+    w.writeChunk(q.run(e.type, rows, rowLen));
   } else if (e.transform?.kind === 'permute') {
     const { nHead } = e.transform;
     const total = e.shape[0];
     const d = total / nHead;
     if (!Number.isInteger(d) || d % 2) throw new Error(`${e.src.file.path}: tensor ${e.src.name}: ${total} rows cannot be split into ${nHead} heads of even size`);
-    const cols = e.shape.length > 1 ? e.shape[1] : 1;
-    const headsPerChunk = e.shape.length > 1 ? Math.max(1, Math.floor(chunkElements / (d * cols))) : nHead;
+    const matrix = e.shape.length > 1;
+    const cols = matrix ? e.shape[1] : 1;
+    const headsPerChunk = matrix ? Math.max(1, Math.floor(chunkElements / (d * cols))) : nHead;
     for (let h0 = 0; h0 < nHead; h0 += headsPerChunk) {
       const nh = Math.min(headsPerChunk, nHead - h0);
-      // as rows of `cols` values (a 1-D bias is one value per row)
-      const part = e.shape.length > 1 ? source.readRowsF32(e.src, h0 * d, nh * d) : source.readF32(e.src).subarray(h0 * d, (h0 + nh) * d);
-      const perm = permuteHeads(part, nh, d, cols);
-      emit(perm, e.shape.length > 1 ? nh * d : 1);
+      const n = nh * d * cols;
+      // a 1-D bias is read whole (one row) and permuted as rows of one value
+      const part = matrix ? source.readRowsF32(e.src, h0 * d, nh * d, scratch.f32(n)) : source.readRowsF32(e.src, 0, 1, scratch.f32(n));
+      permuteHeadsInto(q.input(n), part, nh, d, cols);
+      w.writeChunk(matrix ? q.run(e.type, nh * d, cols) : q.run(e.type, 1, total));
     }
   } else {
     const raw = RAW_DTYPE[e.type] === e.src.dtype;
+    const es = DTYPE_SIZE[e.src.dtype];
     const rowsPerChunk = Math.max(1, Math.floor(chunkElements / Math.max(1, rowLen)));
     for (let r0 = 0; r0 < rows; r0 += rowsPerChunk) {
       const n = Math.min(rowsPerChunk, rows - r0);
       if (raw) {
-        const es = DTYPE_SIZE[e.src.dtype];
-        w.writeChunk(e.src.file.readRaw(e.src, r0 * rowLen * es, n * rowLen * es));
+        w.writeChunk(e.src.file.readRaw(e.src, r0 * rowLen * es, n * rowLen * es, scratch.u8(n * rowLen * es)));
       } else {
-        emit(source.readRowsF32(e.src, r0, n), n);
+        source.readRowsF32(e.src, r0, n, q.input(n * rowLen));
+        w.writeChunk(q.run(e.type, n, rowLen));
       }
     }
   }
@@ -254,9 +281,10 @@ export async function convert(dir, out, opts = {}) {
     }
     w.open(out);
     const chunkElements = opts.chunkElements ?? 1 << 20;
+    const scratch = new Scratch();
     entries.forEach((e, i) => {
       opts.onProgress?.({ index: i, total: entries.length, name: e.name, type: typeName(e.type) });
-      writeEntry(w, e, source, q, chunkElements);
+      writeEntry(w, e, source, q, chunkElements, scratch);
     });
     w.close();
   } catch (e) {

@@ -46,13 +46,18 @@ class Source {
     const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
     return new Source({ bytes: u8, size: u8.length, name });
   }
-  /** Exactly `len` bytes at `pos` (a fresh Buffer for files, a view for buffers). */
-  read(pos, len, what = 'data') {
+  /** Exactly `len` bytes at `pos` (a fresh buffer for files, a view for buffers; copied into `into` if given). */
+  read(pos, len, what = 'data', into = undefined) {
     if (pos + len > this.size) {
       throw new Error(`${this.name}: truncated file: ${what} needs bytes ${pos}..${pos + len} but the file has ${this.size}`);
     }
-    if (this.bytes) return this.bytes.subarray(pos, pos + len);
-    const buf = Buffer.allocUnsafe(len);
+    if (this.bytes) {
+      const v = this.bytes.subarray(pos, pos + len);
+      if (!into) return v;
+      into.set(v);
+      return into;
+    }
+    const buf = into ?? new Uint8Array(len);
     let done = 0;
     while (done < len) {
       const n = fs.readSync(this.fd, buf, done, len - done, pos + done);
@@ -270,14 +275,14 @@ export class GGUFFile {
     return this.src.read(this.dataOffset + info.offset, info.nbytes, `tensor ${info.name}`);
   }
 
-  /** Raw bytes of rows [row0, row0 + nrows) of a tensor (rows of ne[0] elements). */
-  readTensorRows(t, row0, nrows) {
+  /** Raw bytes of rows [row0, row0 + nrows) of a tensor (rows of ne[0] elements), into `into` if given. */
+  readTensorRows(t, row0, nrows, into = undefined) {
     const info = typeof t === 'string' ? this.tensorByName.get(t) : t;
     if (!info) throw new Error(`${this.path}: no tensor named ${t}`);
     const rows = info.nelements / info.ne[0];
     if (row0 < 0 || nrows < 0 || row0 + nrows > rows) throw new Error(`${this.path}: tensor ${info.name}: rows ${row0}..${row0 + nrows} out of range`);
     const rb = info.nbytes / rows;
-    return this.src.read(this.dataOffset + info.offset + row0 * rb, nrows * rb, `tensor ${info.name}`);
+    return this.src.read(this.dataOffset + info.offset + row0 * rb, nrows * rb, `tensor ${info.name}`, into);
   }
 
   close() {

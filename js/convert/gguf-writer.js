@@ -17,7 +17,8 @@
 //   // or: w.beginTensor(name); w.writeChunk(bytes)...; w.endTensor();
 //   w.close();
 // Sinks: a file path, or any object with a synchronous write(Uint8Array) method
-// (GGUFWriter.memorySink() collects the file in memory).
+// (GGUFWriter.memorySink() collects the file in memory). Metadata values are
+// released once open() has written the header.
 import fs from 'node:fs';
 import {
   GGUF_MAGIC,
@@ -81,7 +82,19 @@ class ByteBuilder {
   u64(v) { this.reserve(8); this.dv.setBigUint64(this.len, BigInt(v), true); this.len += 8; }
   i64(v) { this.reserve(8); this.dv.setBigInt64(this.len, BigInt(v), true); this.len += 8; }
   bytes(b) { this.reserve(b.length); this.buf.set(b, this.len); this.len += b.length; }
-  string(s) { const b = typeof s === 'string' ? utf8.encode(s) : s; this.u64(b.length); this.bytes(b); }
+  string(s) {
+    if (typeof s !== 'string') {
+      this.u64(s.length);
+      this.bytes(s);
+      return;
+    }
+    // encode in place: reserve the worst case (3 bytes per UTF-16 unit), back-patch the length
+    this.reserve(8 + 3 * s.length);
+    const at = this.len;
+    const { written } = utf8.encodeInto(s, this.buf.subarray(at + 8));
+    this.dv.setBigUint64(at, BigInt(written), true);
+    this.len = at + 8 + written;
+  }
   view() { return this.buf.subarray(0, this.len); }
 }
 
@@ -223,8 +236,11 @@ export class GGUFWriter {
   addArray(k, values, itemType) { return this.addKeyValue(k, values, VT.ARRAY, itemType); }
   addCustomAlignment(a) { return this.addUint32('general.alignment', a); }
 
-  has(key) { return this.kv.has(key); }
-  get(key) { return this.kv.get(key)?.value; }
+  has(key) { this.#checkKv(); return this.kv.has(key); }
+  get(key) { this.#checkKv(); return this.kv.get(key)?.value; }
+  #checkKv() {
+    if (this.kvReleased) throw new Error('GGUFWriter: metadata is released once the header is written');
+  }
   delete(key) {
     if (this.state !== 'empty') throw new Error('the header has already been written');
     return this.kv.delete(key);
@@ -322,6 +338,9 @@ export class GGUFWriter {
     const header = this.headerBytes();
     this.sink.write(header);
     this.bytesWritten = header.length;
+    // the metadata is in the file now: release it (vocabularies can be large)
+    this.kv.clear();
+    this.kvReleased = true;
     this.state = 'data';
     if (this.tensors.length === 0) this.state = 'done';
     return this;

@@ -106,10 +106,16 @@ export class GGUFFile {
 }
 export function readGGUF(input: string | Uint8Array | ArrayBuffer): GGUFFile;
 
+/** ggml block quantization through the C core (bit-exact with ggml's reference quantizers). */
 export class Quantizer {
   static create(opts?: { engine?: Engine }): Promise<Quantizer>;
   quantize(type: number, values: Float32Array, nrows: number, nPerRow: number): Uint8Array;
   dequantize(type: number, bytes: Uint8Array, nrows: number, nPerRow: number): Float32Array;
+  /** Streaming use without copies: fill input(n) (a view of wasm memory), then run(); the result view is valid until the next call. */
+  input(n: number): Float32Array;
+  run(type: number, nrows: number, nPerRow: number): Uint8Array;
+  rawInput(nbytes: number): Uint8Array;
+  requantize(from: number, to: number, nrows: number, nPerRow: number): Uint8Array;
   dispose(): void;
 }
 

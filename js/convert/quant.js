@@ -30,7 +30,60 @@ export class Quantizer {
       if (typeof engine.fn[f] !== 'function') throw new Error(`plm: the wasm build does not export ${f} (rebuild dist/)`);
     }
     this.src = { ptr: 0, size: 0 };
+    this.mid = { ptr: 0, size: 0 };
     this.dst = { ptr: 0, size: 0 };
+  }
+
+  // Streaming interface without JS allocations: fill the input buffer (a view of
+  // wasm memory), convert, and use the returned view of the output before the
+  // next call into this Quantizer.
+
+  /** Float32Array view of the input buffer, for n values. */
+  input(n) {
+    const p = this.#buffer(this.src, n * 4);
+    return this.engine.view(Float32Array, p, n);
+  }
+
+  /** Uint8Array view of the input buffer, for n raw bytes (requantize). */
+  rawInput(n) {
+    const p = this.#buffer(this.src, n);
+    return this.engine.view(Uint8Array, p, n);
+  }
+
+  /** Quantize the nrows x nPerRow floats of input() to `type`; returns a view of the result. */
+  run(type, nrows, nPerRow) {
+    if (!QUANTIZABLE.has(type)) throw new Error(`cannot quantize to ${typeName(type)}`);
+    const n = nrows * nPerRow;
+    if (this.src.size < n * 4) throw new Error('Quantizer.run: input() was not filled with enough values');
+    if (type === GGMLType.F32) return this.engine.view(Uint8Array, this.src.ptr, n * 4);
+    const rb = rowBytes(type, nPerRow);
+    const dst = this.#buffer(this.dst, nrows * rb);
+    this.#rows(nrows, nPerRow, (r0, k) => this.fn.plm_quantize_rows(type, this.src.ptr + r0 * nPerRow * 4, dst + r0 * rb, k, nPerRow));
+    return this.engine.view(Uint8Array, dst, nrows * rb);
+  }
+
+  /** Convert the nrows rows of `from` in rawInput() to `to`; returns a view of the result. */
+  requantize(from, to, nrows, nPerRow) {
+    const rbIn = rowBytes(from, nPerRow);
+    if (this.src.size < nrows * rbIn) throw new Error('Quantizer.requantize: rawInput() was not filled with enough bytes');
+    const mid = this.#buffer(this.mid, nrows * nPerRow * 4);
+    if (from === GGMLType.F32) new Uint8Array(this.engine.memory.buffer).copyWithin(mid, this.src.ptr, this.src.ptr + nrows * rbIn);
+    else this.#rows(nrows, nPerRow, (r0, k) => this.fn.plm_dequantize_rows(from, this.src.ptr + r0 * rbIn, mid + r0 * nPerRow * 4, k, nPerRow));
+    if (to === GGMLType.F32) return this.engine.view(Uint8Array, mid, nrows * nPerRow * 4);
+    const rbOut = rowBytes(to, nPerRow);
+    const dst = this.#buffer(this.dst, nrows * rbOut);
+    this.#rows(nrows, nPerRow, (r0, k) => this.fn.plm_quantize_rows(to, mid + r0 * nPerRow * 4, dst + r0 * rbOut, k, nPerRow));
+    return this.engine.view(Uint8Array, dst, nrows * rbOut);
+  }
+
+  get fn() {
+    return this.engine.fn;
+  }
+
+  /** Call fn(row0, nrows) over row ranges small enough for one wasm call. */
+  #rows(nrows, nPerRow, fn) {
+    const step = Math.max(1, Math.floor(CALL_ELEMENTS / Math.max(1, nPerRow)));
+    for (let r0 = 0; r0 < nrows; r0 += step) this.engine.check(fn(r0, Math.min(step, nrows - r0)));
   }
 
   #buffer(slot, size) {
@@ -88,11 +141,9 @@ export class Quantizer {
 
   /** Free the buffers (and the engine, if this quantizer created it). */
   dispose() {
-    if (!this.engine.disposed) {
-      this.engine.free(this.src.ptr);
-      this.engine.free(this.dst.ptr);
-    }
+    if (!this.engine.disposed) for (const b of [this.src, this.mid, this.dst]) this.engine.free(b.ptr);
     this.src = { ptr: 0, size: 0 };
+    this.mid = { ptr: 0, size: 0 };
     this.dst = { ptr: 0, size: 0 };
     if (this.owned) this.engine.dispose();
   }

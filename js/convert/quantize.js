@@ -61,17 +61,27 @@ export async function quantize(input, out, opts = {}) {
     }
     w.open(out);
     const chunkElements = opts.chunkElements ?? 1 << 20;
+    let buf = null;
+    const scratch = (n) => {
+      if (!buf || buf.length < n) buf = new Uint8Array(n);
+      return buf.subarray(0, n);
+    };
     plan.forEach(({ t, type }, i) => {
       opts.onProgress?.({ index: i, total: plan.length, name: t.name, type: typeName(type) });
       w.beginTensor(t.name);
       const rowLen = t.ne[0];
       const rows = t.nelements / rowLen;
       const step = Math.max(1, Math.floor(chunkElements / rowLen));
+      const rb = t.nbytes / rows;
       for (let r0 = 0; r0 < rows; r0 += step) {
         const n = Math.min(step, rows - r0);
-        const raw = f.readTensorRows(t, r0, n);
-        if (type === t.type) w.writeChunk(raw);
-        else w.writeChunk(q.quantize(type, q.dequantize(t.type, raw, n, rowLen), n, rowLen));
+        if (type === t.type) {
+          w.writeChunk(f.readTensorRows(t, r0, n, scratch(n * rb)));
+        } else {
+          // raw rows straight into wasm memory, dequantized and quantized there
+          f.readTensorRows(t, r0, n, q.rawInput(n * rb));
+          w.writeChunk(q.requantize(t.type, type, n, rowLen));
+        }
       }
       w.endTensor();
     });

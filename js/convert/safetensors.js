@@ -35,13 +35,12 @@ function f16Table() {
   return F16_TABLE;
 }
 
-/** Widen raw little-endian `dtype` bytes into float32 (torch .to(float32) semantics). */
-export function toFloat32(dtype, bytes, n) {
-  const out = new Float32Array(n);
+/** Widen raw little-endian `dtype` bytes into float32 (torch .to(float32) semantics), into `out` if given. */
+export function toFloat32(dtype, bytes, n, out = new Float32Array(n)) {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
     case 'F32':
-      new Uint8Array(out.buffer).set(bytes.subarray(0, n * 4));
+      new Uint8Array(out.buffer, out.byteOffset, n * 4).set(bytes.subarray(0, n * 4));
       break;
     case 'F16': {
       const t = f16Table();
@@ -49,7 +48,7 @@ export function toFloat32(dtype, bytes, n) {
       break;
     }
     case 'BF16': {
-      const u32 = new Uint32Array(out.buffer);
+      const u32 = new Uint32Array(out.buffer, out.byteOffset, n);
       for (let i = 0; i < n; i++) u32[i] = dv.getUint16(2 * i, true) << 16;
       break;
     }
@@ -140,8 +139,7 @@ export class SafetensorsFile {
     }
   }
 
-  #read(pos, len) {
-    const buf = new Uint8Array(len);
+  #read(pos, len, buf = new Uint8Array(len)) {
     let done = 0;
     while (done < len) {
       const n = fs.readSync(this.fd, buf, done, len - done, pos + done);
@@ -151,10 +149,10 @@ export class SafetensorsFile {
     return buf;
   }
 
-  /** Raw bytes [start, start+len) of a tensor's data. */
-  readRaw(t, start = 0, len = t.end - t.begin) {
+  /** Raw bytes [start, start+len) of a tensor's data (into `into`, a Uint8Array of len bytes, if given). */
+  readRaw(t, start = 0, len = t.end - t.begin, into = undefined) {
     if (start < 0 || start + len > t.end - t.begin) throw new Error(`${this.path}: tensor ${t.name}: read out of range`);
-    return this.#read(this.dataStart + t.begin + start, len);
+    return this.#read(this.dataStart + t.begin + start, len, into);
   }
 
   names() {
@@ -275,13 +273,23 @@ export class SafetensorsModel {
 
   /**
    * Rows [row0, row0+nrows) of a tensor viewed as [rows, rowLength] (rowLength =
-   * last dimension; a 0-d/1-d tensor is a single row), widened to float32.
+   * last dimension; a 0-d/1-d tensor is a single row), widened to float32 - into
+   * `out` (a Float32Array of nrows * rowLength values) if given. F32 data is read
+   * straight into `out`; other dtypes go through one reused scratch buffer.
    */
-  readRowsF32(t, row0, nrows) {
+  readRowsF32(t, row0, nrows, out = undefined) {
     const rowLen = t.shape.length ? t.shape[t.shape.length - 1] : 1;
+    const n = nrows * rowLen;
     const es = DTYPE_SIZE[t.dtype];
-    const bytes = t.file.readRaw(t, row0 * rowLen * es, nrows * rowLen * es);
-    return toFloat32(t.dtype, bytes, nrows * rowLen);
+    out ??= new Float32Array(n);
+    if (out.length < n) throw new Error(`readRowsF32: output holds ${out.length} values, ${n} needed`);
+    if (t.dtype === 'F32') {
+      t.file.readRaw(t, row0 * rowLen * 4, n * 4, new Uint8Array(out.buffer, out.byteOffset, n * 4));
+      return out;
+    }
+    if (!this.scratch || this.scratch.length < n * es) this.scratch = new Uint8Array(n * es);
+    const raw = t.file.readRaw(t, row0 * rowLen * es, n * es, this.scratch.subarray(0, n * es));
+    return toFloat32(t.dtype, raw, n, out);
   }
 
   /** The whole tensor as float32. */
