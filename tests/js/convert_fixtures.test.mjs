@@ -192,3 +192,50 @@ test('slow-tokenizer folders: vocab.txt (BERT), vocab.json + merges.txt (GPT-2) 
     cleanup();
   }
 });
+
+test('Q4_0: an output matrix whose rows are a multiple of 256 becomes Q6_K (llama-quantize), with a small error', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const d = copyFixture('llama/tiny-random-gqa/hf', path.join(dir, 'wide'));
+    const E = 256;
+    const config = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8'));
+    Object.assign(config, { hidden_size: E, head_dim: 64, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 512, num_hidden_layers: 1 });
+    fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(config));
+    let seed = 3;
+    const rand = (n, s) => Float32Array.from({ length: n }, () => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return (seed / 2 ** 32 - 0.5) * s;
+    });
+    const V = config.vocab_size;
+    const t = (name, shape, s = 0.1) => ({ name, dtype: 'F32', shape, data: rand(shape.reduce((a, b) => a * b, 1), s) });
+    fs.rmSync(path.join(d, 'model.safetensors'));
+    writeSafetensors(path.join(d, 'model.safetensors'), [
+      t('model.embed_tokens.weight', [V, E]), t('lm_head.weight', [V, E]), t('model.norm.weight', [E], 2),
+      t('model.layers.0.input_layernorm.weight', [E], 2), t('model.layers.0.post_attention_layernorm.weight', [E], 2),
+      t('model.layers.0.self_attn.q_proj.weight', [E, E]), t('model.layers.0.self_attn.k_proj.weight', [128, E]),
+      t('model.layers.0.self_attn.v_proj.weight', [128, E]), t('model.layers.0.self_attn.o_proj.weight', [E, E]),
+      t('model.layers.0.mlp.gate_proj.weight', [512, E]), t('model.layers.0.mlp.up_proj.weight', [512, E]), t('model.layers.0.mlp.down_proj.weight', [E, 512]),
+    ]);
+    const { bytes } = await convertToBytes(d, { type: 'Q4_0' });
+    const f = readGGUF(bytes);
+    assert.equal(f.tensorByName.get('output.weight').type, GGMLType.Q6_K);
+    assert.equal(f.tensorByName.get('token_embd.weight').type, GGMLType.Q4_0);
+    assert.equal(f.tensorByName.get('blk.0.ffn_down.weight').type, GGMLType.Q4_0);
+    const src = new SafetensorsModel(d);
+    const ref = src.readF32(src.get('lm_head.weight'));
+    const out = f.tensorByName.get('output.weight');
+    const deq = q.dequantize(out.type, f.readTensor(out), V, E);
+    let err = 0;
+    for (let i = 0; i < ref.length; i++) err = Math.max(err, Math.abs(ref[i] - deq[i]));
+    assert.ok(err < 0.05 * 0.1, `Q6_K max error ${err}`); // 6-bit: about 1/64 of the block range
+    // the file the Python converter would make at F32, quantized by llama-quantize's rules, is the same file
+    const f32 = (await convertToBytes(d, { type: 'F32' })).bytes;
+    const sink = GGUFWriter.memorySink();
+    await quantize(f32, sink, { type: 'Q4_0', quantizer: q });
+    assert.deepEqual(sink.bytes(), bytes);
+    src.close();
+    f.close();
+  } finally {
+    cleanup();
+  }
+});
