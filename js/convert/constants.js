@@ -26,21 +26,6 @@ export const VALUE_TYPE_NAMES = Object.freeze(
   Object.fromEntries(Object.entries(GGUFValueType).map(([k, v]) => [v, k])),
 );
 
-/** Size in bytes of the fixed-size scalar value types. */
-export const VALUE_TYPE_SIZE = Object.freeze({
-  [GGUFValueType.UINT8]: 1,
-  [GGUFValueType.INT8]: 1,
-  [GGUFValueType.UINT16]: 2,
-  [GGUFValueType.INT16]: 2,
-  [GGUFValueType.UINT32]: 4,
-  [GGUFValueType.INT32]: 4,
-  [GGUFValueType.FLOAT32]: 4,
-  [GGUFValueType.BOOL]: 1,
-  [GGUFValueType.UINT64]: 8,
-  [GGUFValueType.INT64]: 8,
-  [GGUFValueType.FLOAT64]: 8,
-});
-
 /** ggml tensor types (enum ggml_type). */
 export const GGMLType = Object.freeze({
   F32: 0,

@@ -59,12 +59,6 @@ export function unknownTensor(src, arch) {
   return new Error(`${src.file.path}: cannot map tensor ${src.name} to a GGUF name (not part of a ${arch} checkpoint)`);
 }
 
-/** Block index of an HF name ("h.3." / "layers.3." / "layer.3." / "block.3."), or -1. */
-export function blockIndex(name) {
-  const m = /(?:^|\.)(\d+)\./.exec(name);
-  return m ? Number(m[1]) : -1;
-}
-
 /** Error when a block index is outside [0, n). */
 export function checkBlock(src, bid, n, what) {
   if (bid < 0 || bid >= n) {

@@ -4,7 +4,7 @@
 //   w.reshape(n_head, 2, rows / n_head / 2, cols).swapaxes(1, 2)
 // (with the KV-head count for k_proj).
 import { setVocabSentencePiece, setVocabLlamaHf, setVocabGpt2, loadSentencePiece, readJSON } from '../vocab.js';
-import { posInt, num, findHparam, expectShape, unknownTensor, checkBlock } from './common.js';
+import { posInt, findHparam, expectShape, unknownTensor, checkBlock } from './common.js';
 
 export const name = 'llama';
 export const hfArchitectures = ['LlamaForCausalLM'];
