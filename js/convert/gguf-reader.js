@@ -152,13 +152,16 @@ function readScalar(c, type, what) {
   }
 }
 
-function readArray(c, what) {
+const MAX_ARRAY_DEPTH = 8;
+
+function readArray(c, what, depth = 0) {
+  if (depth > MAX_ARRAY_DEPTH) throw new Error(`${c.src.name}: ${what}: arrays nested deeper than ${MAX_ARRAY_DEPTH}`);
   const itemType = c.u32(`${what} item type`);
   const n = c.count(`${what} count`);
   if (n > c.src.size) throw new Error(`${c.src.name}: ${what}: array count ${n} exceeds the file size`);
   if (itemType === VT.ARRAY) {
     const value = new Array(n);
-    for (let i = 0; i < n; i++) value[i] = readArray(c, `${what}[${i}]`);
+    for (let i = 0; i < n; i++) value[i] = readArray(c, `${what}[${i}]`, depth + 1);
     return { itemType, value };
   }
   const T = TYPED[itemType];

@@ -189,3 +189,39 @@ test('size label as gguf-py writes it', () => {
   assert.equal(sizeLabel(124439808), '124M');
   assert.equal(sizeLabel(6738415616), '6.7B');
 });
+
+test('reader: corrupted headers fail with an Error naming the input, never a crash', async () => {
+  const { convert } = await import('../../js/convert/convert.js');
+  const { Quantizer } = await import('../../js/convert/quant.js');
+  const q = await Quantizer.create();
+  const sink = GGUFWriter.memorySink();
+  await convert(path.join(FIXTURES, 'gpt2/hf'), sink, { type: 'Q8_0', quantizer: q });
+  q.dispose();
+  const good = sink.bytes();
+  const f0 = readGGUF(good);
+  const headerEnd = f0.dataOffset;
+  f0.close();
+  let seed = 42;
+  const rnd = (n) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  let failures = 0;
+  for (let i = 0; i < 3000; i++) {
+    const bad = good.slice();
+    const flips = 1 + rnd(4);
+    for (let k = 0; k < flips; k++) bad[rnd(headerEnd)] = rnd(256);
+    try {
+      readGGUF(bad).close();
+    } catch (e) {
+      failures++;
+      assert.ok(e instanceof Error && e.message.startsWith('<buffer>:'), `unexpected failure: ${e?.stack ?? e}`);
+    }
+  }
+  assert.ok(failures > 100, `${failures} corrupted files rejected`);
+  const deep = new GGUFWriter();
+  let v = { itemType: VT.INT32, value: [1] };
+  for (let d = 0; d < 12; d++) v = { itemType: VT.ARRAY, value: [v] };
+  deep.addKeyValue('deep', v.value, VT.ARRAY, VT.ARRAY);
+  assert.throws(() => readGGUF(deep.headerBytes()), /nested deeper than 8/);
+});
