@@ -116,6 +116,12 @@ export class GPT extends ModelBase {
     return this.#nVocab;
   }
 
+  /** The plm_ctx handle (for benchmarks and low-level calls through engine.fn). */
+  get ctxPtr() {
+    this.assertLive();
+    return this.#ctx;
+  }
+
   async #acquire() {
     this.assertLive();
     const release = await this.#lock.acquire();

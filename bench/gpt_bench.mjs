@@ -1,0 +1,381 @@
+#!/usr/bin/env node
+// gpt_bench.mjs — GPT-2-small-shaped decoding speed vs memory bandwidth.
+//
+// Writes random-weight GGUFs of GPT-2 small's shape (12 layers, 768 wide, 12 heads,
+// vocab 50257, context 1024; the real GPT-2 tokenizer copied from the vocab-only
+// fixture) at Q8_0 and Q4_0 (quantized by the core's plm_quantize_rows), loads
+// each, and prints for 1 and 2 threads:
+//   prompt tokens/s  (one 128-token prefill)
+//   decode tokens/s  (64 single-token steps after it)
+//   GB/s of weight bytes streamed per decoded token (all matmul weights + the
+//        tied output matrix are read once per token)
+//   a plain wasm SIMD memory-read loop over a buffer as large as the weights, in
+//        the same process, and the ratio decode GB/s / read-loop GB/s.
+// Random weights make the output meaningless; the work per token is the real model's.
+//
+//   node bench/gpt_bench.mjs [--types Q8_0,Q4_0] [--threads 1,2] [--keep] [--dir DIR]
+
+import { openSync, writeSync, closeSync, existsSync, statSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { GPT, Engine } from '../js/node.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : def;
+};
+const TYPES = opt('types', 'Q8_0,Q4_0').split(',');
+const THREADS = opt('threads', '1,2').split(',').map(Number);
+const DIR = opt('dir', join(tmpdir(), 'plm-bench'));
+const KEEP = args.includes('--keep');
+
+const HP = { n_vocab: 50257, n_ctx: 1024, n_embd: 768, n_head: 12, n_layer: 12, n_ff: 3072 };
+const GGML = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q6_K: 14 };
+const FILE_TYPE = { Q8_0: 7, Q4_0: 2 };
+const N_PROMPT = 128;
+const N_DECODE = 64;
+
+// ------------------------------------------------------------------ GGUF writing
+
+const GGUF_T = { U32: 4, I32: 5, F32: 6, STRING: 8, ARRAY: 9 };
+
+class Bytes {
+  constructor() {
+    this.parts = [];
+    this.length = 0;
+  }
+  push(u8) {
+    this.parts.push(u8);
+    this.length += u8.length;
+  }
+  u32(v) {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, v, true);
+    this.push(b);
+  }
+  u64(v) {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt(v), true);
+    this.push(b);
+  }
+  f32(v) {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setFloat32(0, v, true);
+    this.push(b);
+  }
+  str(s) {
+    const b = new TextEncoder().encode(s);
+    this.u64(b.length);
+    this.push(b);
+  }
+  concat() {
+    const out = new Uint8Array(this.length);
+    let o = 0;
+    for (const p of this.parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  }
+}
+
+/** Raw bytes of every tokenizer.* KV pair of a GGUF (copied verbatim into the bench model). */
+function tokenizerKVs(path) {
+  const buf = readFileSync(path);
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let o = 0;
+  const u32 = () => ((o += 4), dv.getUint32(o - 4, true));
+  const u64 = () => ((o += 8), Number(dv.getBigUint64(o - 8, true)));
+  const str = () => {
+    const n = u64();
+    o += n;
+    return buf.toString('utf8', o - n, o);
+  };
+  const SIZE = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+  const skip = (t) => {
+    if (t === GGUF_T.STRING) str();
+    else if (t === GGUF_T.ARRAY) {
+      const et = u32();
+      const n = u64();
+      if (SIZE[et]) o += SIZE[et] * n;
+      else for (let i = 0; i < n; i++) skip(et);
+    } else o += SIZE[t];
+  };
+  if (buf.toString('latin1', 0, 4) !== 'GGUF') throw new Error(`${path}: not a GGUF file`);
+  o = 4;
+  u32(); // version
+  u64(); // tensors
+  const nKV = u64();
+  const kvs = [];
+  for (let i = 0; i < nKV; i++) {
+    const start = o;
+    const key = str();
+    skip(u32());
+    if (key.startsWith('tokenizer.')) kvs.push(buf.subarray(start, o));
+  }
+  return kvs;
+}
+
+function xorshift(seed) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+}
+
+function tensorList(type) {
+  const { n_vocab, n_ctx, n_embd, n_layer, n_ff } = HP;
+  const W = GGML[type];
+  const t = [
+    { name: 'token_embd.weight', ne: [n_embd, n_vocab], type: GGML.Q8_0, init: 'rand' }, // tied output: Q8_0 in both files
+    { name: 'position_embd.weight', ne: [n_embd, n_ctx], type: GGML.F32, init: 'rand' },
+  ];
+  for (let l = 0; l < n_layer; l++) {
+    const b = `blk.${l}.`;
+    t.push(
+      { name: b + 'attn_norm.weight', ne: [n_embd], type: GGML.F32, init: 'one' },
+      { name: b + 'attn_norm.bias', ne: [n_embd], type: GGML.F32, init: 'zero' },
+      { name: b + 'attn_qkv.weight', ne: [n_embd, 3 * n_embd], type: W, init: 'rand' },
+      { name: b + 'attn_qkv.bias', ne: [3 * n_embd], type: GGML.F32, init: 'zero' },
+      { name: b + 'attn_output.weight', ne: [n_embd, n_embd], type: W, init: 'rand' },
+      { name: b + 'attn_output.bias', ne: [n_embd], type: GGML.F32, init: 'zero' },
+      { name: b + 'ffn_norm.weight', ne: [n_embd], type: GGML.F32, init: 'one' },
+      { name: b + 'ffn_norm.bias', ne: [n_embd], type: GGML.F32, init: 'zero' },
+      { name: b + 'ffn_up.weight', ne: [n_embd, n_ff], type: W, init: 'rand' },
+      { name: b + 'ffn_up.bias', ne: [n_ff], type: GGML.F32, init: 'zero' },
+      { name: b + 'ffn_down.weight', ne: [n_ff, n_embd], type: W, init: 'rand' },
+      { name: b + 'ffn_down.bias', ne: [n_embd], type: GGML.F32, init: 'zero' },
+    );
+  }
+  t.push(
+    { name: 'output_norm.weight', ne: [n_embd], type: GGML.F32, init: 'one' },
+    { name: 'output_norm.bias', ne: [n_embd], type: GGML.F32, init: 'zero' },
+  );
+  return t;
+}
+
+async function writeModel(path, type, engine) {
+  const tensors = tensorList(type);
+  const rowBytes = (t) => engine.fn.plm_type_row_bytes_i(t.type, t.ne[0]);
+  for (const t of tensors) {
+    t.rows = t.ne.length > 1 ? t.ne[1] : 1;
+    t.bytes = rowBytes(t) * t.rows;
+  }
+  const h = new Bytes();
+  const kvTok = tokenizerKVs(join(ROOT, 'tests', 'fixtures', 'tokenizers', 'ggml-vocab-gpt-2.gguf'));
+  const kv = [
+    ['general.architecture', GGUF_T.STRING, 'gpt2'],
+    ['general.name', GGUF_T.STRING, `bench gpt2-small random ${type}`],
+    ['general.file_type', GGUF_T.U32, FILE_TYPE[type]],
+    ['general.quantization_version', GGUF_T.U32, 2],
+    ['gpt2.block_count', GGUF_T.U32, HP.n_layer],
+    ['gpt2.context_length', GGUF_T.U32, HP.n_ctx],
+    ['gpt2.embedding_length', GGUF_T.U32, HP.n_embd],
+    ['gpt2.feed_forward_length', GGUF_T.U32, HP.n_ff],
+    ['gpt2.attention.head_count', GGUF_T.U32, HP.n_head],
+    ['gpt2.attention.layer_norm_epsilon', GGUF_T.F32, 1e-5],
+  ];
+  h.push(new TextEncoder().encode('GGUF'));
+  h.u32(3);
+  h.u64(tensors.length);
+  h.u64(kv.length + kvTok.length);
+  for (const [key, t, v] of kv) {
+    h.str(key);
+    h.u32(t);
+    if (t === GGUF_T.STRING) h.str(v);
+    else if (t === GGUF_T.U32) h.u32(v);
+    else h.f32(v);
+  }
+  for (const raw of kvTok) h.push(raw);
+  let offset = 0;
+  for (const t of tensors) {
+    h.str(t.name);
+    h.u32(t.ne.length);
+    for (const n of t.ne) h.u64(n);
+    h.u32(t.type);
+    h.u64(offset);
+    t.offset = offset;
+    offset += Math.ceil(t.bytes / 32) * 32;
+  }
+  const pad = (n) => (32 - (n % 32)) % 32;
+  h.push(new Uint8Array(pad(h.length)));
+
+  const fd = openSync(path, 'w');
+  try {
+    writeSync(fd, h.concat());
+    const rand = xorshift(1234);
+    const scale = 0.02 * Math.sqrt(3); // uniform with GPT-2's init std 0.02
+    const CHUNK_ROWS = 256;
+    for (const t of tensors) {
+      const n = t.ne[0];
+      let written = 0;
+      for (let r0 = 0; r0 < t.rows; r0 += CHUNK_ROWS) {
+        const rows = Math.min(CHUNK_ROWS, t.rows - r0);
+        const src = new Float32Array(rows * n);
+        if (t.init === 'one') src.fill(1);
+        else if (t.init === 'rand') for (let i = 0; i < src.length; i++) src[i] = (2 * rand() - 1) * scale;
+        const out = engine.scoped((s) => {
+          const sp = s.alloc(src.byteLength);
+          engine.view(Float32Array, sp, src.length).set(src);
+          const dp = s.alloc(rowBytes(t) * rows);
+          const nb = engine.check(engine.fn.plm_quantize_rows(t.type, sp, dp, rows, n));
+          return engine.bytes(dp, nb);
+        });
+        writeSync(fd, out);
+        written += out.length;
+      }
+      writeSync(fd, new Uint8Array(pad(written)));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const weightBytes = tensors.filter((t) => t.ne.length === 2 && t.name !== 'position_embd.weight').reduce((s, t) => s + t.bytes, 0);
+  return { weightBytes, fileBytes: statSync(path).size };
+}
+
+// ------------------------------------------------------------------ memory bandwidth
+
+/** (func sum (param ptr n) (result i32)): v128 loads over [ptr, ptr+n), n a multiple of 64; memory env.mem shared. */
+function readLoopModule() {
+  const leb = (v) => {
+    const out = [];
+    do {
+      let b = v & 0x7f;
+      v >>>= 7;
+      if (v) b |= 0x80;
+      out.push(b);
+    } while (v);
+    return out;
+  };
+  const section = (id, body) => [id, ...leb(body.length), ...body];
+  const name = (s) => [...leb(s.length), ...new TextEncoder().encode(s)];
+  const load = (acc, off) => [0x20, acc, 0x20, 0x00, 0xfd, 0x00, 0x04, ...leb(off), 0xfd, 0x51, 0x21, acc];
+  const body = [
+    2, 1, 0x7f, 2, 0x7b, // locals: end i32; acc0, acc1 v128
+    0x20, 0, 0x20, 1, 0x6a, 0x21, 2, // end = p + n
+    0x03, 0x40, // loop
+    ...load(3, 0), ...load(4, 16), ...load(3, 32), ...load(4, 48),
+    0x20, 0, 0x41, 0xc0, 0x00, 0x6a, 0x22, 0, // p += 64
+    0x20, 2, 0x49, 0x0d, 0, // br_if p < end
+    0x0b,
+    0x20, 3, 0x20, 4, 0xfd, 0x51, 0xfd, 0x1b, 0, // xor accs, lane 0
+    0x0b,
+  ];
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    ...section(1, [1, 0x60, 2, 0x7f, 0x7f, 1, 0x7f]),
+    ...section(2, [1, ...name('env'), ...name('mem'), 0x02, 0x03, ...leb(1), ...leb(65536)]),
+    ...section(3, [1, 0]),
+    ...section(7, [1, ...name('sum'), 0x00, 0]),
+    ...section(10, [1, ...leb(body.length), ...body]),
+  ];
+  return new WebAssembly.Module(new Uint8Array(bytes));
+}
+
+async function readBandwidth(bytes, nThreads) {
+  const module = readLoopModule();
+  const size = Math.ceil(bytes / 65536 / nThreads) * 65536 * nThreads;
+  const memory = new WebAssembly.Memory({ initial: size / 65536 + 1, maximum: 65536, shared: true });
+  new Uint8Array(memory.buffer).fill(1, 0, size);
+  const per = size / nThreads;
+  const passes = 6;
+  const code = `
+    const { parentPort, workerData: { module, memory, ptr, n, passes } } = require('node:worker_threads');
+    const { sum } = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
+    parentPort.on('message', () => {
+      sum(ptr, n); // warm
+      const t0 = performance.now();
+      let x = 0;
+      for (let i = 0; i < passes; i++) x ^= sum(ptr, n);
+      parentPort.postMessage({ ms: performance.now() - t0, x });
+    });
+    parentPort.postMessage('ready');`;
+  const workers = [];
+  for (let i = 0; i < nThreads; i++) {
+    const w = new Worker(code, { eval: true, workerData: { module, memory, ptr: i * per, n: per, passes } });
+    await new Promise((r) => w.once('message', r));
+    workers.push(w);
+  }
+  const t0 = performance.now();
+  await Promise.all(workers.map((w) => new Promise((r) => (w.once('message', r), w.postMessage('go')))));
+  const ms = performance.now() - t0;
+  for (const w of workers) await w.terminate();
+  return (size * passes) / (ms / 1000) / 1e9;
+}
+
+// ------------------------------------------------------------------ decoding
+
+async function benchModel(path, threads) {
+  const engine = await Engine.create({ threads });
+  const gpt = await GPT.load(path, { engine, contextLength: N_PROMPT + N_DECODE + 8 });
+  const { fn } = engine;
+  try {
+    const rand = xorshift(99);
+    const prompt = Int32Array.from({ length: N_PROMPT }, () => Math.floor(rand() * HP.n_vocab));
+    const ctx = gpt.ctxPtr;
+    return engine.scoped((s) => {
+      const ids = s.i32(prompt);
+      const logits = s.alloc(HP.n_vocab * 4);
+      const run = (p, n) => engine.check(fn.plm_ctx_decode(ctx, p, n, logits, 0));
+      // warm-up (first touch of the weights, scratch allocation)
+      engine.check(fn.plm_ctx_truncate(ctx, 0));
+      run(ids, 8);
+      engine.check(fn.plm_ctx_truncate(ctx, 0));
+      let t0 = performance.now();
+      run(ids, N_PROMPT);
+      const prefillMs = performance.now() - t0;
+      const one = s.alloc(4);
+      t0 = performance.now();
+      for (let i = 0; i < N_DECODE; i++) {
+        engine.view(Int32Array, one, 1)[0] = prompt[i];
+        run(one, 1);
+      }
+      const decodeMs = performance.now() - t0;
+      return { prefillTps: (N_PROMPT * 1000) / prefillMs, decodeTps: (N_DECODE * 1000) / decodeMs, build: engine.build, threads: engine.threads };
+    });
+  } finally {
+    gpt.dispose();
+    engine.dispose();
+  }
+}
+
+async function main() {
+  mkdirSync(DIR, { recursive: true });
+  const quantEngine = await Engine.create({ threads: 1 });
+  console.log(`GPT-2 small shape (${HP.n_layer} layers, ${HP.n_embd} wide, ${HP.n_head} heads, vocab ${HP.n_vocab}), random weights`);
+  console.log(`machine: ${cpus()[0]?.model ?? '?'} x${cpus().length}, Node ${process.versions.node}; prompt ${N_PROMPT} tokens, decode ${N_DECODE} tokens\n`);
+  const rows = [];
+  const bwCache = {};
+  for (const type of TYPES) {
+    const path = join(DIR, `gpt2-small-random-${type}.gguf`);
+    const t0 = performance.now();
+    const { weightBytes, fileBytes } = await writeModel(path, type, quantEngine);
+    console.log(`${type}: wrote ${path} (${(fileBytes / 1e6).toFixed(1)} MB, ${(weightBytes / 1e6).toFixed(1)} MB of matmul weights read per token) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    for (const threads of THREADS) {
+      const r = await benchModel(path, threads);
+      bwCache[threads] ??= await readBandwidth(Math.min(weightBytes, 512e6), threads);
+      const gbs = (weightBytes * r.decodeTps) / 1e9;
+      rows.push({ type, threads: r.threads, build: r.build, prefill: r.prefillTps, decode: r.decodeTps, gbs, bw: bwCache[threads] });
+    }
+    if (!KEEP) rmSync(path, { force: true });
+  }
+  quantEngine.dispose();
+  console.log('\n| weights | threads | build | prompt tok/s | decode tok/s | weight GB/s | read loop GB/s | ratio |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of rows)
+    console.log(`| ${r.type} | ${r.threads} | ${r.build} | ${r.prefill.toFixed(1)} | ${r.decode.toFixed(2)} | ${r.gbs.toFixed(2)} | ${r.bw.toFixed(2)} | ${(r.gbs / r.bw).toFixed(2)} |`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
