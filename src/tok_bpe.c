@@ -204,6 +204,8 @@ static size_t gpt2_match(const char *s, size_t len, size_t i) {
     return last - i;
 }
 
+size_t tok_bpe_pretokenize_len(const char *s, size_t len, size_t i) { return i < len ? gpt2_match(s, len, i) : 0; }
+
 /* ---------------------------------------------------------------- merging */
 
 typedef struct { int32_t id, prev, next; } bpe_sym;

@@ -75,6 +75,10 @@ struct plm_vocab {
 /* Token id of an exact byte string, -1 if not in the vocabulary. */
 int32_t tok_find(const plm_vocab *v, const char *s, size_t len);
 
+/* tok_bpe.c: byte length of the GPT-2 pre-tokenizer regex match at s[i]
+ * (0 if i >= len); exposed for tools/tok_cli and cross-checks. */
+size_t tok_bpe_pretokenize_len(const char *s, size_t len, size_t i);
+
 #ifdef __cplusplus
 }
 #endif

@@ -675,9 +675,19 @@ int vocab_decode(const plm_vocab *v, const int32_t *ids, int n, int flags, char 
         free(raw);
         return PLM_E_NOMEM;
     }
-    size_t len = 0;
+    /* Invalid UTF-8 becomes U+FFFD. SentencePiece (llama) decodes each run of
+     * byte pieces on its own and replaces every byte that does not start a
+     * complete character; byte-level BPE decodes the whole byte string as
+     * Python's bytes.decode(errors="replace") does (maximal subparts). */
+    const int per_byte_runs = v->algo->type == PLM_VOCAB_SPM;
+    size_t len = 0, run = 0, m = 0;
     int strip = (flags & PLM_DECODE_STRIP_LEADING) != 0, r = PLM_OK;
     for (int i = 0; i < n; i++) {
+        int byte_piece = v->types[ids[i]] == PLM_TOKEN_BYTE;
+        if (per_byte_runs && !byte_piece && run < len) { /* a byte run ends here */
+            m += uc_sanitize_bytewise(raw + run, len - run, clean + m);
+            run = len;
+        }
         int k = piece(v, ids[i], flags, raw + len);
         if (k < 0) {
             r = k;
@@ -690,9 +700,13 @@ int vocab_decode(const plm_vocab *v, const int32_t *ids, int n, int flags, char 
         }
         strip = 0; /* only the first piece that produces text */
         len += (size_t)k;
+        if (per_byte_runs && !byte_piece) {
+            m += uc_sanitize_bytewise(raw + run, len - run, clean + m);
+            run = len;
+        }
     }
     if (r >= 0) {
-        size_t m = uc_sanitize(raw, len, clean);
+        m += per_byte_runs ? uc_sanitize_bytewise(raw + run, len - run, clean + m) : uc_sanitize(raw, len, clean);
         if (cap > 0 && m > 0) memcpy(out, clean, PLM_MIN(m, (size_t)cap));
         r = (int)m;
     }
@@ -712,7 +726,7 @@ static int model_vocab(plm_model *m, const plm_vocab **v) {
 
 PLM_API int plm_tokenize(plm_model *m, const char *text, int len, int add_special, int parse_special,
                          int32_t *out, int cap) {
-    const plm_vocab *v;
+    const plm_vocab *v = NULL;
     int r = model_vocab(m, &v);
     if (r < 0) return r;
     if (len < 0) return plm_fail(PLM_E_INVALID, "tokenize: negative text length");
@@ -721,7 +735,7 @@ PLM_API int plm_tokenize(plm_model *m, const char *text, int len, int add_specia
 
 PLM_API int plm_tokenize_pair(plm_model *m, const char *a, int alen, const char *b, int blen,
                               int add_special, int32_t *ids, int32_t *types, int cap) {
-    const plm_vocab *v;
+    const plm_vocab *v = NULL;
     int r = model_vocab(m, &v);
     if (r < 0) return r;
     if (alen < 0 || blen < 0) return plm_fail(PLM_E_INVALID, "tokenize_pair: negative text length");
@@ -729,19 +743,19 @@ PLM_API int plm_tokenize_pair(plm_model *m, const char *a, int alen, const char 
 }
 
 PLM_API int plm_token_bytes(plm_model *m, int32_t id, int flags, char *out, int cap) {
-    const plm_vocab *v;
+    const plm_vocab *v = NULL;
     int r = model_vocab(m, &v);
     return r < 0 ? r : vocab_token_bytes(v, id, flags, out, cap);
 }
 
 PLM_API int plm_detokenize(plm_model *m, const int32_t *ids, int n, int flags, char *out, int cap) {
-    const plm_vocab *v;
+    const plm_vocab *v = NULL;
     int r = model_vocab(m, &v);
     return r < 0 ? r : vocab_decode(v, ids, n, flags, out, cap);
 }
 
 PLM_API int plm_token_is_eog(plm_model *m, int32_t id) {
-    const plm_vocab *v;
+    const plm_vocab *v = NULL;
     int r = model_vocab(m, &v);
     if (r < 0) return r;
     if (id < 0 || id >= v->n_tokens)

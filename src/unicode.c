@@ -149,6 +149,18 @@ size_t uc_sanitize(const char *in, size_t n, char *out) {
     return o;
 }
 
+size_t uc_sanitize_bytewise(const char *in, size_t n, char *out) {
+    size_t i = 0, o = 0;
+    uint32_t cp;
+    while (i < n) {
+        size_t start = i;
+        int len = uc_next(in, n, &i, &cp);
+        if (len == 1 && cp == UC_REPLACEMENT) o += (size_t)uc_put(UC_REPLACEMENT, out + o);
+        else memcpy(out + o, in + start, (size_t)len), o += (size_t)len;
+    }
+    return o;
+}
+
 /* ------------------------------------------------------------- properties */
 
 /* Index of the last entry of a sorted run table whose start (value >> shift)

@@ -30,6 +30,9 @@ int uc_incomplete_tail(const char *buf, size_t n);
  * Python's bytes.decode("utf-8", errors="replace") does. out needs room for
  * 3*n bytes. Returns the number of bytes written. */
 size_t uc_sanitize(const char *in, size_t n, char *out);
+/* The same with one U+FFFD for every byte that does not start a complete,
+ * valid character (SentencePiece's byte-piece decoding). */
+size_t uc_sanitize_bytewise(const char *in, size_t n, char *out);
 
 /* General category, as two-letter codes packed in an enum. */
 enum uc_category {

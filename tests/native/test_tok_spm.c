@@ -92,6 +92,18 @@ TEST(test_llama_edge_cases) {
     CHECK(vocab_token_bytes(llama, ids[1], 0, raw, 8) == 1 && (unsigned char)raw[0] == 0xFF);
     int dl = vocab_decode(llama, ids, n, DEC, out, 64);
     CHECK(dl == 7 && memcmp(out, "a\xef\xbf\xbd\xef\xbf\xbd", 7) == 0);
+    /* sentencepiece's decoding of byte pieces: each byte that does not start a
+     * complete character is one U+FFFD, and any other piece (even a skipped
+     * </s>) ends a run of byte pieces (values from sentencepiece's decode) */
+    int32_t trunc[] = {3 + 0xEF, 3 + 0x88, tok_find(llama, "roz", 3)};
+    dl = vocab_decode(llama, trunc, 3, DEC, out, 64);
+    CHECK(dl == 9 && memcmp(out, "\xef\xbf\xbd\xef\xbf\xbdroz", 9) == 0);
+    int32_t split[] = {3 + 0xDA, 2, 3 + 0x9E};
+    dl = vocab_decode(llama, split, 3, DEC, out, 64);
+    CHECK(dl == 6 && memcmp(out, "\xef\xbf\xbd\xef\xbf\xbd", 6) == 0);
+    int32_t joined[] = {3 + 0xDA, 3 + 0x9E};
+    dl = vocab_decode(llama, joined, 2, DEC, out, 64);
+    CHECK(dl == 2 && memcmp(out, "\xda\x9e", 2) == 0);
     /* a character that is not a piece: byte fallback (UTF-8 bytes of 𝔘) */
     n = vocab_encode(llama, "\xf0\x9d\x94\x98", 4, 0, 0, ids, 64);
     CHECK(n >= 4 && ids[n - 4] == 3 + 0xF0 && ids[n - 1] == 3 + 0x98);

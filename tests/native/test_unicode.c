@@ -220,6 +220,20 @@ TEST(test_sanitize) {
     }
 }
 
+TEST(test_sanitize_bytewise) {
+    struct { const char *in; const char *out; } c[] = {
+        {"\xe2\x82" "A", "\xef\xbf\xbd\xef\xbf\xbd" "A"},
+        {"\xf0\x9f\x98", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+        {"\xe2\x82\xac\xff", "\xe2\x82\xac\xef\xbf\xbd"},
+        {"ok", "ok"},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        char out[64];
+        size_t n = uc_sanitize_bytewise(c[i].in, strlen(c[i].in), out);
+        CHECK_MSG(n == strlen(c[i].out) && memcmp(out, c[i].out, n) == 0, "bytewise case %zu", i);
+    }
+}
+
 int main(void) {
     RUN(test_version);
     RUN(test_checksums_all_code_points);
@@ -233,5 +247,6 @@ int main(void) {
     RUN(test_utf8_encode);
     RUN(test_incomplete_tail);
     RUN(test_sanitize);
+    RUN(test_sanitize_bytewise);
     return test_summary();
 }
