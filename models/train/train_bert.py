@@ -1,0 +1,203 @@
+"""Train the BERT (masked-language-model) facts model from scratch and write its HF folder.
+
+    /usr/bin/python3 models/train/train_bert.py     # -> models/train/work/bert-facts-hf/
+
+Corpus: corpus_facts.py (facts in several phrasings + Debian license prose).
+Tokenizer: uncased WordPiece learned here (tok_wordpiece.py), vocab.txt.
+MLM: 15% of tokens (80% [MASK], 10% random, 10% kept) as BERT; in half of the fact
+sentences the answer word is masked as a whole, so facts are learned as facts.
+"""
+import math
+import os
+import random
+import time
+
+import torch
+import torch.nn.functional as F
+
+import common as C
+import corpus_facts
+import hf_models as H
+import tok_wordpiece as W
+
+SEED = 2468
+BUDGET_S = float(os.environ.get("PLM_TRAIN_SECONDS", 60 * 60))  # safety cap (wall clock); steps are fixed
+STEPS = int(os.environ.get("PLM_TRAIN_STEPS", 3000))
+BATCH = 96
+VOCAB_TARGET = 3000
+MAXLEN = 64
+NAME = "bert-facts"
+OUT = os.path.join(C.WORK, NAME + "-hf")
+LOG = os.path.join(C.WORK, NAME + ".log")
+
+
+def config(vocab_size):
+    return {
+        "architectures": ["BertForMaskedLM"], "attention_probs_dropout_prob": 0.0, "classifier_dropout": None,
+        "hidden_act": "gelu", "hidden_dropout_prob": 0.0, "hidden_size": 192, "initializer_range": 0.02,
+        "intermediate_size": 768, "layer_norm_eps": 1e-12, "max_position_embeddings": 128,
+        "model_type": "bert", "num_attention_heads": 4, "num_hidden_layers": 4, "pad_token_id": 0,
+        "position_embedding_type": "absolute", "torch_dtype": "float32", "type_vocab_size": 2,
+        "use_cache": True, "vocab_size": vocab_size}
+
+
+def encode_example(tok, s, ans, off):
+    """ids with [CLS]/[SEP] and the token positions of the answer word (or [])."""
+    if ans is None:
+        return [tok.cls_id] + tok.tokenize(s)[:MAXLEN - 2] + [tok.sep_id], []
+    pre, a, post = tok.tokenize(s[:off]), tok.tokenize(s[off:off + len(ans)]), tok.tokenize(s[off + len(ans):])
+    ids = [tok.cls_id] + pre + a + post + [tok.sep_id]
+    return ids, list(range(1 + len(pre), 1 + len(pre) + len(a)))
+
+
+def make_batch(tok, exs, r, vocab_size):
+    T = max(len(ids) for ids, _ in exs)
+    x = torch.zeros(len(exs), T, dtype=torch.long)
+    am = torch.zeros(len(exs), T, dtype=torch.long)
+    lab = torch.full((len(exs), T), -100, dtype=torch.long)
+    for k, (ids, ans_pos) in enumerate(exs):
+        n = len(ids)
+        am[k, :n] = 1
+        cand = list(range(1, n - 1))
+        pos = {p for p in cand if r.random() < 0.15}
+        if ans_pos and r.random() < 0.5:
+            pos |= set(ans_pos)
+        if not pos and cand:
+            pos = {r.choice(cand)}
+        row = list(ids)
+        for p in pos:
+            lab[k, p] = ids[p]
+            u = r.random()
+            if u < 0.8:
+                row[p] = tok.mask_id
+            elif u < 0.9:
+                row[p] = r.randrange(len(W.SPECIALS), vocab_size)
+        x[k, :n] = torch.tensor(row)
+    return x, am, lab
+
+
+@torch.no_grad()
+def mask_eval(model, tok, items):
+    """items: [(sentence, answer, offset)] with single-token answers -> (top1, top5, rows)."""
+    rows = []
+    for s, ans, off in items:
+        text = s[:off] + "[MASK]" + s[off + len(ans):]
+        ids = tok.encode(text)
+        p = ids.index(tok.mask_id)
+        logits = model(torch.tensor([ids]))[0, p]
+        top5 = [tok.inv[i] for i in logits.topk(5).indices.tolist()]
+        rows.append({"text": text, "answer": ans, "top5": top5})
+    n = max(1, len(rows))
+    return (sum(r["top5"][0] == r["answer"] for r in rows) / n,
+            sum(r["answer"] in r["top5"] for r in rows) / n, rows)
+
+
+@torch.no_grad()
+def embed(model, tok, texts):
+    out = []
+    for t in texts:
+        ids = torch.tensor([tok.encode(t)])
+        out.append(model.sentence_embedding(ids, torch.ones_like(ids))[0])
+    return torch.stack(out)
+
+
+def similarity_eval(model, tok):
+    trip = corpus_facts.similarity_triplets()
+    a = embed(model, tok, [t[0] for t in trip])
+    p = embed(model, tok, [t[1] for t in trip])
+    u = embed(model, tok, [t[2] for t in trip])
+    sp, su = (a * p).sum(1), (a * u).sum(1)
+    return {"triplets": len(trip), "same_fact_closer": round(float((sp > su).float().mean()), 4),
+            "mean_cos_same_fact": round(float(sp.mean()), 4), "mean_cos_unrelated": round(float(su.mean()), 4)}
+
+
+def single_token(tok, items):
+    return [it for it in items if len(tok.tokenize(it[1])) == 1]
+
+
+def main():
+    C.setup(SEED)
+    timer = C.Timer()
+    if os.path.exists(LOG):
+        os.remove(LOG)
+    r = random.Random(SEED)
+    sents = corpus_facts.train_sentences(200000, corpus_facts.TRAIN_SEED)
+    answers = sorted({b for _, _, b in corpus_facts.facts()} | {w for _, a, _ in corpus_facts.facts() for w in a.split()})
+    vocab = W.train([s for s, _, _ in sents[:60000]], VOCAB_TARGET, must_have=[w for w in answers if "-" not in w])
+    tok = W.BertTokenizer(vocab)
+    cache = {}
+    exs = []
+    for s, a, off in sents:
+        key = (s, off)
+        if key not in cache:
+            cache[key] = encode_example(tok, s, a, off)
+            if a is not None:
+                assert cache[key][0] == tok.encode(s), s
+        exs.append(cache[key])
+    held = single_token(tok, corpus_facts.heldout_sentences())
+    seen = single_token(tok, [corpus_facts.fill(corpus_facts.T[rel][0][0], a, b) for rel, a, b in corpus_facts.facts()])
+    C.log(LOG, f"[{NAME}] vocab {len(vocab)}, {len(exs)} sentences ({len(cache)} distinct), "
+               f"held-out {len(held)} masked sentences; {timer():.0f}s")
+    cfg = config(len(vocab))
+    model = H.BertForMaskedLM(cfg)
+    n_params = sum(p.numel() for p in model.parameters())
+    C.log(LOG, f"[{NAME}] params {n_params}")
+    opt = C.make_optimizer(model, 1e-3, weight_decay=0.01)
+    t_train = C.Timer()
+    cpu0 = time.process_time()
+    step = 0
+    for step in range(STEPS):
+        lr = C.cosine_lr(step, STEPS, 1e-3, 200)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x, am, lab = make_batch(tok, [exs[r.randrange(len(exs))] for _ in range(BATCH)], r, len(vocab))
+        hs = model.encode(x, None, am)
+        sel = lab != -100
+        loss = F.cross_entropy(model.mlm_logits(hs[sel]), lab[sel])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step % 250 == 0:
+            msg = f"step {step} loss {loss.item():.4f} lr {lr:.2e} {t_train():.0f}s"
+            if step % 1000 == 0 and step:
+                model.eval()
+                t1, t5, _ = mask_eval(model, tok, held[::4])
+                model.train()
+                msg += f" held-out top1 {t1:.3f} top5 {t5:.3f}"
+            C.log(LOG, msg)
+        if t_train() > BUDGET_S:
+            C.log(LOG, f"time budget reached at step {step}")
+            break
+    train_s, cpu_s = t_train(), time.process_time() - cpu0
+    model.eval()
+    h1, h5, hrows = mask_eval(model, tok, held)
+    s1, s5, _ = mask_eval(model, tok, seen)
+    sim = similarity_eval(model, tok)
+    C.log(LOG, f"[{NAME}] trained {step + 1} steps in {train_s:.0f}s ({cpu_s:.0f}s CPU); held-out phrasing: "
+               f"top1 {h1:.4f} top5 {h5:.4f} ({len(held)}); training phrasing: top1 {s1:.4f} top5 {s5:.4f}; "
+               f"similarity {sim}")
+    for row in hrows[::25]:
+        C.log(LOG, f"  {row['text']}  ->  {row['top5']}")
+    files = W.hf_files(vocab, cfg["max_position_embeddings"])
+    files["modules.json"] = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]
+    files["1_Pooling/config.json"] = {
+        "word_embedding_dimension": cfg["hidden_size"], "pooling_mode_cls_token": False,
+        "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,
+        "pooling_mode_mean_sqrt_len_tokens": False}
+    C.save_hf_folder(OUT, model, cfg, files)
+    C.write_json(os.path.join(C.WORK, NAME + "-train.json"), {
+        "model": NAME, "architecture": "bert", "params": n_params, "vocab": len(vocab), "steps": step + 1,
+        "batch": BATCH, "train_seconds": round(train_s), "train_cpu_seconds": round(cpu_s),
+        "total_seconds": round(timer()), "seed": SEED, "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "heldout_phrasing": {"n": len(held), "top1": round(h1, 4), "top5": round(h5, 4)},
+        "training_phrasing": {"n": len(seen), "top1": round(s1, 4), "top5": round(s5, 4)},
+        "similarity": sim})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Train the T5 (v1.1, gated-gelu) task model from scratch and write its Hugging Face folder.
+
+    /usr/bin/python3 models/train/train_t5.py      # -> models/train/work/t5-tasks-hf/
+
+Tasks: corpus_t5.py (spell / date / reverse / sort). Tokenizer: SentencePiece Unigram
+with T5's id layout (<pad>=0, </s>=1, <unk>=2, no <s>), nmt_nfkc, digits split.
+"""
+import io
+import math
+import os
+import time
+import random
+import string
+
+import sentencepiece as spm
+import torch
+import torch.nn.functional as F
+
+import common as C
+import corpus_t5
+import hf_models as H
+
+SEED = 4321
+BUDGET_S = float(os.environ.get("PLM_TRAIN_SECONDS", 60 * 60))  # safety cap (wall clock); steps are fixed
+STEPS = int(os.environ.get("PLM_TRAIN_STEPS", 2000))
+BATCH = 64
+VOCAB = 256
+NAME = "t5-tasks"
+OUT = os.path.join(C.WORK, NAME + "-hf")
+LOG = os.path.join(C.WORK, NAME + ".log")
+
+CONFIG = {
+    "architectures": ["T5ForConditionalGeneration"], "d_ff": 384, "d_kv": 32, "d_model": 128,
+    "decoder_start_token_id": 0, "dense_act_fn": "gelu_new", "dropout_rate": 0.0, "eos_token_id": 1,
+    "feed_forward_proj": "gated-gelu", "initializer_factor": 1.0, "is_encoder_decoder": True,
+    "is_gated_act": True, "layer_norm_epsilon": 1e-06, "model_type": "t5", "n_positions": 512,
+    "num_decoder_layers": 3, "num_heads": 4, "num_layers": 3, "pad_token_id": 0,
+    "relative_attention_max_distance": 128, "relative_attention_num_buckets": 32,
+    "tie_word_embeddings": False, "torch_dtype": "float32", "use_cache": True, "vocab_size": VOCAB}
+
+
+def build_tokenizer(texts):
+    f = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts), model_writer=f, model_type="unigram", vocab_size=VOCAB,
+        pad_id=0, eos_id=1, unk_id=2, bos_id=-1, pad_piece="<pad>", eos_piece="</s>", unk_piece="<unk>",
+        split_digits=True, character_coverage=1.0, hard_vocab_limit=False, num_threads=1,
+        minloglevel=2)
+    return f.getvalue()
+
+
+def batch_tensors(sp, pairs):
+    srcs = [sp.encode(i) + [1] for i, _ in pairs]
+    tgts = [sp.encode(o) + [1] for _, o in pairs]
+    S, T = max(map(len, srcs)), max(map(len, tgts))
+    ids = torch.zeros(len(pairs), S, dtype=torch.long)
+    mask = torch.zeros(len(pairs), S, dtype=torch.long)
+    dec = torch.zeros(len(pairs), T, dtype=torch.long)
+    lab = torch.full((len(pairs), T), -100, dtype=torch.long)
+    for k, (s, t) in enumerate(zip(srcs, tgts)):
+        ids[k, :len(s)] = torch.tensor(s)
+        mask[k, :len(s)] = 1
+        lab[k, :len(t)] = torch.tensor(t)
+        dec[k, 1:len(t)] = torch.tensor(t[:-1])  # [decoder_start=0] + target, shifted right
+    return ids, mask, dec, lab
+
+
+@torch.no_grad()
+def greedy_batch(model, sp, inputs, max_new=24):
+    srcs = [sp.encode(i) + [1] for i in inputs]
+    S = max(map(len, srcs))
+    ids = torch.zeros(len(srcs), S, dtype=torch.long)
+    mask = torch.zeros(len(srcs), S, dtype=torch.long)
+    for k, s in enumerate(srcs):
+        ids[k, :len(s)] = torch.tensor(s)
+        mask[k, :len(s)] = 1
+    enc = model.encode(ids, mask)
+    out = torch.zeros(len(srcs), 1, dtype=torch.long)
+    done = torch.zeros(len(srcs), dtype=torch.bool)
+    for _ in range(max_new):
+        nxt = model.decode(out, enc, mask)[:, -1].argmax(-1)
+        nxt = torch.where(done, torch.zeros_like(nxt), nxt)
+        out = torch.cat([out, nxt[:, None]], 1)
+        done |= nxt == 1
+        if done.all():
+            break
+    res = []
+    for row in out.tolist():
+        row = row[1:]
+        res.append(sp.decode(row[:row.index(1)] if 1 in row else row))
+    return res
+
+
+def evaluate(model, sp, held, per_task=None):
+    model.eval()
+    acc = {}
+    outs = {}
+    for t, xs in held.items():
+        xs = xs[:per_task] if per_task else xs
+        got = []
+        for k in range(0, len(xs), 100):
+            got += greedy_batch(model, sp, [i for i, _ in xs[k:k + 100]])
+        acc[t] = sum(g == o for g, (_, o) in zip(got, xs)) / len(xs)
+        outs[t] = got
+    model.train()
+    return acc, outs
+
+
+def main():
+    C.setup(SEED)
+    timer = C.Timer()
+    if os.path.exists(LOG):
+        os.remove(LOG)
+    held = corpus_t5.heldout()
+    exclude = {i for xs in held.values() for i, _ in xs}
+    stream = corpus_t5.TrainStream(SEED, exclude)
+    tok_texts = [s for _ in range(20000) for s in next(stream)]
+    tok_texts.append(string.printable.strip())  # every printable ASCII character gets a piece
+    sp_model = build_tokenizer(tok_texts)
+    sp = spm.SentencePieceProcessor(model_proto=sp_model)
+    C.log(LOG, f"[{NAME}] tokenizer {sp.get_piece_size()} pieces, {timer():.0f}s; "
+               f"e.g. {sp.encode('spell: 1234', out_type=str)} {sp.encode('2021-03-05', out_type=str)}")
+    model = H.T5ForConditionalGeneration(CONFIG)
+    n_params = sum(p.numel() for p in model.parameters())
+    C.log(LOG, f"[{NAME}] params {n_params}")
+    opt = C.make_optimizer(model, 2e-3, weight_decay=0.01)
+    t_train = C.Timer()
+    cpu0 = time.process_time()
+    step = 0
+    for step in range(STEPS):
+        lr = C.cosine_lr(step, STEPS, 2e-3, 200)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        ids, mask, dec, lab = batch_tensors(sp, [next(stream) for _ in range(BATCH)])
+        logits = model(ids, dec, mask)
+        loss = F.cross_entropy(logits.reshape(-1, VOCAB), lab.reshape(-1), ignore_index=-100)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step % 100 == 0:
+            msg = f"step {step} loss {loss.item():.4f} lr {lr:.2e} {t_train():.0f}s"
+            if step % 500 == 0 and step:
+                acc, _ = evaluate(model, sp, held, per_task=50)
+                msg += " acc@50 " + " ".join(f"{t}={a:.2f}" for t, a in acc.items())
+            C.log(LOG, msg)
+        if t_train() > BUDGET_S:
+            C.log(LOG, f"time budget reached at step {step}")
+            break
+    train_s = t_train()
+    cpu_s = time.process_time() - cpu0
+    acc, outs = evaluate(model, sp, held)
+    C.log(LOG, f"[{NAME}] trained {step + 1} steps ({(step + 1) * BATCH} examples) in {train_s:.0f}s ({cpu_s:.0f}s CPU); "
+               "held-out exact match " + " ".join(f"{t}={a:.4f}" for t, a in acc.items()))
+    for t, xs in held.items():
+        for (i, o), g in list(zip(xs, outs[t]))[:3]:
+            C.log(LOG, f"  {i}  ->  {g}" + ("" if g == o else f"   (want {o})"))
+    files = {
+        "spiece.model": sp_model,
+        "tokenizer_config.json": {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
+                                  "extra_ids": 0, "additional_special_tokens": [], "model_max_length": 512,
+                                  "legacy": True, "tokenizer_class": "T5Tokenizer"},
+        "special_tokens_map.json": {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"},
+        "generation_config.json": {"decoder_start_token_id": 0, "eos_token_id": 1, "pad_token_id": 0},
+    }
+    C.save_hf_folder(OUT, model, CONFIG, files)
+    C.write_json(os.path.join(C.WORK, NAME + "-train.json"), {
+        "model": NAME, "architecture": "t5", "params": n_params, "steps": step + 1, "batch": BATCH,
+        "train_examples": (step + 1) * BATCH, "train_seconds": round(train_s), "train_cpu_seconds": round(cpu_s),
+        "total_seconds": round(timer()), "heldout_per_task": corpus_t5.HELDOUT_PER_TASK,
+        "heldout_exact_match": {t: round(a, 4) for t, a in acc.items()}, "seed": SEED,
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "heldout_outputs": {t: outs[t] for t in held}})
+
+
+if __name__ == "__main__":
+    main()
