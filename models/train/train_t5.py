@@ -22,7 +22,7 @@ import hf_models as H
 
 SEED = 4321
 BUDGET_S = float(os.environ.get("PLM_TRAIN_SECONDS", 60 * 60))  # safety cap (wall clock); steps are fixed
-STEPS = int(os.environ.get("PLM_TRAIN_STEPS", 2000))
+STEPS = int(os.environ.get("PLM_TRAIN_STEPS", 1500))
 BATCH = 64
 VOCAB = 256
 NAME = "t5-tasks"

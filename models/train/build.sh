@@ -1,0 +1,31 @@
+#!/bin/sh
+# Rebuild the shipped demo models from nothing: corpus -> tokenizer -> training ->
+# Hugging Face folder (models/train/work/*-hf) -> GGUF (the project's own converter)
+# -> expected outputs for the tests (tests/fixtures/models/*.json).
+#
+#   models/train/build.sh                 # all four
+#   models/train/build.sh gpt2 t5         # some of them
+#
+# Needs Debian's python3-torch, python3-numpy, python3-sentencepiece, python3-regex
+# (training only; the library never needs Python) and Node 20 for the converter.
+# libopenblas0 makes torch ~15x faster than the reference BLAS on these machines.
+set -eu
+cd "$(dirname "$0")/../.."
+PY=/usr/bin/python3
+export OMP_NUM_THREADS=1
+
+name() { case $1 in gpt2) echo gpt2-stories;; llama) echo llama-stories;; t5) echo t5-tasks;; bert) echo bert-facts;; esac; }
+ftype() { case $1 in gpt2|llama) echo F16;; t5|bert) echo Q8_0;; esac; }
+
+for m in ${@:-gpt2 llama t5 bert}; do
+  case $m in
+    gpt2|llama) $PY models/train/train_decoder.py "$m" ;;
+    t5) $PY models/train/train_t5.py ;;
+    bert) $PY models/train/train_bert.py ;;
+    *) echo "unknown model $m (gpt2, llama, t5, bert)" >&2; exit 2 ;;
+  esac
+  n=$(name "$m"); t=$(ftype "$m")
+  out="models/$n-$t.gguf"
+  node js/cli.js convert "models/train/work/$n-hf" -o "$out" --type "$t" --name "$n"
+  $PY models/train/expected.py "$m" "$t"
+done
