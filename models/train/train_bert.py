@@ -22,7 +22,7 @@ import tok_wordpiece as W
 
 SEED = 2468
 BUDGET_S = float(os.environ.get("PLM_TRAIN_SECONDS", 60 * 60))  # safety cap (wall clock); steps are fixed
-STEPS = int(os.environ.get("PLM_TRAIN_STEPS", 3000))
+STEPS = int(os.environ.get("PLM_TRAIN_STEPS", 1500))
 BATCH = 96
 VOCAB_TARGET = 3000
 MAXLEN = 64
@@ -34,8 +34,8 @@ LOG = os.path.join(C.WORK, NAME + ".log")
 def config(vocab_size):
     return {
         "architectures": ["BertForMaskedLM"], "attention_probs_dropout_prob": 0.0, "classifier_dropout": None,
-        "hidden_act": "gelu", "hidden_dropout_prob": 0.0, "hidden_size": 192, "initializer_range": 0.02,
-        "intermediate_size": 768, "layer_norm_eps": 1e-12, "max_position_embeddings": 128,
+        "hidden_act": "gelu", "hidden_dropout_prob": 0.0, "hidden_size": 128, "initializer_range": 0.02,
+        "intermediate_size": 512, "layer_norm_eps": 1e-12, "max_position_embeddings": 128,
         "model_type": "bert", "num_attention_heads": 4, "num_hidden_layers": 4, "pad_token_id": 0,
         "position_embedding_type": "absolute", "torch_dtype": "float32", "type_vocab_size": 2,
         "use_cache": True, "vocab_size": vocab_size}
@@ -142,12 +142,12 @@ def main():
     model = H.BertForMaskedLM(cfg)
     n_params = sum(p.numel() for p in model.parameters())
     C.log(LOG, f"[{NAME}] params {n_params}")
-    opt = C.make_optimizer(model, 1e-3, weight_decay=0.01)
+    opt = C.make_optimizer(model, 1.5e-3, weight_decay=0.01)
     t_train = C.Timer()
     cpu0 = time.process_time()
     step = 0
     for step in range(STEPS):
-        lr = C.cosine_lr(step, STEPS, 1e-3, 200)
+        lr = C.cosine_lr(step, STEPS, 1.5e-3, 150)
         for g in opt.param_groups:
             g["lr"] = lr
         x, am, lab = make_batch(tok, [exs[r.randrange(len(exs))] for _ in range(BATCH)], r, len(vocab))
@@ -160,12 +160,15 @@ def main():
         opt.step()
         if step % 250 == 0:
             msg = f"step {step} loss {loss.item():.4f} lr {lr:.2e} {t_train():.0f}s"
-            if step % 1000 == 0 and step:
+            if step % 500 == 0 and step:
                 model.eval()
                 t1, t5, _ = mask_eval(model, tok, held[::4])
                 model.train()
                 msg += f" held-out top1 {t1:.3f} top5 {t5:.3f}"
             C.log(LOG, msg)
+        if os.path.exists(os.path.join(C.WORK, NAME + ".stop")):  # graceful early stop, recorded in the log
+            C.log(LOG, f"stop file found at step {step}")
+            break
         if t_train() > BUDGET_S:
             C.log(LOG, f"time budget reached at step {step}")
             break

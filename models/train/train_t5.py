@@ -144,6 +144,9 @@ def main():
                 acc, _ = evaluate(model, sp, held, per_task=50)
                 msg += " acc@50 " + " ".join(f"{t}={a:.2f}" for t, a in acc.items())
             C.log(LOG, msg)
+        if os.path.exists(os.path.join(C.WORK, NAME + ".stop")):  # graceful early stop, recorded in the log
+            C.log(LOG, f"stop file found at step {step}")
+            break
         if t_train() > BUDGET_S:
             C.log(LOG, f"time budget reached at step {step}")
             break
