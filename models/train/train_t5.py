@@ -30,11 +30,11 @@ OUT = os.path.join(C.WORK, NAME + "-hf")
 LOG = os.path.join(C.WORK, NAME + ".log")
 
 CONFIG = {
-    "architectures": ["T5ForConditionalGeneration"], "d_ff": 384, "d_kv": 32, "d_model": 128,
+    "architectures": ["T5ForConditionalGeneration"], "d_ff": 256, "d_kv": 32, "d_model": 128,
     "decoder_start_token_id": 0, "dense_act_fn": "gelu_new", "dropout_rate": 0.0, "eos_token_id": 1,
     "feed_forward_proj": "gated-gelu", "initializer_factor": 1.0, "is_encoder_decoder": True,
     "is_gated_act": True, "layer_norm_epsilon": 1e-06, "model_type": "t5", "n_positions": 512,
-    "num_decoder_layers": 3, "num_heads": 4, "num_layers": 3, "pad_token_id": 0,
+    "num_decoder_layers": 2, "num_heads": 4, "num_layers": 2, "pad_token_id": 0,
     "relative_attention_max_distance": 128, "relative_attention_num_buckets": 32,
     "tie_word_embeddings": False, "torch_dtype": "float32", "use_cache": True, "vocab_size": VOCAB}
 
@@ -123,12 +123,12 @@ def main():
     model = H.T5ForConditionalGeneration(CONFIG)
     n_params = sum(p.numel() for p in model.parameters())
     C.log(LOG, f"[{NAME}] params {n_params}")
-    opt = C.make_optimizer(model, 2e-3, weight_decay=0.01)
+    opt = C.make_optimizer(model, 3e-3, weight_decay=0.01)
     t_train = C.Timer()
     cpu0 = time.process_time()
     step = 0
     for step in range(STEPS):
-        lr = C.cosine_lr(step, STEPS, 2e-3, 200)
+        lr = C.cosine_lr(step, STEPS, 3e-3, 150)
         for g in opt.param_groups:
             g["lr"] = lr
         ids, mask, dec, lab = batch_tensors(sp, [next(stream) for _ in range(BATCH)])
