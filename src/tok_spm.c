@@ -139,6 +139,16 @@ static int resegment(const plm_vocab *v, const spm_work *w, const char *s, int n
 }
 
 static int spm_encode(const plm_vocab *v, const char *text, size_t len, int first, tok_ids *out) {
+    /* remove_extra_whitespaces (sentencepiece's normalizer; only when the file
+     * says so: llama.cpp ignores it for "llama" vocabularies and the LLaMA
+     * converter does not write it): no leading spaces, runs of spaces
+     * collapsed to one, no trailing U+2581 */
+    const int squeeze = v->remove_extra_whitespaces;
+    if (squeeze) {
+        while (len > 0 && text[0] == ' ') text++, len--;
+        while (len > 0 && text[len - 1] == ' ') len--;
+        if (len == 0) return PLM_OK;
+    }
     const int prefix = first && v->add_space_prefix;
     size_t spaces = 0;
     for (size_t i = 0; i < len; i++) spaces += text[i] == ' ';
@@ -158,9 +168,13 @@ static int spm_encode(const plm_vocab *v, const char *text, size_t len, int firs
     size_t o = 0;
     if (prefix) memcpy(buf + o, "\xe2\x96\x81", 3), o += 3;
     for (size_t i = 0; i < len; i++) {
-        if (text[i] == ' ') memcpy(buf + o, "\xe2\x96\x81", 3), o += 3;
-        else buf[o++] = text[i];
+        if (text[i] != ' ') buf[o++] = text[i];
+        else if (!squeeze || text[i - 1] != ' ') memcpy(buf + o, "\xe2\x96\x81", 3), o += 3;
     }
+    if (squeeze) /* sentencepiece strips every trailing U+2581, escaped space or not */
+        while (o >= 3 && memcmp(buf + o - 3, "\xe2\x96\x81", 3) == 0) o -= 3;
+    n = o;
+    if (n == 0) goto done;
 
     /* one symbol per character (an invalid byte is a character of its own) */
     int ns = 0;

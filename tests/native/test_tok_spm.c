@@ -217,7 +217,7 @@ TEST(test_spm_metadata_flags) {
     static const char *const toks[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "▁a", "ab"};
     static const float scores[] = {0, 0, 0, -1, -2, -3, -1.5f, -0.5f};
     static const int32_t types[] = {2, 3, 3, 1, 1, 1, 1, 1};
-    for (int variant = 0; variant < 3; variant++) {
+    for (int variant = 0; variant < 4; variant++) {
         gguf_builder b;
         gb_begin(&b);
         kv_str(&b, "tokenizer.ggml.model", "llama");
@@ -226,6 +226,7 @@ TEST(test_spm_metadata_flags) {
         kv_arr_i32(&b, "tokenizer.ggml.token_type", types, 8);
         if (variant == 1) kv_bool(&b, "tokenizer.ggml.add_space_prefix", 0);
         if (variant == 2) kv_u32(&b, "tokenizer.ggml.bos_token_id", 99); /* out of range: default kept */
+        if (variant == 3) kv_bool(&b, "tokenizer.ggml.remove_extra_whitespaces", 1);
         gguf_ctx *g = gb_end(&b);
         plm_vocab *v = g ? vocab_load(g) : NULL;
         CHECK_MSG(v != NULL, "variant %d: %s", variant, plm_errmsg());
@@ -241,6 +242,15 @@ TEST(test_spm_metadata_flags) {
             n = vocab_encode(v, "c", 1, 0, 0, ids, 8);
             if (variant == 1) CHECK(n == 1 && ids[0] == 0);
             else CHECK(n == 2 && ids[0] == 3 && ids[1] == 0);
+            /* sentencepiece's remove_extra_whitespaces: "  a  b  " -> "▁a▁b" */
+            n = vocab_encode(v, "  a  b  ", 8, 0, 0, ids, 8);
+            if (variant == 3) {
+                CHECK(n == 3 && ids[0] == 6 && ids[1] == 3 && ids[2] == 5);
+                CHECK_EQ_INT(vocab_encode(v, "   ", 3, 0, 0, ids, 8), 0);
+                CHECK_EQ_INT(vocab_encode(v, "a \xe2\x96\x81", 5, 0, 0, ids, 8), 1); /* trailing ▁ stripped too */
+            } else {
+                CHECK(n > 3);
+            }
         }
         vocab_free(v);
         gguf_free(g);
