@@ -286,7 +286,7 @@ static int bpe_encode(const plm_vocab *v, const char *text, size_t len, int firs
     bpe_cand *heap = NULL;
     for (size_t i = 0; i < len;) {
         size_t m = gpt2_match(text, len, i);
-        if (m > (size_t)(INT32_MAX / 4)) {
+        if ((uint64_t)m * (sizeof *sym + 3 * sizeof *heap) > (uint64_t)SIZE_MAX / 2 || m > (size_t)(INT32_MAX / 4)) {
             r = plm_fail(PLM_E_TOO_LONG, "tokenize: a single word of %zu bytes is too long", m);
             break;
         }

@@ -152,9 +152,11 @@ static int spm_encode(const plm_vocab *v, const char *text, size_t len, int firs
     const int prefix = first && v->add_space_prefix;
     size_t spaces = 0;
     for (size_t i = 0; i < len; i++) spaces += text[i] == ' ';
-    size_t n = len + 2 * spaces + (prefix ? 3 : 0);
-    if (n == 0) return PLM_OK;
-    if (n > (size_t)(INT32_MAX / 4)) return plm_fail(PLM_E_TOO_LONG, "tokenize: text too long");
+    uint64_t n64 = (uint64_t)len + 2 * (uint64_t)spaces + (prefix ? 3 : 0);
+    if (n64 == 0) return PLM_OK;
+    if (n64 > INT32_MAX / 4 || n64 * (1 + sizeof(spm_sym) + 3 * sizeof(spm_pair)) > (uint64_t)SIZE_MAX / 2)
+        return plm_fail(PLM_E_TOO_LONG, "tokenize: a text fragment of %llu bytes is too long", (unsigned long long)n64);
+    size_t n = (size_t)n64;
 
     spm_work w = {0};
     char *buf = plm_malloc_for(n, "escaped text");

@@ -418,6 +418,8 @@ typedef struct { fragment *f; int n, cap; } fragments;
 
 static int frag_push(fragments *fs, size_t off, size_t len, int32_t id) {
     if (fs->n == fs->cap) {
+        if (fs->cap > INT_MAX / 2 || (size_t)fs->cap > SIZE_MAX / 2 / sizeof *fs->f)
+            return plm_fail(PLM_E_TOO_LONG, "tokenize: too many special-token literals");
         int cap = fs->cap ? fs->cap * 2 : 16;
         fragment *p = plm_realloc_for(fs->f, (size_t)cap * sizeof *p, "text fragments");
         if (!p) return PLM_E_NOMEM;
@@ -660,17 +662,17 @@ int vocab_decode(const plm_vocab *v, const int32_t *ids, int n, int flags, char 
     if (!v) return plm_fail(PLM_E_INVALID, "decode: no vocabulary");
     if (n < 0 || (n > 0 && !ids)) return plm_fail(PLM_E_INVALID, "decode: bad token list");
     if (cap < 0 || (cap > 0 && !out)) return plm_fail(PLM_E_INVALID, "decode: bad output buffer");
-    size_t room = 0;
+    uint64_t room = 0;
     for (int i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= v->n_tokens)
             return plm_fail(PLM_E_INVALID, "token id %d is out of range [0, %d)", (int)ids[i], (int)v->n_tokens);
         room += v->text_len[ids[i]];
     }
+    if (room > (uint64_t)INT_MAX / 3) return plm_fail(PLM_E_TOO_LONG, "decode: the text would be too long");
     if (v->algo->decode) return v->algo->decode(v, ids, n, flags, out, cap);
-    if (room > (size_t)INT_MAX / 3) return plm_fail(PLM_E_TOO_LONG, "decode: text too long");
 
-    char *raw = plm_malloc_for(room + 1, "decoded text");
-    char *clean = raw ? plm_malloc_for(3 * room + 1, "decoded text") : NULL;
+    char *raw = plm_malloc_for((size_t)room + 1, "decoded text");
+    char *clean = raw ? plm_malloc_for(3 * (size_t)room + 1, "decoded text") : NULL;
     if (!clean) {
         free(raw);
         return PLM_E_NOMEM;

@@ -131,6 +131,31 @@ TEST(test_gpt2_edge_cases) {
     CHECK(k0 >= 1 && k0 < 3);
 }
 
+/* Random byte strings (valid or not): the token bytes give the input back. */
+TEST(test_gpt2_random_bytes) {
+    uint32_t seed = 12345;
+    const char alphabet[] = "aZ0 \t\n'.!\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\x80\xff";
+    int ok = 0, total = 2000;
+    for (int t = 0; t < total; t++) {
+        char s[64], back[256];
+        int n = 0;
+        seed = seed * 1664525u + 1013904223u;
+        int len = (int)(seed >> 27);
+        for (int i = 0; i < len; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            s[n++] = alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+        }
+        int32_t ids[64];
+        int k = vocab_encode(gpt2, s, (size_t)n, 0, 1, ids, 64);
+        size_t bl = 0;
+        for (int i = 0; i < k && k <= 64; i++) bl += (size_t)vocab_token_bytes(gpt2, ids[i], 0, back + bl, 8);
+        char dec[256];
+        int dl = vocab_decode(gpt2, ids, k, 0, dec, sizeof dec);
+        ok += k >= 0 && k <= 64 && bl == (size_t)n && memcmp(back, s, (size_t)n) == 0 && dl >= 0;
+    }
+    CHECK_EQ_INT(ok, total);
+}
+
 TEST(test_gpt2_count_may_exceed_cap) {
     const char *s = "The quick brown fox jumps over the lazy dog.";
     int32_t ids[4];
@@ -323,6 +348,7 @@ int main(void) {
     RUN(test_gpt2_metadata);
     RUN(test_gpt2_special_literal);
     RUN(test_gpt2_edge_cases);
+    RUN(test_gpt2_random_bytes);
     RUN(test_gpt2_count_may_exceed_cap);
     RUN(test_gpt2_long_input);
     RUN(test_gpt2_bad_args);

@@ -6,6 +6,7 @@
 #include "tok_test_util.h"
 
 #include "tok_impl.h"
+#include "unicode.h"
 
 #define LLAMA_GGUF "tests/fixtures/tokenizers/ggml-vocab-llama-spm.gguf"
 #define LLAMA_JSONL "tests/fixtures/tokenizers/llama.jsonl"
@@ -166,6 +167,30 @@ TEST(test_llama_long_input) {
     free(text);
 }
 
+/* Random byte strings (valid or not): decoding gives the input back, with
+ * U+FFFD for each byte that is not part of a valid character. */
+TEST(test_llama_random_bytes) {
+    uint32_t seed = 777;
+    const char alphabet[] = "aZ0 \t\n'.!\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\x80\xff";
+    int ok = 0, total = 2000;
+    for (int t = 0; t < total; t++) {
+        char s[64], want[256], dec[256];
+        int n = 0;
+        seed = seed * 1664525u + 1013904223u;
+        int len = (int)(seed >> 27);
+        for (int i = 0; i < len; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            s[n++] = alphabet[(seed >> 16) % (sizeof alphabet - 1)];
+        }
+        int32_t ids[256];
+        int k = vocab_encode(llama, s, (size_t)n, 1, 1, ids, 256);
+        size_t wl = uc_sanitize_bytewise(s, (size_t)n, want);
+        int dl = k >= 0 ? vocab_decode(llama, ids, k, DEC, dec, sizeof dec) : -1;
+        ok += dl == (int)wl && memcmp(dec, want, wl) == 0;
+    }
+    CHECK_EQ_INT(ok, total);
+}
+
 TEST(test_llama_pair) {
     int32_t ids[16], types[16];
     int n = vocab_encode_pair(llama, "Hello", 5, "world", 5, 1, ids, types, 16);
@@ -265,6 +290,7 @@ int main(void) {
     RUN(test_llama_edge_cases);
     RUN(test_llama_special_literals);
     RUN(test_llama_long_input);
+    RUN(test_llama_random_bytes);
     RUN(test_llama_pair);
     RUN(test_stories260k_model);
     RUN(test_spm_metadata_flags);
