@@ -66,8 +66,8 @@ typedef struct {
     op_mm_job job;
     int use_simd;
     int n_units; /* column groups of 4 */
-    float *tmp;  /* K-quants: k floats per task */
-    int tmp_stride;
+    float *tmp;  /* OP_MM_TMP_ROWS * k floats per task (converted weight rows) */
+    size_t tmp_stride;
 } mm_task_ctx;
 
 static void mm_task(void *arg, int t, int n_tasks) {
@@ -151,14 +151,15 @@ int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, 
     const int n_tasks = n_tasks_for((double)m * j->n * k, c.n_units);
     const int nb = k / QK8_0;
     const int quant_act = W->type == PLM_TYPE_Q8_0 || W->type == PLM_TYPE_Q4_0;
-    const int kquant = W->type == PLM_TYPE_Q4_K || W->type == PLM_TYPE_Q6_K;
+    const int converted = W->type == PLM_TYPE_Q4_K || W->type == PLM_TYPE_Q6_K || (W->type == PLM_TYPE_F16 && m > 1);
 
     /* Scratch layout: [activations][per-task K-quant rows]. */
     size_t act_bytes = 0;
     if (quant_act)
         act_bytes = c.use_simd ? align64((size_t)m * k * sizeof(int16_t)) + align64((size_t)m * nb * sizeof(float))
                                : align64((size_t)m * nb * sizeof(block_q8_0));
-    size_t tmp_bytes = kquant ? (size_t)n_tasks * align64((size_t)k * sizeof(float)) : 0;
+    const size_t tmp_task = align64((size_t)OP_MM_TMP_ROWS * k * sizeof(float));
+    size_t tmp_bytes = converted ? (size_t)n_tasks * tmp_task : 0;
     if (act_bytes + tmp_bytes > 0) {
         uint8_t *s = scratch_get(act_bytes + tmp_bytes, "matmul scratch");
         if (!s) return PLM_E_NOMEM;
@@ -176,9 +177,9 @@ int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, 
                 j->xq = xq;
             }
         }
-        if (kquant) {
+        if (converted) {
             c.tmp = (float *)(s + act_bytes);
-            c.tmp_stride = (int)(align64((size_t)k * sizeof(float)) / sizeof(float));
+            c.tmp_stride = tmp_task / sizeof(float);
         }
     }
     plm_parallel_for(n_tasks, mm_task, &c);

@@ -138,7 +138,9 @@ void convert_f16_scalar(float *y, const plm_fp16 *x, int n);
 void convert_bf16_scalar(float *y, const uint16_t *x, int n);
 
 /* Matmul work description shared by ops.c and the twins: output columns
- * [c0, c1) of all m rows. tmp: k floats of per-task scratch (K-quants). */
+ * [c0, c1) of all m rows. tmp: OP_MM_TMP_ROWS * k floats of per-task scratch
+ * (weight rows converted to float32: K-quants, F16 with m > 1). */
+#define OP_MM_TMP_ROWS 8
 typedef struct {
     int type;              /* weight type (enum plm_type) */
     const uint8_t *w;      /* n rows of w_row_bytes */

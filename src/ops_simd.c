@@ -68,12 +68,12 @@ INLINE v128_t h2f_exact(v128_t u) {
     return wasm_v128_or(r, sign);
 }
 
-/* Per 8 halves: a u16 value that is >= 0xf000 iff some half is zero,
- * subnormal, Inf or NaN ((h << 1) - 0x800, wrapping). Accumulate with max_u. */
+/* Mask of the halves among 8 with exponent 0 (zero, subnormal) or 31 (Inf,
+ * NaN): adding 1 to the exponent field maps those two to 0 and 1. */
 INLINE v128_t h_special(v128_t h8) {
-    return wasm_i16x8_sub(wasm_i16x8_shl(h8, 1), wasm_i16x8_splat(0x0800));
+    v128_t e = wasm_v128_and(wasm_i16x8_add(h8, wasm_i16x8_splat(0x0400)), wasm_i16x8_splat(0x7c00));
+    return wasm_i16x8_lt(e, wasm_i16x8_splat(0x0800));
 }
-#define H_SPECIAL_LIMIT 0xf000
 
 /* Scalar fp16 -> fp32 for block scales (inline: called once per block). */
 INLINE float h2f1(uint16_t h) {
@@ -558,9 +558,11 @@ INLINE void tile_bf16(const op_mm_job *j, int r0, int c0, int RM, int RN) {
         }
 }
 
-/* F16 with the fast conversion; returns 0 (and writes nothing) if the tile
- * holds a zero / subnormal / Inf / NaN half, for the caller to redo it exactly. */
-INLINE int tile_f16_fast(const op_mm_job *j, int r0, int c0, int RM, int RN) {
+/* F16 (m == 1 path): each group of 8 halves is converted with h2f_fast, or
+ * with h2f_exact when the group holds a zero, subnormal, Inf or NaN (about 1%
+ * of the groups of real weights). Both conversions are exact, so the result
+ * does not depend on the path. */
+INLINE void tile_f16(const op_mm_job *j, int r0, int c0, int RM, int RN) {
     const int k = j->k;
     const plm_fp16 *w[4];
     const float *x[4];
@@ -569,15 +571,23 @@ INLINE int tile_f16_fast(const op_mm_job *j, int r0, int c0, int RM, int RN) {
     v128_t acc[4][4];
     for (int r = 0; r < RM; r++)
         for (int c = 0; c < RN; c++) acc[r][c] = F4(0.0f);
-    v128_t special = wasm_i16x8_splat(0);
     int i = 0;
     for (; i + 8 <= k; i += 8) {
-        v128_t w0[4], w1[4];
+        v128_t h[4], w0[4], w1[4], special = wasm_i32x4_splat(0);
         for (int c = 0; c < RN; c++) {
-            v128_t h = wasm_v128_load(w[c] + i);
-            special = wasm_u16x8_max(special, h_special(h));
-            w0[c] = h2f_fast(lo_halves(h));
-            w1[c] = h2f_fast(hi_halves(h));
+            h[c] = wasm_v128_load(w[c] + i);
+            special = wasm_v128_or(special, h_special(h[c]));
+        }
+        if (__builtin_expect(wasm_v128_any_true(special), 0)) {
+            for (int c = 0; c < RN; c++) {
+                w0[c] = h2f_exact(lo_halves(h[c]));
+                w1[c] = h2f_exact(hi_halves(h[c]));
+            }
+        } else {
+            for (int c = 0; c < RN; c++) {
+                w0[c] = h2f_fast(lo_halves(h[c]));
+                w1[c] = h2f_fast(hi_halves(h[c]));
+            }
         }
         for (int r = 0; r < RM; r++) {
             v128_t x0 = wasm_v128_load(x[r] + i), x1 = wasm_v128_load(x[r] + i + 4);
@@ -587,10 +597,6 @@ INLINE int tile_f16_fast(const op_mm_job *j, int r0, int c0, int RM, int RN) {
             }
         }
     }
-    special = wasm_u16x8_max(special, wasm_i32x4_shuffle(special, special, 2, 3, 0, 1));
-    special = wasm_u16x8_max(special, wasm_i32x4_shuffle(special, special, 1, 0, 3, 2));
-    special = wasm_u16x8_max(special, wasm_i16x8_shuffle(special, special, 1, 0, 3, 2, 5, 4, 7, 6));
-    if (wasm_u16x8_extract_lane(special, 0) >= H_SPECIAL_LIMIT) return 0;
     if (i + 4 <= k) {
         for (int c = 0; c < RN; c++) {
             v128_t wv = h2f_exact(lo_halves(wasm_v128_load64_zero(w[c] + i)));
@@ -603,18 +609,6 @@ INLINE int tile_f16_fast(const op_mm_job *j, int r0, int c0, int RM, int RN) {
         for (int c = 0; c < RN; c++) {
             float v = hsum(acc[r][c]);
             for (int t = i; t < k; t++) v += plm_fp16_to_fp32(w[c][t]) * x[r][t];
-            if (j->bias) v += j->bias[c0 + c];
-            j->y[(size_t)(r0 + r) * j->n + c0 + c] = v;
-        }
-    return 1;
-}
-
-/* The exact path for tiles with special halves: one row pair at a time. */
-static void tile_f16_exact(const op_mm_job *j, int r0, int c0, int RM, int RN) {
-    for (int r = 0; r < RM; r++)
-        for (int c = 0; c < RN; c++) {
-            const plm_fp16 *w = (const plm_fp16 *)(j->w + (size_t)(c0 + c) * j->w_row_bytes);
-            float v = vec_dot_f16_simd(w, j->x + (size_t)(r0 + r) * j->k, j->k);
             if (j->bias) v += j->bias[c0 + c];
             j->y[(size_t)(r0 + r) * j->n + c0 + c] = v;
         }
@@ -662,9 +656,7 @@ INLINE void tile_q(const op_mm_job *j, int r0, int c0, int RM, int RN, int q4) {
 INLINE void tile(const op_mm_job *j, int r0, int c0, int RM, int RN) {
     switch (j->type) {
     case PLM_TYPE_F32: tile_f32(j, r0, c0, RM, RN); break;
-    case PLM_TYPE_F16:
-        if (!tile_f16_fast(j, r0, c0, RM, RN)) tile_f16_exact(j, r0, c0, RM, RN);
-        break;
+    case PLM_TYPE_F16: tile_f16(j, r0, c0, RM, RN); break;
     case PLM_TYPE_BF16: tile_bf16(j, r0, c0, RM, RN); break;
     case PLM_TYPE_Q8_0: tile_q(j, r0, c0, RM, RN, 0); break;
     case PLM_TYPE_Q4_0: tile_q(j, r0, c0, RM, RN, 1); break;
@@ -702,26 +694,46 @@ static void tiles(const op_mm_job *j, int r0, int r1, int c0, int c1) {
     }
 }
 
-void matmul_range_simd(const op_mm_job *j, int c0, int c1, float *tmp) {
-    const int k = j->k;
-    if (j->type == PLM_TYPE_Q4_K || j->type == PLM_TYPE_Q6_K) {
-        for (int c = c0; c < c1; c++) {
-            plm_dequantize_row(j->type, j->w + (size_t)c * j->w_row_bytes, tmp, k);
-            for (int r = 0; r < j->m; r++) {
-                float v = vec_dot_f32_simd(tmp, j->x + (size_t)r * k, k);
-                if (j->bias) v += j->bias[c];
-                j->y[(size_t)r * j->n + c] = v;
-            }
-        }
-        return;
-    }
-    /* Chunks of rows whose activations fit in ~128 KB (L2), swept once per column pair. */
+/* Rows [r0, r1) in chunks whose activations fit in ~128 KB (L2), each chunk
+ * swept once per column pair. */
+static void tiles_chunked(const op_mm_job *j, int c0, int c1) {
     const size_t row_bytes = (j->type == PLM_TYPE_Q8_0 || j->type == PLM_TYPE_Q4_0)
-                                 ? (size_t)k * sizeof(int16_t)
-                                 : (size_t)k * sizeof(float);
+                                 ? (size_t)j->k * sizeof(int16_t)
+                                 : (size_t)j->k * sizeof(float);
     int chunk = (int)((128u << 10) / row_bytes) & ~3;
     if (chunk < 4) chunk = 4;
     for (int r = 0; r < j->m; r += chunk) tiles(j, r, PLM_MIN(j->m, r + chunk), c0, c1);
+}
+
+/* Weight rows converted to float32 in tmp (OP_MM_TMP_ROWS at a time), then
+ * float tiles: for F16 with m > 1 (conversion amortized over the m rows; the
+ * same numbers as tile_f16 since the conversion is exact) and for K-quants. */
+static void converted_rows(const op_mm_job *j, int c0, int c1, float *tmp) {
+    const int k = j->k;
+    for (int cb = c0; cb < c1; cb += OP_MM_TMP_ROWS) {
+        const int cnt = PLM_MIN(OP_MM_TMP_ROWS, c1 - cb);
+        for (int c = 0; c < cnt; c++) {
+            const uint8_t *src = j->w + (size_t)(cb + c) * j->w_row_bytes;
+            if (j->type == PLM_TYPE_F16)
+                convert_f16_simd(tmp + (size_t)c * k, (const plm_fp16 *)src, k);
+            else
+                plm_dequantize_row(j->type, src, tmp + (size_t)c * k, k);
+        }
+        op_mm_job sub = *j;
+        sub.type = PLM_TYPE_F32;
+        sub.w = (const uint8_t *)tmp;
+        sub.w_row_bytes = (size_t)k * sizeof(float);
+        sub.y = j->y + cb;
+        sub.bias = j->bias ? j->bias + cb : NULL;
+        tiles_chunked(&sub, 0, cnt);
+    }
+}
+
+void matmul_range_simd(const op_mm_job *j, int c0, int c1, float *tmp) {
+    if (j->type == PLM_TYPE_Q4_K || j->type == PLM_TYPE_Q6_K || (j->type == PLM_TYPE_F16 && j->m > 1))
+        converted_rows(j, c0, c1, tmp);
+    else
+        tiles_chunked(j, c0, c1);
 }
 
 #endif /* __wasm_simd128__ */

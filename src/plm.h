@@ -155,6 +155,22 @@ PLM_API int plm_quantize_rows(int type, const float *src, void *dst, int nrows, 
 /* Dequantize nrows rows into dst (nrows * n_per_row floats); returns the bytes read or PLM_E_*. */
 PLM_API int plm_dequantize_rows(int type, const void *src, float *dst, int nrows, int n_per_row);
 
+/* ------------------------------------------------------------- diagnostics
+ * Benchmark hooks for bench/ops_bench.mjs (kernel timing from JS, which owns
+ * the clock). Not part of the model API. */
+typedef struct plm_bench plm_bench;
+/* Random weights [n][k] of `type` (ggml id), activations [m][k], bias [n]. NULL on failure. */
+PLM_API plm_bench *plm_bench_matmul_new(int type, int n, int k, int m);
+/* op_matmul `iters` times; PLM_OK or PLM_E_*. */
+PLM_API int plm_bench_matmul_run(plm_bench *b, int iters);
+/* Bytes of the weight matrix (what one matmul streams). */
+PLM_API double plm_bench_weight_bytes(plm_bench *b);
+PLM_API void plm_bench_free(plm_bench *b);
+/* Memory-read baseline: sums n int32 from p (SIMD when built with it), iters times. */
+PLM_API int plm_bench_memsum(const int32_t *p, int n, int iters);
+/* 1 = SIMD kernels (default when built in), 0 = scalar references; returns the previous setting. */
+PLM_API int plm_bench_use_simd(int on);
+
 /* -------------------------------------------------------------------- BERT
  * (issue 3) declared here when implemented. */
 
