@@ -136,6 +136,9 @@ int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, 
     mm_task_ctx c;
     memset(&c, 0, sizeof c);
     c.use_simd = g_simd;
+#if PLM_HAVE_SIMD
+    if (c.use_simd) ops_simd_prepare();
+#endif
     op_mm_job *j = &c.job;
     j->type = W->type;
     j->w = W->data;
@@ -156,7 +159,8 @@ int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, 
     /* Scratch layout: [activations][per-task K-quant rows]. */
     size_t act_bytes = 0;
     if (quant_act)
-        act_bytes = c.use_simd ? align64((size_t)m * k * sizeof(int16_t)) + align64((size_t)m * nb * sizeof(float))
+        act_bytes = c.use_simd ? align64((size_t)m * k * sizeof(int16_t)) + align64((size_t)m * nb * sizeof(float)) +
+                                     align64((size_t)m * nb * 4 * sizeof(int32_t))
                                : align64((size_t)m * nb * sizeof(block_q8_0));
     const size_t tmp_task = align64((size_t)OP_MM_TMP_ROWS * k * sizeof(float));
     size_t tmp_bytes = converted ? (size_t)n_tasks * tmp_task : 0;
@@ -166,9 +170,12 @@ int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, 
         if (quant_act) {
 #if PLM_HAVE_SIMD
             if (c.use_simd) {
+                const size_t o1 = align64((size_t)m * k * sizeof(int16_t));
+                const size_t o2 = o1 + align64((size_t)m * nb * sizeof(float));
                 j->xw = (int16_t *)s;
-                j->xd = (float *)(s + align64((size_t)m * k * sizeof(int16_t)));
-                quantize_rows_q8_0_wide_simd(x, m, k, (int16_t *)j->xw, (float *)j->xd);
+                j->xd = (float *)(s + o1);
+                j->xs = (int32_t *)(s + o2);
+                quantize_rows_q8_0_wide_simd(x, m, k, (int16_t *)j->xw, (float *)j->xd, (int32_t *)j->xs);
             } else
 #endif
             {

@@ -150,6 +150,7 @@ typedef struct {
     const block_q8_0 *xq;  /* scalar: Q8_0 activations [m][k/32] (Q8_0/Q4_0 weights) */
     const int16_t *xw;     /* SIMD: Q8_0 activations widened to int16 [m][k] */
     const float *xd;       /* SIMD: their block scales as float [m][k/32] */
+    const int32_t *xs;     /* SIMD: 8 x their i32x4.dot lane sums [m][k/32][4] (Q4_0 offset) */
     const float *bias;     /* [n] or NULL */
     float *y;              /* [m][n] */
 } op_mm_job;
@@ -176,8 +177,12 @@ void axpy_simd(float *y, float a, const float *x, int n);
 void convert_f16_simd(float *y, const plm_fp16 *x, int n);
 void convert_bf16_simd(float *y, const uint16_t *x, int n);
 /* Quantize m rows of k floats (k % 32 == 0) to Q8_0 exactly as quantize_row_q8_0_act,
- * stored widened: q[m][k] int16 and the fp16-rounded scales d[m][k/32] as float. */
-void quantize_rows_q8_0_wide_simd(const float *x, int m, int k, int16_t *q, float *d);
+ * stored widened: q[m][k] int16, the fp16-rounded scales d[m][k/32] as float, and
+ * s8[m][k/32][4] = 8 * the block's lane sums (lane l: elements j with (j/2)%4 == l). */
+void quantize_rows_q8_0_wide_simd(const float *x, int m, int k, int16_t *q, float *d, int32_t *s8);
+/* One-time setup of the SIMD kernels (a 256 KB fp16 table); called by op_matmul on
+ * the calling thread before it dispatches tasks. */
+void ops_simd_prepare(void);
 void matmul_range_simd(const op_mm_job *j, int c0, int c1, float *tmp);
 #else
 #define PLM_HAVE_SIMD 0

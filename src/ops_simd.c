@@ -24,6 +24,10 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+/* Tile loops over RM / RN (compile-time constants) must unroll completely so
+ * that the accumulator arrays become registers. */
+#define UNROLL _Pragma("clang loop unroll(full)")
+
 #define F4(c) wasm_f32x4_splat(c)
 #define I4(c) wasm_i32x4_splat(c)
 
@@ -86,6 +90,22 @@ INLINE float h2f1(uint16_t h) {
     }
     memcpy(&f, &t, 4);
     return f * 0x1p112f;
+}
+
+/* fp16 -> fp32 table for block scales in the matmul inner loops (one load
+ * instead of ~8 scalar ops per weight block). 256 KB, filled on first use by
+ * the calling thread before any task runs (ops_simd_prepare). */
+static float g_f16_table[1 << 16];
+static int g_f16_table_ready;
+
+void ops_simd_prepare(void) {
+    if (g_f16_table_ready) return;
+    for (int i = 0; i < (1 << 16); i += 8) {
+        v128_t h = wasm_i16x8_make(i, i + 1, i + 2, i + 3, i + 4, i + 5, i + 6, i + 7);
+        wasm_v128_store(g_f16_table + i, h2f_exact(lo_halves(h)));
+        wasm_v128_store(g_f16_table + i + 4, h2f_exact(hi_halves(h)));
+    }
+    g_f16_table_ready = 1;
 }
 
 void convert_f16_simd(float *y, const plm_fp16 *x, int n) {
@@ -165,6 +185,19 @@ INLINE void unpack_q8_0(const block_q8_0 *b, v128_t w[4]) {
     w[3] = wasm_i16x8_extend_high_i8x16(hi);
 }
 
+/* Q4_0 nibbles without the -8 offset (0..15, zero-extended: cheaper than sign
+ * extension); the offset is applied to the integer sums via the activations'
+ * lane sums (dot(w - 8, x) = dot(w, x) - 8 * sum(x), exact). */
+INLINE void unpack_q4_0_u(const block_q4_0 *b, v128_t w[4]) {
+    v128_t q = wasm_v128_load(b->qs);
+    v128_t lo = wasm_v128_and(q, wasm_i8x16_splat(0x0F));
+    v128_t hi = wasm_u8x16_shr(q, 4);
+    w[0] = wasm_u16x8_extend_low_u8x16(lo);
+    w[1] = wasm_u16x8_extend_high_u8x16(lo);
+    w[2] = wasm_u16x8_extend_low_u8x16(hi);
+    w[3] = wasm_u16x8_extend_high_u8x16(hi);
+}
+
 INLINE void unpack_q4_0(const block_q4_0 *b, v128_t w[4]) {
     v128_t q = wasm_v128_load(b->qs);
     v128_t lo = wasm_i8x16_sub(wasm_v128_and(q, wasm_i8x16_splat(0x0F)), wasm_i8x16_splat(8));
@@ -191,6 +224,7 @@ INLINE v128_t block_acc(v128_t acc, v128_t isum, float d) {
 INLINE void widen_q8(const block_q8_0 *b, int16_t x[32]) {
     v128_t w[4];
     unpack_q8_0(b, w);
+    UNROLL
     for (int v = 0; v < 4; v++) wasm_v128_store(x + 8 * v, w[v]);
 }
 
@@ -231,8 +265,10 @@ INLINE v128_t round_away(v128_t v) {
 /* One block of 32: q[0..3] = 32 values as 4 x i16x8, returns the fp16 scale. */
 INLINE plm_fp16 quantize_block(const float *x, v128_t q[4]) {
     v128_t v[8];
+    UNROLL
     for (int j = 0; j < 8; j++) v[j] = wasm_v128_load(x + 4 * j);
     v128_t m = wasm_f32x4_abs(v[0]);
+    UNROLL
     for (int j = 1; j < 8; j++) m = wasm_f32x4_pmax(m, wasm_f32x4_abs(v[j]));
     m = wasm_f32x4_pmax(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
     m = wasm_f32x4_pmax(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
@@ -240,6 +276,7 @@ INLINE plm_fp16 quantize_block(const float *x, v128_t q[4]) {
     const float d = amax / 127.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     const v128_t vid = F4(id);
+    UNROLL
     for (int j = 0; j < 4; j++)
         q[j] = wasm_i16x8_narrow_i32x4(round_away(wasm_f32x4_mul(v[2 * j], vid)),
                                        round_away(wasm_f32x4_mul(v[2 * j + 1], vid)));
@@ -255,15 +292,20 @@ void quantize_row_q8_0_act_simd(const float *x, block_q8_0 *y, int n) {
     }
 }
 
-void quantize_rows_q8_0_wide_simd(const float *x, int m, int k, int16_t *q, float *d) {
+void quantize_rows_q8_0_wide_simd(const float *x, int m, int k, int16_t *q, float *d, int32_t *s8) {
     const int nb = k / QK8_0;
     for (int r = 0; r < m; r++)
         for (int b = 0; b < nb; b++) {
             v128_t v[4];
             plm_fp16 h = quantize_block(x + (size_t)r * k + b * QK8_0, v);
             int16_t *qb = q + (size_t)r * k + b * QK8_0;
+            UNROLL
             for (int j = 0; j < 4; j++) wasm_v128_store(qb + 8 * j, v[j]);
             d[(size_t)r * nb + b] = h2f1(h);
+            const v128_t eight = wasm_i16x8_splat(8);
+            v128_t sum = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(v[0], eight), wasm_i32x4_dot_i16x8(v[1], eight)),
+                                        wasm_i32x4_add(wasm_i32x4_dot_i16x8(v[2], eight), wasm_i32x4_dot_i16x8(v[3], eight)));
+            wasm_v128_store(s8 + ((size_t)r * nb + b) * 4, sum);
         }
 }
 
@@ -494,21 +536,30 @@ INLINE float tail_f32(const float *w, const float *x, int i, int k, float s) {
 INLINE void tile_f32(const op_mm_job *j, int r0, int c0, int RM, int RN) {
     const int k = j->k;
     const float *w[4], *x[4];
+    UNROLL
     for (int c = 0; c < RN; c++) w[c] = (const float *)(j->w + (size_t)(c0 + c) * j->w_row_bytes);
+    UNROLL
     for (int r = 0; r < RM; r++) x[r] = j->x + (size_t)(r0 + r) * k;
     v128_t acc[4][4];
+    UNROLL
     for (int r = 0; r < RM; r++)
+        UNROLL
         for (int c = 0; c < RN; c++) acc[r][c] = F4(0.0f);
     int i = 0;
     for (; i + 4 <= k; i += 4) {
         v128_t wv[4];
+        UNROLL
         for (int c = 0; c < RN; c++) wv[c] = wasm_v128_load(w[c] + i);
+        UNROLL
         for (int r = 0; r < RM; r++) {
             v128_t xv = wasm_v128_load(x[r] + i);
+            UNROLL
             for (int c = 0; c < RN; c++) acc[r][c] = wasm_f32x4_add(acc[r][c], wasm_f32x4_mul(xv, wv[c]));
         }
     }
+    UNROLL
     for (int r = 0; r < RM; r++)
+        UNROLL
         for (int c = 0; c < RN; c++) {
             float v = tail_f32(w[c], x[r], i, k, hsum(acc[r][c]));
             if (j->bias) v += j->bias[c0 + c];
@@ -520,21 +571,28 @@ INLINE void tile_bf16(const op_mm_job *j, int r0, int c0, int RM, int RN) {
     const int k = j->k;
     const uint16_t *w[4];
     const float *x[4];
+    UNROLL
     for (int c = 0; c < RN; c++) w[c] = (const uint16_t *)(j->w + (size_t)(c0 + c) * j->w_row_bytes);
+    UNROLL
     for (int r = 0; r < RM; r++) x[r] = j->x + (size_t)(r0 + r) * k;
     v128_t acc[4][4];
+    UNROLL
     for (int r = 0; r < RM; r++)
+        UNROLL
         for (int c = 0; c < RN; c++) acc[r][c] = F4(0.0f);
     int i = 0;
     for (; i + 8 <= k; i += 8) {
         v128_t w0[4], w1[4];
+        UNROLL
         for (int c = 0; c < RN; c++) {
             v128_t h = wasm_v128_load(w[c] + i);
             w0[c] = lo_halves(h);
             w1[c] = hi_halves(h);
         }
+        UNROLL
         for (int r = 0; r < RM; r++) {
             v128_t x0 = wasm_v128_load(x[r] + i), x1 = wasm_v128_load(x[r] + i + 4);
+            UNROLL
             for (int c = 0; c < RN; c++) {
                 acc[r][c] = wasm_f32x4_add(acc[r][c], wasm_f32x4_mul(w0[c], x0));
                 acc[r][c] = wasm_f32x4_add(acc[r][c], wasm_f32x4_mul(w1[c], x1));
@@ -542,14 +600,18 @@ INLINE void tile_bf16(const op_mm_job *j, int r0, int c0, int RM, int RN) {
         }
     }
     if (i + 4 <= k) {
+        UNROLL
         for (int c = 0; c < RN; c++) {
             v128_t wv = lo_halves(wasm_v128_load64_zero(w[c] + i));
+            UNROLL
             for (int r = 0; r < RM; r++)
                 acc[r][c] = wasm_f32x4_add(acc[r][c], wasm_f32x4_mul(wv, wasm_v128_load(x[r] + i)));
         }
         i += 4;
     }
+    UNROLL
     for (int r = 0; r < RM; r++)
+        UNROLL
         for (int c = 0; c < RN; c++) {
             float v = hsum(acc[r][c]);
             for (int t = i; t < k; t++) v += plm_bf16_to_fp32(w[c][t]) * x[r][t];
@@ -566,31 +628,40 @@ INLINE void tile_f16(const op_mm_job *j, int r0, int c0, int RM, int RN) {
     const int k = j->k;
     const plm_fp16 *w[4];
     const float *x[4];
+    UNROLL
     for (int c = 0; c < RN; c++) w[c] = (const plm_fp16 *)(j->w + (size_t)(c0 + c) * j->w_row_bytes);
+    UNROLL
     for (int r = 0; r < RM; r++) x[r] = j->x + (size_t)(r0 + r) * k;
     v128_t acc[4][4];
+    UNROLL
     for (int r = 0; r < RM; r++)
+        UNROLL
         for (int c = 0; c < RN; c++) acc[r][c] = F4(0.0f);
     int i = 0;
     for (; i + 8 <= k; i += 8) {
         v128_t h[4], w0[4], w1[4], special = wasm_i32x4_splat(0);
+        UNROLL
         for (int c = 0; c < RN; c++) {
             h[c] = wasm_v128_load(w[c] + i);
             special = wasm_v128_or(special, h_special(h[c]));
         }
         if (__builtin_expect(wasm_v128_any_true(special), 0)) {
+            UNROLL
             for (int c = 0; c < RN; c++) {
                 w0[c] = h2f_exact(lo_halves(h[c]));
                 w1[c] = h2f_exact(hi_halves(h[c]));
             }
         } else {
+            UNROLL
             for (int c = 0; c < RN; c++) {
                 w0[c] = h2f_fast(lo_halves(h[c]));
                 w1[c] = h2f_fast(hi_halves(h[c]));
             }
         }
+        UNROLL
         for (int r = 0; r < RM; r++) {
             v128_t x0 = wasm_v128_load(x[r] + i), x1 = wasm_v128_load(x[r] + i + 4);
+            UNROLL
             for (int c = 0; c < RN; c++) {
                 acc[r][c] = wasm_f32x4_add(acc[r][c], wasm_f32x4_mul(w0[c], x0));
                 acc[r][c] = wasm_f32x4_add(acc[r][c], wasm_f32x4_mul(w1[c], x1));
@@ -598,14 +669,18 @@ INLINE void tile_f16(const op_mm_job *j, int r0, int c0, int RM, int RN) {
         }
     }
     if (i + 4 <= k) {
+        UNROLL
         for (int c = 0; c < RN; c++) {
             v128_t wv = h2f_exact(lo_halves(wasm_v128_load64_zero(w[c] + i)));
+            UNROLL
             for (int r = 0; r < RM; r++)
                 acc[r][c] = wasm_f32x4_add(acc[r][c], wasm_f32x4_mul(wv, wasm_v128_load(x[r] + i)));
         }
         i += 4;
     }
+    UNROLL
     for (int r = 0; r < RM; r++)
+        UNROLL
         for (int c = 0; c < RN; c++) {
             float v = hsum(acc[r][c]);
             for (int t = i; t < k; t++) v += plm_fp16_to_fp32(w[c][t]) * x[r][t];
@@ -619,32 +694,48 @@ INLINE void tile_q(const op_mm_job *j, int r0, int c0, int RM, int RN, int q4) {
     const uint8_t *w[4];
     const int16_t *x[4];
     const float *xd[4];
+    const int32_t *xs[4];
+    UNROLL
     for (int c = 0; c < RN; c++) w[c] = j->w + (size_t)(c0 + c) * j->w_row_bytes;
+    UNROLL
     for (int r = 0; r < RM; r++) {
         x[r] = j->xw + (size_t)(r0 + r) * k;
         xd[r] = j->xd + (size_t)(r0 + r) * nb;
+        xs[r] = j->xs + (size_t)(r0 + r) * nb * 4;
     }
     v128_t acc[4][4];
+    UNROLL
     for (int r = 0; r < RM; r++)
+        UNROLL
         for (int c = 0; c < RN; c++) acc[r][c] = F4(0.0f);
     for (int b = 0; b < nb; b++) {
+        UNROLL
         for (int c = 0; c < RN; c++) {
             v128_t wv[4];
             float dw;
             if (q4) {
                 const block_q4_0 *blk = (const block_q4_0 *)w[c] + b;
-                unpack_q4_0(blk, wv);
-                dw = h2f1(blk->d);
+                if (RM == 1)
+                    unpack_q4_0_u(blk, wv); /* one subtraction per block instead of two */
+                else
+                    unpack_q4_0(blk, wv);
+                dw = RM == 1 ? g_f16_table[blk->d] : h2f1(blk->d);
             } else {
                 const block_q8_0 *blk = (const block_q8_0 *)w[c] + b;
                 unpack_q8_0(blk, wv);
-                dw = h2f1(blk->d);
+                dw = RM == 1 ? g_f16_table[blk->d] : h2f1(blk->d);
             }
-            for (int r = 0; r < RM; r++)
-                acc[r][c] = block_acc(acc[r][c], block_dot(wv, x[r] + b * QK8_0), dw * xd[r][b]);
+            UNROLL
+            for (int r = 0; r < RM; r++) {
+                v128_t isum = block_dot(wv, x[r] + b * QK8_0);
+                if (q4 && RM == 1) isum = wasm_i32x4_sub(isum, wasm_v128_load(xs[r] + b * 4));
+                acc[r][c] = block_acc(acc[r][c], isum, dw * xd[r][b]);
+            }
         }
     }
+    UNROLL
     for (int r = 0; r < RM; r++)
+        UNROLL
         for (int c = 0; c < RN; c++) {
             float v = hsum(acc[r][c]);
             if (j->bias) v += j->bias[c0 + c];

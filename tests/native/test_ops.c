@@ -359,10 +359,18 @@ TEST(quantize_act_matches_reference_quantizer) {
         /* the widened form holds the same numbers */
         int16_t qw[32 * 40];
         float d[40];
-        quantize_rows_q8_0_wide_simd(x, 1, 32 * 40, qw, d);
+        int32_t s8[40 * 4];
+        quantize_rows_q8_0_wide_simd(x, 1, 32 * 40, qw, d, s8);
         int ok = 1;
         for (int i = 0; i < 32 * 40; i++) ok &= qw[i] == a[i / 32].qs[i % 32];
         for (int i = 0; i < 40; i++) ok &= same_bits(d[i], plm_fp16_to_fp32(a[i].d));
+        for (int i = 0; i < 40; i++)
+            for (int l = 0; l < 4; l++) {
+                int32_t sum = 0;
+                for (int j = 0; j < 32; j++)
+                    if ((j / 2) % 4 == l) sum += a[i].qs[j];
+                ok &= s8[i * 4 + l] == 8 * sum;
+            }
         CHECK(ok);
 #endif
     }
