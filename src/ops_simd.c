@@ -755,13 +755,19 @@ INLINE void tile(const op_mm_job *j, int r0, int c0, int RM, int RN) {
     }
 }
 
+/* Main tile for m > 1: 4 activation rows x 2 weight rows (measured best among
+ * 4x2, 4x3, 4x4, 2x4, 3x3 in V8; override with -DMT_M / -DMT_N to experiment). */
+#ifndef MT_M
+#define MT_M 4
+#endif
+#ifndef MT_N
+#define MT_N 2
+#endif
 static void tile_1x4(const op_mm_job *j, int r0, int c0) { tile(j, r0, c0, 1, 4); }
-static void tile_1x2(const op_mm_job *j, int r0, int c0) { tile(j, r0, c0, 1, 2); }
 static void tile_1x1(const op_mm_job *j, int r0, int c0) { tile(j, r0, c0, 1, 1); }
-static void tile_2x2(const op_mm_job *j, int r0, int c0) { tile(j, r0, c0, 2, 2); }
-static void tile_2x1(const op_mm_job *j, int r0, int c0) { tile(j, r0, c0, 2, 1); }
-static void tile_4x2(const op_mm_job *j, int r0, int c0) { tile(j, r0, c0, 4, 2); }
-static void tile_4x1(const op_mm_job *j, int r0, int c0) { tile(j, r0, c0, 4, 1); }
+static void tile_main(const op_mm_job *j, int r0, int c0) { tile(j, r0, c0, MT_M, MT_N); }
+static void tile_mx1(const op_mm_job *j, int r0, int c0) { tile(j, r0, c0, MT_M, 1); }
+static void tile_1xn(const op_mm_job *j, int r0, int c0) { tile(j, r0, c0, 1, MT_N); }
 
 /* Rows [r0, r1) x columns [c0, c1). */
 static void tiles(const op_mm_job *j, int r0, int r1, int c0, int c1) {
@@ -771,16 +777,14 @@ static void tiles(const op_mm_job *j, int r0, int r1, int c0, int c1) {
         for (; c < c1; c++) tile_1x1(j, r0, c);
         return;
     }
-    for (; c + 2 <= c1; c += 2) {
+    for (; c + MT_N <= c1; c += MT_N) {
         int r = r0;
-        for (; r + 4 <= r1; r += 4) tile_4x2(j, r, c);
-        for (; r + 2 <= r1; r += 2) tile_2x2(j, r, c);
-        for (; r < r1; r++) tile_1x2(j, r, c);
+        for (; r + MT_M <= r1; r += MT_M) tile_main(j, r, c);
+        for (; r < r1; r++) tile_1xn(j, r, c);
     }
     for (; c < c1; c++) {
         int r = r0;
-        for (; r + 4 <= r1; r += 4) tile_4x1(j, r, c);
-        for (; r + 2 <= r1; r += 2) tile_2x1(j, r, c);
+        for (; r + MT_M <= r1; r += MT_M) tile_mx1(j, r, c);
         for (; r < r1; r++) tile_1x1(j, r, c);
     }
 }
