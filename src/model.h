@@ -64,12 +64,19 @@ struct plm_ctx {
 struct plm_arch {
     const char *name; /* value of general.architecture */
     int id;
-    /* Read hyper-parameters into m->hp, bind and check tensors into m->w. */
+    /* Read hyper-parameters into m->hp, bind and check tensors into m->w.
+     * m->hp is pre-filled from the common "<arch>.*" keys (0 where absent).
+     * If init fails, free() is still called: m->w may be NULL or partly set up. */
     int (*init)(plm_model *m);
     void (*free)(plm_model *m);
-    /* Causal decoding (NULL for encoder-only models). */
+    /* Causal decoding (NULL for encoder-only models). ctx_init may reject c->n_ctx;
+     * if it fails, ctx_free() is still called (c->state may be NULL). */
     int (*ctx_init)(plm_ctx *c);
     void (*ctx_free)(plm_ctx *c);
+    /* Run 1..PLM_MAX_BATCH ids (already validated) at positions c->n_past.. and write
+     * their K/V into the cache. Does NOT advance c->n_past (plm_ctx_decode does, and
+     * on failure leaves it unchanged, so rows written past n_past are simply unused).
+     * logits: NULL (not needed), else all_logits ? n rows : the last row. */
     int (*decode)(plm_ctx *c, const int32_t *ids, int n, float *logits, int all_logits);
 };
 
@@ -82,14 +89,67 @@ extern const plm_arch plm_arch_t5;
  * supported and its dims equal ne0, ne1 (pass -1 to skip a check; ne1 = 0 means
  * 1-D). Missing required tensors fail with PLM_E_MISSING naming the tensor.
  * model_tensor_opt returns NULL without failing when absent. */
-const plm_tensor *model_tensor(plm_model *m, int64_t ne0, int64_t ne1, const char *fmt, ...);
-const plm_tensor *model_tensor_opt(plm_model *m, int64_t ne0, int64_t ne1, const char *fmt, ...);
+#if defined(__GNUC__)
+#define PLM_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PLM_PRINTF(f, a)
+#endif
+const plm_tensor *model_tensor(plm_model *m, int64_t ne0, int64_t ne1, const char *fmt, ...)
+    PLM_PRINTF(4, 5);
+const plm_tensor *model_tensor_opt(plm_model *m, int64_t ne0, int64_t ne1, const char *fmt, ...)
+    PLM_PRINTF(4, 5);
+/* Optional tensor with a status: PLM_OK and *out = NULL when absent, PLM_E_* (and
+ * *out = NULL) when present but of the wrong shape or an unsupported type. */
+int model_tensor_try(plm_model *m, const plm_tensor **out, int64_t ne0, int64_t ne1,
+                     const char *fmt, ...) PLM_PRINTF(5, 6);
+/* In an init(): bind a required tensor (model_tensor arguments) or return its error.
+ * MODEL_BIND_F32 stores the data pointer of a 1-D f32 tensor. */
+#define MODEL_BIND(dst, ...)                                     \
+    do {                                                         \
+        const plm_tensor *bind_t_ = model_tensor(m, __VA_ARGS__); \
+        if (!bind_t_) return plm_errcode();                      \
+        (dst) = bind_t_;                                         \
+    } while (0)
+#define MODEL_BIND_F32(dst, ...)                                 \
+    do {                                                         \
+        const plm_tensor *bind_t_ = model_tensor(m, __VA_ARGS__); \
+        if (!bind_t_) return plm_errcode();                      \
+        (dst) = tensor_f32(bind_t_);                             \
+    } while (0)
 /* Read "<arch>.<suffix>" as u32/f32 (required or with default). */
 int model_hp_u32(plm_model *m, const char *suffix, int required, int def, int *out);
 int model_hp_f32(plm_model *m, const char *suffix, int required, float def, float *out);
 /* A 1-D F32 tensor's data (norm weights, biases); NULL if t is NULL. Non-F32 1-D
  * tensors are rejected at init with PLM_E_UNSUPPORTED. */
 const float *tensor_f32(const plm_tensor *t);
+
+/* ---- shared by the causal architectures (gpt2.c, llama.c) ----
+ *
+ * plm_buf: a float scratch buffer that only grows. plm_buf_reserve keeps the old
+ * buffer (and returns PLM_E_NOMEM) when growing fails, so a context stays usable. */
+typedef struct plm_buf {
+    float *p;
+    size_t n; /* capacity in floats */
+} plm_buf;
+int plm_buf_reserve(plm_buf *b, size_t n, const char *what);
+void plm_buf_free(plm_buf *b);
+
+/* Float32 KV cache: per layer, k[l] and v[l] hold rows of kv_dim floats, one row per
+ * position. Storage grows on demand up to n_ctx positions (a context created with a
+ * 128k-token window does not reserve 128k rows up front). */
+typedef struct plm_kv_cache {
+    int n_layer, kv_dim, n_ctx;
+    int cap;       /* positions allocated */
+    float **k, **v;
+} plm_kv_cache;
+int kv_cache_init(plm_kv_cache *kv, int n_layer, int kv_dim, int n_ctx);
+/* Make room for positions [0, n_pos). Keeps the cached rows; PLM_E_NOMEM leaves the cache as it was. */
+int kv_cache_reserve(plm_kv_cache *kv, int n_pos);
+void kv_cache_free(plm_kv_cache *kv);
+
+/* Largest number of tokens an architecture's decode() is handed at once; plm_ctx_decode
+ * splits longer inputs (bounds the scratch memory; matmuls still see m up to this). */
+#define PLM_MAX_BATCH 256
 
 #ifdef __cplusplus
 }
