@@ -485,7 +485,11 @@ static char *build_info(const plm_model *m) {
     } else {
         const plm_vocab *v = m->vocab;
         int f2 = 1;
+        static const char *const algo[] = {"none", "spm", "bpe", "wpm", "ugm"};
+        const int vt = vocab_type(v);
         sb_puts(&b, "{");
+        sb_key(&b, &f2, "type"); /* llama.cpp's vocab type names */
+        sb_json_str(&b, vt >= 0 && vt <= 4 ? algo[vt] : NULL);
         sb_key(&b, &f2, "model");
         sb_json_str(&b, gguf_get_str(g, "tokenizer.ggml.model"));
         sb_key(&b, &f2, "pre");

@@ -130,6 +130,7 @@ TEST(model_info) {
     CHECK(json_get(tt, "q8_0") && json_get(tt, "f32"));
     json_value *tok = json_get(v, "tokenizer");
     CHECK(tok && !strcmp(json_get(tok, "model")->str, "gpt2"));
+    CHECK(tok && !strcmp(json_get(tok, "type")->str, "bpe"));
     CHECK_EQ_INT(json_get(tok, "nTokens")->num, 512);
     CHECK_EQ_INT(json_get(tok, "bos")->num, 511);
     CHECK_EQ_INT(json_get(tok, "eos")->num, 511);
