@@ -223,8 +223,10 @@ static int llama_decode(plm_ctx *c, const int32_t *ids, int n, float *logits, in
             (rc = op_matmul(k_new, L->wk, L->bk, xb, n, E)) ||
             (rc = op_matmul(v_new, L->wv, L->bv, xb, n, E)))
             return rc;
-        op_rope(q, n, hp->n_head, hd, hp->n_rot, n_past, hp->rope_base, PLM_ROPE_NORM);
-        op_rope(k_new, n, hp->n_head_kv, hd, hp->n_rot, n_past, hp->rope_base, PLM_ROPE_NORM);
+        if ((rc = op_rope(q, n, hp->n_head, hd, hp->n_rot, n_past, hp->rope_base, PLM_ROPE_NORM)) ||
+            (rc = op_rope(k_new, n, hp->n_head_kv, hd, hp->n_rot, n_past, hp->rope_base,
+                          PLM_ROPE_NORM)))
+            return rc;
         if ((rc = op_attention(att, n_q, q, n_q, s->kv.k[l], s->kv.v[l], kv_dim, n, n_past + n,
                                &ap)))
             return rc;
