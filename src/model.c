@@ -419,8 +419,9 @@ static char *build_info(const plm_model *m) {
     sb_json_str(&b, m->arch_name);
     sb_key(&b, &first, "name");
     sb_json_str(&b, gguf_get_str(g, "general.name"));
+    const plm_arch *a = m->arch ? m->arch : arch_find(m->arch_name); /* also for vocab-only */
     sb_key(&b, &first, "causal");
-    sb_puts(&b, m->arch && m->arch->decode ? "true" : "false");
+    sb_puts(&b, a && a->decode ? "true" : "false");
     sb_key(&b, &first, "vocabOnly");
     sb_puts(&b, m->arch ? "false" : "true");
     sb_key(&b, &first, "contextLength");
@@ -604,6 +605,11 @@ static plm_model *model_from_gguf(gguf_ctx *g, int flags) {
     }
 
     hp_prefill(m);
+    if (a && gguf_n_tensors(g) == 0) {
+        plm_fail(PLM_E_MISSING, "the file has no tensors (a vocab-only GGUF?): load it with "
+                                "PLM_LOAD_VOCAB_ONLY to use its tokenizer");
+        goto fail;
+    }
     if (a) {
         m->arch = a;
         m->arch_id = a->id;

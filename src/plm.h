@@ -132,7 +132,10 @@ PLM_API int plm_ctx_decode(plm_ctx *c, const int32_t *ids, int n, float *logits,
 /* ---------------------------------------------------------------- sampling */
 typedef struct plm_sampler plm_sampler;
 PLM_API plm_sampler *plm_sampler_new(double seed);
-/* temperature <= 0: greedy (argmax, lowest id on ties). top_k <= 0: off. top_p >= 1: off.
+/* Chain (transformers' generate() order): repetition penalty, then greedy if temperature
+ * <= 0, else temperature, top-k (ties with the k-th kept), top-p, min-p, draw. The same
+ * seed gives the same tokens on every platform. New samplers: temperature 1, rest off.
+ * temperature <= 0: greedy (argmax, lowest id on ties). top_k <= 0: off. top_p >= 1: off.
  * min_p <= 0: off. repetition_penalty == 1: off (HF/CTRL rule: divide positive logits,
  * multiply negative ones, for every id in the last penalty_last_n accepted tokens;
  * penalty_last_n <= 0 means all of them). */

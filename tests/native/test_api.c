@@ -179,6 +179,7 @@ TEST(vocab_only) {
     const char *info = plm_model_info(m);
     json_value *v = json_parse(info, strlen(info));
     CHECK(json_get(v, "vocabOnly")->num == 1);
+    CHECK(json_get(v, "causal")->num == 1);
     CHECK_EQ_INT(json_get(v, "vocabSize")->num, 512);
     CHECK_EQ_INT(json_get(v, "blockCount")->num, 2);
     json_free(v);
@@ -187,6 +188,20 @@ TEST(vocab_only) {
     int32_t ids[8];
     CHECK_EQ_INT(plm_tokenize(m, "Hello world", 11, 1, 0, ids, 8), 4);
     plm_model_free(m);
+    /* a file without tensors (vocab-only GGUF) loaded as a model: a clear hint */
+    size_t n;
+    uint8_t *buf = (uint8_t *)test_read_file(GPT2_F32, &n);
+    if (buf) {
+        memset(buf + 8, 0, 8); /* header: magic, version, u64 tensor count */
+        m = plm_model_load_buffer(buf, n, 0);
+        CHECK(m == NULL);
+        CHECK_EQ_INT(plm_errcode(), PLM_E_MISSING);
+        CHECK_MSG(strstr(plm_errmsg(), "PLM_LOAD_VOCAB_ONLY") != NULL, "%s", plm_errmsg());
+        m = plm_model_load_buffer(buf, n, PLM_LOAD_VOCAB_ONLY);
+        CHECK_MSG(m != NULL, "%s", plm_errmsg());
+        plm_model_free(m);
+        free(buf);
+    }
     CHECK(plm_model_load_file(GPT2_F32, 0x100) == NULL);
     CHECK_EQ_INT(plm_errcode(), PLM_E_INVALID);
 }
