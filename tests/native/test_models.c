@@ -186,7 +186,8 @@ static void check_greedy(int fi, int t, plm_model *m, const json_value *cases, i
         int32_t *prompt = json_ids(json_get(g, "prompt_ids"), &np);
         int32_t *gold = json_ids(json_get(json_get(g, "generated_ids"), TYPES[t]), &n_new);
         const json_value *margins = json_get(json_get(g, "top1_top2_margins"), TYPES[t]);
-        int safe = (int)json_get(json_get(g, "safe_prefix_len"), TYPES[t])->num;
+        const int golden_safe = (int)json_get(json_get(g, "safe_prefix_len"), TYPES[t])->num;
+        int safe = golden_safe;
         for (int i = 0; i < safe; i++)
             if (margins->arr[i]->num <= 2 * f->tol[t]) {
                 safe = i;
@@ -197,16 +198,21 @@ static void check_greedy(int fi, int t, plm_model *m, const json_value *cases, i
         plm_ctx *ctx = plm_ctx_new(m, 0);
         float *logits = malloc((size_t)n_vocab * sizeof *logits);
         int rc = plm_ctx_decode(ctx, prompt, np, logits, 0);
-        int agree = 0;
+        int agree = 0, run = 0; /* run: leading tokens equal to the golden ones */
         for (int i = 0; rc == PLM_OK && i < n_new; i++) {
             int32_t next = argmax(logits, n_vocab);
             all[np + i] = next;
             if (i < safe && next == gold[i]) agree++;
+            if (run == i && next == gold[i]) run++;
             if (i + 1 < n_new) rc = plm_ctx_decode(ctx, &next, 1, logits, 0);
         }
         CHECK_MSG(rc == PLM_OK, "%s", plm_errmsg());
         CHECK_MSG(agree == safe, "%s %s greedy case %zu: %d of the first %d tokens agree", f->name,
                   TYPES[t], c, agree, safe);
+        if (t >= 2)
+            printf("  %s %s greedy case %zu: first %d of %d tokens equal the golden ones "
+                   "(checked %d, golden safe_prefix_len %d)\n",
+                   f->name, TYPES[t], c, run, n_new, safe, golden_safe);
         /* the golden continuation decodes to the golden text (sentencepiece decode:
          * control tokens dropped, leading space stripped) */
         int has_unk = 0;
