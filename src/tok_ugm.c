@@ -258,14 +258,20 @@ typedef struct sbuf {
     size_t n, cap;
 } sbuf;
 
-static int sbuf_put(sbuf *b, const char *s, size_t n) {
+/* Room for n more bytes and a NUL. */
+static int sbuf_reserve(sbuf *b, size_t n) {
     if (b->n + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 64;
         while (cap < b->n + n + 1) cap *= 2;
-        char *p = plm_realloc_for(b->p, cap, "unigram normalizer");
+        char *p = plm_realloc_for(b->p, cap, "unigram text buffer");
         if (!p) return PLM_E_NOMEM;
         b->p = p, b->cap = cap;
     }
+    return PLM_OK;
+}
+
+static int sbuf_put(sbuf *b, const char *s, size_t n) {
+    if (sbuf_reserve(b, n)) return PLM_E_NOMEM;
     memcpy(b->p + b->n, s, n);
     b->n += n;
     b->p[b->n] = 0;
@@ -557,29 +563,50 @@ static int ugm_token_bytes(const plm_vocab *v, int32_t id, int flags, char *out,
     return pos;
 }
 
-/* Whole sequence: the pieces' bytes concatenated. PLM_DECODE_STRIP_LEADING
- * applies SentencePieceProcessor::Decode's rule for models with a dummy
+/* Whole sequence: the pieces' bytes concatenated, then malformed UTF-8 (from
+ * byte pieces) replaced by U+FFFD per byte, as SentencePieceProcessor::Decode
+ * does. PLM_DECODE_STRIP_LEADING applies its rule for models with a dummy
  * prefix or whitespace removal: while no text has been produced, a piece's
  * leading U+2581 is dropped (with remove_extra_whitespaces for every such
- * piece, otherwise only for the first one). Invalid UTF-8 assembled from
- * byte pieces is left to tokenizer.c's final pass. */
+ * piece, otherwise only for the first one). */
 static int ugm_decode(const plm_vocab *v, const int32_t *ids, int n, int flags, char *out, int cap) {
-    int pos = 0;
+    sbuf raw = {0};
     int leading = (flags & PLM_DECODE_STRIP_LEADING) &&
                   (v->add_space_prefix || v->remove_extra_whitespaces);
-    for (int i = 0; i < n; i++) {
+    int st = PLM_OK;
+    for (int i = 0; i < n && st == PLM_OK; i++) {
         const int32_t id = ids[i];
-        if (id < 0 || id >= v->n_tokens)
-            return plm_fail(PLM_E_INVALID, "token id %d out of range [0, %d)", id, v->n_tokens);
+        if (id < 0 || id >= v->n_tokens) {
+            st = plm_fail(PLM_E_INVALID, "token id %d out of range [0, %d)", id, v->n_tokens);
+            break;
+        }
         int f = (flags & ~PLM_DECODE_STRIP_LEADING) | (leading ? PLM_DECODE_STRIP_LEADING : 0);
-        int room = pos < cap ? cap - pos : 0;
-        int len = ugm_token_bytes(v, id, f, room ? out + pos : out, room);
-        if (len < 0) return len;
+        int len = ugm_token_bytes(v, id, f, NULL, 0);
+        if (len < 0) {
+            st = len;
+            break;
+        }
+        if (len > 0 && (st = sbuf_reserve(&raw, (size_t)len)) == PLM_OK) {
+            ugm_token_bytes(v, id, f, raw.p + raw.n, len);
+            raw.n += (size_t)len;
+            if (raw.n > INT32_MAX / 4) st = plm_fail(PLM_E_TOO_LONG, "decoded text too long");
+        }
         if (leading && (len > 0 || (!v->remove_extra_whitespaces && v->types[id] != PLM_TOKEN_CONTROL &&
                                     v->text_len[id] >= 3 && !memcmp(v->text[id], SPACE_SYMBOL, 3))))
             leading = 0;
-        pos += len;
     }
+    int pos = 0;
+    for (size_t i = 0; st == PLM_OK && i < raw.n;) {
+        size_t m;
+        if (sp_valid_utf8((const uint8_t *)raw.p + i, raw.n - i, &m)) {
+            pos = put_bytes(out, cap, pos, raw.p + i, (int)m);
+        } else {
+            pos = put_bytes(out, cap, pos, "\xEF\xBF\xBD", 3);
+        }
+        i += m;
+    }
+    free(raw.p);
+    if (st != PLM_OK) return st;
     if (pos < cap) out[pos] = 0;
     return pos;
 }

@@ -12,6 +12,9 @@
  *   6. WordPiece: words longer than 100 code points -> [UNK]; otherwise greedy
  *      longest-match-first with "##" continuations, and a word with an
  *      unmatchable rest -> [UNK] (one for the whole word).
+ * A word of step 3 that is exactly a special token ("[MASK]") is that token
+ * (BasicTokenizer's never_split). Special tokens elsewhere in the text
+ * ("[MASK].") are split out by tokenizer.c when parse_special is set.
  *
  * Vocabulary forms. llama.cpp's converter stores BERT vocabularies in
  * "phantom space" form: the special tokens verbatim, "##x" as "x", and every
@@ -194,9 +197,22 @@ static int process_word(const plm_vocab *v, wpm_work *w, tok_ids *out) {
     return wordpiece(v, w, norm->p + start, norm->n - start, out);
 }
 
+/* BertTokenizer passes never_split = all_special_tokens to BasicTokenizer: a
+ * whitespace-delimited word that is exactly a special token's text ("[MASK]",
+ * not "[MASK].") is neither lower-cased nor split and maps to that token. */
+static int32_t special_word(const plm_vocab *v, const u32buf *word) {
+    char buf[4 * 32];
+    size_t n = 0;
+    if (word->n > 32) return -1;
+    for (size_t i = 0; i < word->n; i++) n += (size_t)uc_put(word->p[i], buf + n);
+    int32_t id = tok_find(v, buf, n);
+    return id >= 0 && v->types[id] == PLM_TOKEN_CONTROL ? id : -1;
+}
+
 static int flush_word(const plm_vocab *v, wpm_work *w, tok_ids *out) {
     if (w->word.n == 0) return PLM_OK;
-    int st = process_word(v, w, out);
+    int32_t special = special_word(v, &w->word);
+    int st = special >= 0 ? tok_push(out, special) : process_word(v, w, out);
     w->word.n = 0;
     return st;
 }
