@@ -83,22 +83,27 @@ static void work_free(wpm_work *w) {
 }
 
 /* ------------------------------------------------------ character classes */
+/* (ASCII answered without the category tables: this is the hot path) */
 static int bert_is_whitespace(uint32_t c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || uc_category(c) == UC_Zs;
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') return 1;
+    return c >= 0x80 && uc_category(c) == UC_Zs;
 }
 
 static int bert_is_control(uint32_t c) {
     if (c == '\t' || c == '\n' || c == '\r') return 0;
+    if (c < 0x80) return c < 0x20 || c == 0x7F;
     int cat = uc_category(c);
     return cat == UC_Cc || cat == UC_Cf || cat == UC_Cs || cat == UC_Co || cat == UC_Cn;
 }
 
 static int bert_is_punct(uint32_t c) {
-    if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
-        (c >= 123 && c <= 126))
-        return 1;
+    if (c < 0x80) /* (every ASCII P* character is in these ranges) */
+        return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
+               (c >= 123 && c <= 126);
     return uc_is_punct(c);
 }
+
+static int is_mark_nonspacing(uint32_t c) { return c >= 0x300 && uc_category(c) == UC_Mn; }
 
 /* ------------------------------------------------------------- lookups */
 
@@ -184,7 +189,7 @@ static int process_word(const plm_vocab *v, wpm_work *w, tok_ids *out) {
     /* drop Mn, then split on punctuation */
     size_t k = 0;
     for (size_t i = 0; i < norm->n; i++)
-        if (uc_category(norm->p[i]) != UC_Mn) norm->p[k++] = norm->p[i];
+        if (!is_mark_nonspacing(norm->p[i])) norm->p[k++] = norm->p[i];
     norm->n = k;
     size_t start = 0;
     for (size_t i = 0; i < norm->n; i++) {
@@ -268,7 +273,7 @@ static int wpm_init(plm_vocab *v, const gguf_ctx *g) {
         }
     }
     m->unk = v->unk;
-    if (m->unk < 0 || m->unk >= v->n_tokens) m->unk = tok_find(v, "[UNK]", 5);
+    if ((m->unk < 0 || m->unk >= v->n_tokens) && v->map) m->unk = tok_find(v, "[UNK]", 5);
     if (m->unk < 0) {
         free(m);
         return plm_fail(PLM_E_FORMAT, "tokenizer: WordPiece vocabulary has no unknown token");
