@@ -121,6 +121,13 @@ static int btrie_build(btrie *t, bkey *keys, uint32_t n_keys) {
     t->first[n_nodes] = n_edges;
     t->n_nodes = n_nodes;
     free(lo), free(hi), free(depth);
+    /* give back the worst-case reservation (shared prefixes make it ~3x) */
+    int32_t *id = realloc(t->id, (size_t)n_nodes * sizeof *id);
+    uint32_t *first = realloc(t->first, ((size_t)n_nodes + 1) * sizeof *first);
+    uint8_t *label = realloc(t->label, n_edges ? n_edges : 1);
+    if (id) t->id = id;
+    if (first) t->first = first;
+    if (label) t->label = label;
     return PLM_OK;
 }
 
@@ -363,8 +370,7 @@ static int viterbi(const plm_vocab *v, const char *s, size_t n, tok_ids *out) {
         }
         start += mblen;
     }
-    /* Backtrack: reuse .score to hold the piece end so the pieces can be
-     * walked forward. Count them first. */
+    /* Backtrack from the end; collect the piece ends to walk them forward. */
     size_t n_pieces = 0;
     for (int32_t end = (int32_t)n; end > 0; end = best[end].from) {
         if (best[end].from < 0) {

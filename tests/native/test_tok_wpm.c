@@ -191,6 +191,13 @@ TEST(bert_jsonl_raw_form) {
     plm_vocab *v = load_raw_form_vocab();
     CHECK(v != NULL);
     run_bert_jsonl(v, "raw vocab.txt");
+    if (v) { /* pieces as decoded text: " word", "##piece" -> "piece" */
+        char buf[16];
+        CHECK_EQ_INT(vocab_token_bytes(v, 7592, 0, buf, sizeof buf), 6);
+        CHECK(!memcmp(buf, " hello", 6));
+        CHECK_EQ_INT(vocab_token_bytes(v, 20961, 0, buf, sizeof buf), 3);
+        CHECK(!memcmp(buf, "ffa", 3));
+    }
     vocab_free(v);
 }
 
@@ -317,6 +324,11 @@ TEST(bert_edges) {
     CHECK(enc_eq(v, " [CLS]\n", 7, cls, 1));
     CHECK(enc_eq(v, "[CLS].", 6, cls_text, 5));
     CHECK(enc_eq(v, "[cls].", 6, cls_text, 5));
+    /* parse_special: every special literal is split out first (HF from_pretrained) */
+    const int32_t mask_sp[] = {101, 1996, 3007, 1997, 2605, 2003, 103, 1012, 102};
+    const char *mlm = "The capital of France is [MASK].";
+    CHECK_EQ_INT(vocab_encode(v, mlm, strlen(mlm), 1, 1, ids, 128), 9);
+    CHECK(!memcmp(ids, mask_sp, sizeof mask_sp));
     /* cap: only cap ids written, the full count returned */
     ids[1] = -7;
     CHECK_EQ_INT(vocab_encode(v, "hello world", 11, 1, 0, ids, 1), 4);
@@ -336,6 +348,8 @@ TEST(bert_edges) {
     CHECK_EQ_INT(vocab_token_bytes(v, 20961, 0, buf, sizeof buf), 3); /* ##ffa */
     CHECK(!memcmp(buf, "ffa", 3));
     CHECK_EQ_INT(vocab_token_bytes(v, 101, PLM_DECODE_SKIP_SPECIAL, buf, sizeof buf), 0);
+    CHECK_EQ_INT(vocab_token_bytes(v, 101, 0, buf, sizeof buf), 6);
+    CHECK(!memcmp(buf, " [CLS]", 6));
     const int32_t bad[] = {7592, 30522};
     CHECK_EQ_INT(vocab_decode(v, bad, 2, 0, buf, sizeof buf), PLM_E_INVALID);
     vocab_free(v);
