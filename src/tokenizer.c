@@ -15,14 +15,6 @@
 #include "tok_impl.h"
 #include "unicode.h"
 
-/* WordPiece and Unigram live in files written separately; until they are in
- * the tree their descriptors resolve to NULL and loading such a model reports
- * PLM_E_UNSUPPORTED instead of failing to link. Remove these two lines once
- * tok_wpm.c and tok_ugm.c exist: a weak reference does not pull a member out
- * of the native static library, so the algorithm would stay unlinked there. */
-#pragma weak tok_algo_wpm
-#pragma weak tok_algo_ugm
-
 static const tok_algo *algo_for(const char *model, int *known) {
     static const struct { const char *model; const tok_algo *algo; } table[] = {
         {"llama", &tok_algo_spm},
@@ -451,6 +443,11 @@ static int partition(const plm_vocab *v, const char *text, size_t len, int parse
     for (int s = 0; s < v->n_specials && cur.n > 0; s++) {
         int32_t id = v->specials[s];
         if (!parse_special && v->types[id] != PLM_TOKEN_USER_DEFINED) continue;
+        /* Unigram: sentencepiece matches user-defined pieces itself (its
+         * normalizer copies them, its lattice prefers them), after the dummy
+         * prefix and whitespace rules; splitting them out here would change
+         * the spaces around them. */
+        if (v->algo->type == PLM_VOCAB_UGM && v->types[id] == PLM_TOKEN_USER_DEFINED) continue;
         const char *st = v->text[id];
         size_t sl = v->text_len[id];
         next.n = 0;

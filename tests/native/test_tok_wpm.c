@@ -1,6 +1,6 @@
 /* test_tok_wpm.c — WordPiece (BERT uncased) tokenizer vs Hugging Face goldens.
  *
- * Fixtures (tests/fixtures/tokenizers/PROVENANCE.md, tests/fixtures/bert/PROVENANCE.md):
+ * Fixtures (tests/fixtures/tokenizers/PROVENANCE.md, tests/fixtures/bert/PROVENANCE-tokenizer.md):
  *   tokenizers/bert.jsonl  100 texts: HF BertTokenizer ids, ids with [CLS]/[SEP], tokens
  *   bert/tokenizer_cases.json  input_ids / token_type_ids of the tiny BERT goldens
  *                              (texts with [MASK], a sentence pair, a padded batch)
