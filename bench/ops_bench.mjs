@@ -133,7 +133,7 @@ function benchMatmul(core, type, n, k, m) {
   core.fn.plm_bench_free(b);
   const flops = 2 * n * k * m;
   const ms = useCpu ? t.cpu : t.wall;
-  return { ms, wall: t.wall, gflops: flops / (ms * 1e6), gbs: bytes / (ms * 1e6) };
+  return { ms, wall: t.wall, cpu: t.cpu, gflops: flops / (ms * 1e6), gbs: bytes / (ms * 1e6) };
 }
 
 let useCpu = !args.has('wall');
@@ -144,7 +144,7 @@ function row(cols) { console.log(cols.map(([v, w]) => pad(v, w)).join(' ')); }
 async function singleBuild(label, file) {
   const core = await load(file);
   const bwt = memBandwidth(core), bw = useCpu ? bwt.cpu : bwt.wall;
-  console.log(`\n## ${label} (${file}) — memory-read baseline (SIMD i32 sum of 128 MB): ${bw.toFixed(2)} GB/s` +
+  console.log(`\n## ${label} (${file}) — memory-read baseline (i32 sum of 128 MB, SIMD in SIMD builds): ${bw.toFixed(2)} GB/s` +
     ` [${useCpu ? 'per CPU-second of this process' : 'wall clock'}; wall: ${bwt.wall.toFixed(2)} GB/s]`);
   row([['type', 5], ['n x k', 11], ['m', 4], ['ms/call', 9], ['GFLOP/s', 8], ['weights GB/s', 12], ['of baseline', 11]]);
   for (const type of types)
@@ -159,11 +159,13 @@ async function singleBuild(label, file) {
 }
 
 async function threadScaling() {
-  useCpu = false; // several threads: only wall-clock time is meaningful
+  useCpu = false; // several threads: wall-clock time
   const core = await load('plm-simd-mt.wasm', { threads: 2 });
   console.log(`\n## simd-mt (plm-simd-mt.wasm): 1 vs 2 threads (${core.fn.plm_threads_started()} worker started)`);
+  console.log('wall: wall-clock speedup (needs 2 idle cores); cpu est.: 2 x CPU-time(1T) / CPU-time(2T), the speedup');
+  console.log('idle cores would give if the 2-thread run only adds its measured overhead (spinning, sync) to the work');
   const bw1 = memBandwidth(core);
-  row([['type', 5], ['n x k', 11], ['m', 4], ['1T ms', 9], ['2T ms', 9], ['speedup', 8], ['2T GB/s', 8], ['2T GFLOP/s', 10]]);
+  row([['type', 5], ['n x k', 11], ['m', 4], ['1T ms', 9], ['2T ms', 9], ['wall', 7], ['cpu est.', 8], ['2T GB/s', 8], ['2T GFLOP/s', 10]]);
   for (const type of types)
     for (const [n, k] of quick ? [SHAPES[1]] : [SHAPES[1], SHAPES[2], SHAPES[3]])
       for (const m of [1, 128]) {
@@ -171,8 +173,8 @@ async function threadScaling() {
         const a = benchMatmul(core, type, n, k, m);
         core.fn.plm_threads_init(2);
         const b = benchMatmul(core, type, n, k, m);
-        row([[type, 5], [`${n}x${k}`, 11], [m, 4], [a.ms.toFixed(3), 9], [b.ms.toFixed(3), 9], [(a.ms / b.ms).toFixed(2) + 'x', 8],
-          [b.gbs.toFixed(2), 8], [b.gflops.toFixed(2), 10]]);
+        row([[type, 5], [`${n}x${k}`, 11], [m, 4], [a.ms.toFixed(3), 9], [b.ms.toFixed(3), 9], [(a.ms / b.ms).toFixed(2) + 'x', 7],
+          [((2 * a.cpu) / b.cpu).toFixed(2) + 'x', 8], [b.gbs.toFixed(2), 8], [b.gflops.toFixed(2), 10]]);
       }
   console.log(`(memory-read baseline in this module, 1 thread, wall clock: ${bw1.wall.toFixed(2)} GB/s)`);
   core.close();
