@@ -390,27 +390,31 @@ static void attn_unit(const attn_ctx *c, int h, int i, float *s) {
     float *o = c->out + (size_t)i * c->out_stride + (size_t)h * hd;
     int n = c->n_kv;
     if (p->causal) n = PLM_MIN(n, p->q_pos0 + i + 1);
-    memset(o, 0, (size_t)hd * sizeof(float));
-    if (n <= 0) return;
-#if PLM_HAVE_SIMD
-    float (*dot)(const float *, const float *, int) = c->use_simd ? vec_dot_f32_simd : vec_dot_f32_scalar;
-    void (*softmax)(float *, int) = c->use_simd ? softmax_simd : softmax_scalar;
-    void (*axpy)(float *, float, const float *, int) = c->use_simd ? axpy_simd : axpy_scalar;
-#else
-    float (*dot)(const float *, const float *, int) = vec_dot_f32_scalar;
-    void (*softmax)(float *, int) = softmax_scalar;
-    void (*axpy)(float *, float, const float *, int) = axpy_scalar;
-#endif
-    const float *bias = p->bias ? p->bias + ((size_t)h * c->n_q + i) * c->n_kv : NULL;
-    for (int j = 0; j < n; j++) {
-        float v = dot(q, c->k + (size_t)j * c->kv_stride + (size_t)g * hd, hd) * p->scale;
-        if (bias) v += bias[j];
-        if (p->mask) v += p->mask[j];
-        s[j] = v;
+    if (n <= 0) {
+        memset(o, 0, (size_t)hd * sizeof(float));
+        return;
     }
-    softmax(s, n);
-    for (int j = 0; j < n; j++)
-        if (s[j] != 0.0f) axpy(o, s[j], c->v + (size_t)j * c->kv_stride + (size_t)g * hd, hd);
+    const float *k = c->k + (size_t)g * hd, *v = c->v + (size_t)g * hd;
+    const float *bias = p->bias ? p->bias + ((size_t)h * c->n_q + i) * c->n_kv : NULL;
+#if PLM_HAVE_SIMD
+    if (c->use_simd)
+        attn_scores_simd(s, q, k, c->kv_stride, n, hd, p->scale);
+    else
+#endif
+        attn_scores_scalar(s, q, k, c->kv_stride, n, hd, p->scale);
+    if (bias)
+        for (int j = 0; j < n; j++) s[j] += bias[j];
+    if (p->mask)
+        for (int j = 0; j < n; j++) s[j] += p->mask[j];
+#if PLM_HAVE_SIMD
+    if (c->use_simd) {
+        softmax_simd(s, n);
+        attn_pv_simd(o, s, v, c->kv_stride, n, hd);
+        return;
+    }
+#endif
+    softmax_scalar(s, n);
+    attn_pv_scalar(o, s, v, c->kv_stride, n, hd);
 }
 
 static void attn_task(void *arg, int t, int n_tasks) {

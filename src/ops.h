@@ -133,6 +133,11 @@ void swiglu_scalar(float *y, const float *g, const float *u, int n);
 void geglu_tanh_scalar(float *y, const float *g, const float *u, int n);
 /* y[i] += a * x[i] */
 void axpy_scalar(float *y, float a, const float *x, int n);
+/* Attention pieces. scores: s[j] = dot(q, k + j*kv_stride) * scale, j < n, each dot
+ * in the canonical order. pv: o[d] = sum_j p[j] * v[j*kv_stride + d], j in
+ * increasing order from 0, terms with p[j] == 0 skipped (o is overwritten). */
+void attn_scores_scalar(float *s, const float *q, const float *k, int kv_stride, int n, int hd, float scale);
+void attn_pv_scalar(float *o, const float *p, const float *v, int kv_stride, int n, int hd);
 /* F16 / BF16 rows to float32 */
 void convert_f16_scalar(float *y, const plm_fp16 *x, int n);
 void convert_bf16_scalar(float *y, const uint16_t *x, int n);
@@ -174,6 +179,8 @@ void silu_simd(float *y, const float *x, int n);
 void swiglu_simd(float *y, const float *g, const float *u, int n);
 void geglu_tanh_simd(float *y, const float *g, const float *u, int n);
 void axpy_simd(float *y, float a, const float *x, int n);
+void attn_scores_simd(float *s, const float *q, const float *k, int kv_stride, int n, int hd, float scale);
+void attn_pv_simd(float *o, const float *p, const float *v, int kv_stride, int n, int hd);
 void convert_f16_simd(float *y, const plm_fp16 *x, int n);
 void convert_bf16_simd(float *y, const uint16_t *x, int n);
 /* Quantize m rows of k floats (k % 32 == 0) to Q8_0 exactly as quantize_row_q8_0_act,

@@ -215,6 +215,16 @@ void axpy_scalar(float *y, float a, const float *x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+void attn_scores_scalar(float *s, const float *q, const float *k, int kv_stride, int n, int hd, float scale) {
+    for (int j = 0; j < n; j++) s[j] = vec_dot_f32_scalar(q, k + (size_t)j * kv_stride, hd) * scale;
+}
+
+void attn_pv_scalar(float *o, const float *p, const float *v, int kv_stride, int n, int hd) {
+    memset(o, 0, (size_t)hd * sizeof(float));
+    for (int j = 0; j < n; j++)
+        if (p[j] != 0.0f) axpy_scalar(o, p[j], v + (size_t)j * kv_stride, hd);
+}
+
 void convert_f16_scalar(float *y, const plm_fp16 *x, int n) {
     for (int i = 0; i < n; i++) y[i] = plm_fp16_to_fp32(x[i]);
 }

@@ -522,6 +522,64 @@ void axpy_simd(float *y, float a, const float *x, int n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+/* Four keys at a time: four independent accumulator chains, each dot in the
+ * canonical order (identical to vec_dot_f32_simd). */
+void attn_scores_simd(float *s, const float *q, const float *k, int kv_stride, int n, int hd, float scale) {
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const float *kj[4];
+        v128_t acc[4];
+        UNROLL
+        for (int t = 0; t < 4; t++) kj[t] = k + (size_t)(j + t) * kv_stride, acc[t] = F4(0.0f);
+        int d = 0;
+        for (; d + 4 <= hd; d += 4) {
+            const v128_t qv = wasm_v128_load(q + d);
+            UNROLL
+            for (int t = 0; t < 4; t++) acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(qv, wasm_v128_load(kj[t] + d)));
+        }
+        UNROLL
+        for (int t = 0; t < 4; t++) {
+            float v = hsum(acc[t]);
+            for (int e = d; e < hd; e++) v += q[e] * kj[t][e];
+            s[j + t] = v * scale;
+        }
+    }
+    for (; j < n; j++) s[j] = vec_dot_f32_simd(q, k + (size_t)j * kv_stride, hd) * scale;
+}
+
+/* The output row stays in registers (8 vectors = 32 values at a time) while
+ * the values stream by. */
+void attn_pv_simd(float *o, const float *p, const float *v, int kv_stride, int n, int hd) {
+    int d = 0;
+    for (; d + 32 <= hd; d += 32) {
+        v128_t acc[8];
+        UNROLL
+        for (int t = 0; t < 8; t++) acc[t] = F4(0.0f);
+        for (int j = 0; j < n; j++) {
+            if (p[j] == 0.0f) continue;
+            const v128_t pj = F4(p[j]);
+            const float *vj = v + (size_t)j * kv_stride + d;
+            UNROLL
+            for (int t = 0; t < 8; t++) acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(pj, wasm_v128_load(vj + 4 * t)));
+        }
+        UNROLL
+        for (int t = 0; t < 8; t++) wasm_v128_store(o + d + 4 * t, acc[t]);
+    }
+    for (; d + 4 <= hd; d += 4) {
+        v128_t acc = F4(0.0f);
+        for (int j = 0; j < n; j++)
+            if (p[j] != 0.0f)
+                acc = wasm_f32x4_add(acc, wasm_f32x4_mul(F4(p[j]), wasm_v128_load(v + (size_t)j * kv_stride + d)));
+        wasm_v128_store(o + d, acc);
+    }
+    for (; d < hd; d++) {
+        float acc = 0.0f;
+        for (int j = 0; j < n; j++)
+            if (p[j] != 0.0f) acc += p[j] * v[(size_t)j * kv_stride + d];
+        o[d] = acc;
+    }
+}
+
 /* ------------------------------------------------------------ matmul
  * Tile kernels: rows [r0, r0+RM) of the activations x columns [c, c+RN) of
  * W. RM and RN are compile-time constants at every call site, so the loops

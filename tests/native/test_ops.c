@@ -837,6 +837,26 @@ TEST(simd_row_ops_vs_scalar) {
     }
 }
 
+TEST(simd_attention_pieces_bit_exact) {
+    const int hds[] = {1, 3, 4, 16, 33, 64, 100};
+    for (int a = 0; a < 7; a++)
+        for (int n = 1; n <= 9; n += 4) {
+            const int hd = hds[a], stride = hd + 3;
+            float q[100], k[9 * 103], v[9 * 103], p[9], s1[9], s2[9], o1[100], o2[100];
+            fill(q, hd, 1.0f);
+            fill(k, n * stride, 1.0f);
+            fill(v, n * stride, 1.0f);
+            fill(p, n, 1.0f);
+            p[n / 2] = 0.0f;
+            attn_scores_simd(s1, q, k, stride, n, hd, 0.3f);
+            attn_scores_scalar(s2, q, k, stride, n, hd, 0.3f);
+            CHECK_MSG(cmp_close(s1, s2, n, 0, 0), "scores hd=%d n=%d", hd, n);
+            attn_pv_simd(o1, p, v, stride, n, hd);
+            attn_pv_scalar(o2, p, v, stride, n, hd);
+            CHECK_MSG(cmp_close(o1, o2, hd, 0, 0), "pv hd=%d n=%d", hd, n);
+        }
+}
+
 /* erf itself, through gelu_erf: erf(t) = 2 gelu(t sqrt2) / (t sqrt2) - 1, dense grid. */
 TEST(simd_erf_accuracy) {
     const int n = 200000;
@@ -917,6 +937,7 @@ int main(void) {
     RUN(simd_vec_dots_bit_exact);
     RUN(simd_f16_conversion_exhaustive);
     RUN(simd_row_ops_vs_scalar);
+    RUN(simd_attention_pieces_bit_exact);
     RUN(simd_erf_accuracy);
     RUN(simd_ops_vs_scalar_backend);
 #endif
