@@ -89,8 +89,9 @@ function parseOutType(type) {
 }
 
 /**
- * Plan a conversion without writing anything: metadata writer (header only),
- * the list of output tensors with their sources, shapes and types.
+ * Plan a conversion without writing anything: the writer with all metadata and
+ * tensor infos, the list of output tensors with their sources, shapes and types.
+ * The caller owns `source` (the open safetensors files) and must close() it.
  */
 export function planConversion(dir, opts = {}) {
   const { config, configPath } = readConfig(dir);
