@@ -326,7 +326,7 @@ static int wpm_token_bytes(const plm_vocab *v, int32_t id, int flags, char *out,
 static size_t replace_all(char *s, size_t n, const char *from, const char *to) {
     size_t fl = strlen(from), tl = strlen(to), r = 0, w = 0;
     while (r < n) {
-        if (r + fl <= n && !memcmp(s + r, from, fl)) {
+        if (s[r] == from[0] && r + fl <= n && !memcmp(s + r, from, fl)) {
             memcpy(s + w, to, tl);
             w += tl, r += fl;
         } else {
