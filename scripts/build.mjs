@@ -92,4 +92,4 @@ if (flag('--setup')) setup();
 if (native) buildNative();
 if (wasm) buildWasm();
 if (flag('--test')) testAll({ native, wasm });
-if (flag('--demo')) run(process.execPath, ['js/cli.js', 'generate', 'models/stories260K-F32.gguf', 'Once upon a time', '--max-tokens', '64', '--seed', '42']);
+if (flag('--demo')) run(process.execPath, ['js/cli.js', 'generate', 'models/gpt2-stories-F16.gguf', 'Once upon a time', '--max-tokens', '64', '--seed', '42']);

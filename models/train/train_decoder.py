@@ -138,6 +138,7 @@ def main():
     n_params = sum(p.numel() for p in model.parameters())
     C.log(LOG, f"[{NAME}] params {n_params}")
     batch, steps, peak, warmup = 24, int(os.environ.get("PLM_TRAIN_STEPS", {"gpt2": 650, "llama": 450}[ARCH])), 3e-3, 100
+    STOP_AT = int(os.environ.get("PLM_STOP_AT", {"gpt2": 353}.get(ARCH, steps)))
     opt = C.make_optimizer(model, peak, weight_decay=0.05)
     g = torch.Generator().manual_seed(SEED)
     t_train = C.Timer()
@@ -157,6 +158,9 @@ def main():
         opt.step()
         if step % 100 == 0 or step == steps - 1:
             C.log(LOG, f"step {step} loss {loss.item():.4f} lr {lr:.2e} {t_train():.0f}s")
+        if step + 1 >= STOP_AT:  # reproduces a run that was cut short (the schedule still spans `steps`)
+            C.log(LOG, f"stopped after {step + 1} steps (PLM_STOP_AT)")
+            break
         if os.path.exists(os.path.join(C.WORK, NAME + ".stop")):  # graceful early stop, recorded in the log
             C.log(LOG, f"stop file found at step {step}")
             break

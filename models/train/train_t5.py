@@ -22,8 +22,8 @@ import hf_models as H
 
 SEED = 4321
 BUDGET_S = float(os.environ.get("PLM_TRAIN_SECONDS", 60 * 60))  # safety cap (wall clock); steps are fixed
-STEPS = int(os.environ.get("PLM_TRAIN_STEPS", 1500))
-BATCH = 64
+STEPS = int(os.environ.get("PLM_TRAIN_STEPS", 4000))
+BATCH = 128
 VOCAB = 256
 NAME = "t5-tasks"
 OUT = os.path.join(C.WORK, NAME + "-hf")
@@ -109,7 +109,7 @@ def evaluate(model, sp, held, per_task=None):
 def main():
     C.setup(SEED)
     timer = C.Timer()
-    if os.path.exists(LOG):
+    if os.path.exists(LOG) and not os.path.exists(os.path.join(C.WORK, NAME + "-ckpt.pt")):
         os.remove(LOG)
     held = corpus_t5.heldout()
     exclude = {i for xs in held.values() for i, _ in xs}
@@ -126,8 +126,17 @@ def main():
     opt = C.make_optimizer(model, 3e-3, weight_decay=0.01)
     t_train = C.Timer()
     cpu0 = time.process_time()
-    step = 0
-    for step in range(STEPS):
+    step = first = 0
+    ckpt = os.path.join(C.WORK, NAME + "-ckpt.pt")
+    if os.path.exists(ckpt):  # resume an interrupted run exactly (model, optimizer, data stream)
+        st = torch.load(ckpt)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        stream.r.setstate(st["stream"][0])
+        stream.k = st["stream"][1]
+        first = st["step"] + 1
+        C.log(LOG, f"resumed from {ckpt} at step {first}")
+    for step in range(first, STEPS):
         lr = C.cosine_lr(step, STEPS, 3e-3, 150)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -138,6 +147,10 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        if step % 200 == 0 and step:
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                        "stream": (stream.r.getstate(), stream.k)}, ckpt + ".tmp")
+            os.replace(ckpt + ".tmp", ckpt)
         if step % 100 == 0:
             msg = f"step {step} loss {loss.item():.4f} lr {lr:.2e} {t_train():.0f}s"
             if step % 500 == 0 and step:
