@@ -175,7 +175,38 @@ PLM_API int plm_bench_memsum(const int32_t *p, int n, int iters);
 PLM_API int plm_bench_use_simd(int on);
 
 /* -------------------------------------------------------------------- BERT
- * (issue 3) declared here when implemented. */
+ * Encoder-only models (general.architecture "bert"). A batch is n_seq sequences
+ * packed back to back WITHOUT padding: sequence s has seq_lens[s] tokens (1 ..
+ * the context length) and the rows of every per-token array (ids, type_ids,
+ * hidden) follow the same packing. Each sequence attends only to its own tokens,
+ * so a batch gives exactly (bit for bit) the numbers of its sequences run one at
+ * a time — what Hugging Face computes for a padded batch with an attention mask.
+ * Calls on one model must not overlap (the model keeps its scratch buffers). */
+enum { PLM_POOL_NONE = 0, PLM_POOL_MEAN = 1, PLM_POOL_CLS = 2, PLM_POOL_LAST = 3 }; /* bert.pooling_type */
+
+/* Last hidden state: hidden[total][n_embd], total = sum of seq_lens. type_ids may be
+ * NULL (all 0). PLM_E_TOO_LONG for a sequence longer than the context. */
+PLM_API int plm_bert_encode(plm_model *m, const int32_t *ids, const int32_t *type_ids,
+                            const int32_t *seq_lens, int n_seq, float *hidden);
+/* Sentence vectors out[n_seq][n_embd] from packed hidden states: PLM_POOL_MEAN (mean
+ * over each sequence's tokens, as sentence-transformers), PLM_POOL_CLS (first token)
+ * or PLM_POOL_LAST; normalize != 0: L2-normalized. */
+PLM_API int plm_bert_pool(plm_model *m, const float *hidden, const int32_t *seq_lens, int n_seq,
+                          int mode, int normalize, float *out);
+/* BertPooler: out[n_seq][n_embd] = tanh(W h[first token] + b). PLM_E_MISSING without cls.*. */
+PLM_API int plm_bert_pooler(plm_model *m, const float *hidden, const int32_t *seq_lens, int n_seq,
+                            float *out);
+/* Sequence classification logits[n_seq][n_labels] (pooler, then cls.output.*); returns
+ * n_labels. PLM_E_MISSING when the file has no classifier. */
+PLM_API int plm_bert_classify(plm_model *m, const float *hidden, const int32_t *seq_lens, int n_seq,
+                              float *logits);
+/* Masked-LM logits[n][n_vocab] for n rows of hidden states (e.g. the [MASK] positions).
+ * PLM_E_MISSING when the file has no masked-LM head (mlm.*). */
+PLM_API int plm_bert_mlm(plm_model *m, const float *rows, int n, float *logits);
+/* JSON: {"pooling": bert.pooling_type (0 = absent), "heads": {"pooler", "mlm",
+ * "classifier": bool}, "typeVocabSize", "contextLength", "nLabels", "labels": [...] | null}.
+ * Owned by the model. */
+PLM_API const char *plm_bert_info(plm_model *m);
 
 /* ---------------------------------------------------------------------- T5
  * (issue 4) declared here when implemented. */
