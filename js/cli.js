@@ -8,6 +8,10 @@ import { parseArgs } from 'node:util';
 const COMMANDS = {
   generate: () => import('./cli/generate.js'),
   tokenize: () => import('./cli/tokenize.js'),
+  embed: () => import('./cli/embed.js'),
+  similarity: () => import('./cli/similarity.js'),
+  'fill-mask': () => import('./cli/fill-mask.js'),
+  classify: () => import('./cli/classify.js'),
   info: () => import('./cli/info.js'),
   convert: () => import('./cli/convert.js'),
   quantize: () => import('./cli/quantize.js'),

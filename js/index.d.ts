@@ -204,6 +204,99 @@ export declare class Tokenizer extends Model {
   detokenize(ids: ArrayLike<number>, options?: DetokenizeOptions): string;
 }
 
+export type BERTInput = string | Int32Array | ArrayLike<number>;
+/** Several inputs in one call: texts, [text, pair] sentence pairs, or token-id arrays. */
+export type BERTBatch = Array<string | [string, string] | Int32Array | number[]>;
+
+export interface BERTInputOptions {
+  /** Second text of a sentence pair: [CLS] text [SEP] pair [SEP], token types 0.. then 1... */
+  pair?: string;
+  /** Add [CLS] / [SEP]. Default true. */
+  addSpecial?: boolean;
+  /** Special-token text such as "[MASK]" becomes that token (as Hugging Face). Default true. */
+  parseSpecial?: boolean;
+  /** Token types of token-id input (default all 0). */
+  typeIds?: ArrayLike<number>;
+  /**
+   * A text longer than the context is an error (PlmError, Status.TOO_LONG) unless truncate is
+   * set: then it is cut as Hugging Face's truncation=True does (longest_first for pairs, the
+   * special tokens kept). Token-id input is never truncated.
+   */
+  truncate?: boolean;
+}
+
+export interface EmbedOptions extends BERTInputOptions {
+  /** 'mean' (over the tokens, as sentence-transformers), 'cls' (first token) or 'last'. Default: the file's bert.pooling_type, else 'mean'. */
+  pooling?: 'mean' | 'cls' | 'last';
+  /** L2-normalize (unit length). Default true. */
+  normalize?: boolean;
+}
+
+export interface HiddenStates {
+  /** Row-major [seqLen][hiddenSize]. */
+  data: Float32Array;
+  dims: [number, number];
+}
+
+export interface MaskedLogits {
+  /** Row-major [positions.length][vocabSize]. */
+  data: Float32Array;
+  dims: [number, number];
+  positions: number[];
+  /** The token ids the model saw. */
+  ids: Int32Array;
+}
+
+export interface FillMaskResult {
+  /** The token's text (e.g. "capital", "##s"). */
+  token: string;
+  tokenId: number;
+  /** Softmax probability at the masked position. */
+  score: number;
+  /** The input with this token in place of the mask (special tokens dropped when there is one mask, as Hugging Face). */
+  sequence: string;
+}
+
+export interface ClassifyResult {
+  label: string;
+  score: number;
+}
+
+export declare class BERT extends Model {
+  /** Load a BERT GGUF (general.architecture "bert"); other architectures are rejected (Status.UNSUPPORTED). */
+  static load(source: ModelSource, options?: LoadOptions): Promise<BERT>;
+  readonly hiddenSize: number;
+  /** Longest input in tokens, special tokens included (512 for bert-base). */
+  readonly contextLength: number;
+  readonly vocabSize: number;
+  /** The file's bert.pooling_type, or null when it declares none. */
+  readonly pooling: 'mean' | 'cls' | 'last' | null;
+  /** Task heads in the file (llama.cpp's converter writes none; `plm-wasm convert` keeps them). */
+  readonly heads: { pooler: boolean; mlm: boolean; classifier: boolean };
+  /** Classifier labels in id order ([] without a classifier). */
+  readonly labels: string[];
+  tokenize(text: string, options?: { pair?: string; addSpecial?: boolean; parseSpecial?: boolean }): { ids: Int32Array; typeIds: Int32Array };
+  detokenize(ids: ArrayLike<number>, options?: DetokenizeOptions): string;
+  /** Last hidden state of one input, or of each input of a batch. */
+  hiddenStates(input: BERTInput, options?: BERTInputOptions): Promise<HiddenStates>;
+  hiddenStates(input: BERTBatch, options?: BERTInputOptions): Promise<HiddenStates[]>;
+  /** Sentence embedding(s); a batch runs in one pass and gives the same numbers as one text at a time. */
+  embed(input: BERTInput, options?: EmbedOptions): Promise<Float32Array>;
+  embed(input: BERTBatch, options?: EmbedOptions): Promise<Float32Array[]>;
+  /** Hugging Face's pooler_output, tanh(W h[CLS] + b). Needs the pooler head (Status.MISSING otherwise). */
+  pooledOutput(input: BERTInput, options?: BERTInputOptions): Promise<Float32Array>;
+  pooledOutput(input: BERTBatch, options?: BERTInputOptions): Promise<Float32Array[]>;
+  /** Masked-LM logits at the given positions (default: the [MASK] tokens). Needs the MLM head. */
+  maskedLogits(input: BERTInput, options?: BERTInputOptions & { positions?: ArrayLike<number> }): Promise<MaskedLogits>;
+  /** Top candidates for the [MASK] (one array per mask when there are several). Needs the MLM head. */
+  fillMask(input: BERTInput, options?: BERTInputOptions & { topK?: number }): Promise<FillMaskResult[] | FillMaskResult[][]>;
+  /** Labels with scores, best first. Needs the classifier head. */
+  classify(input: BERTInput, options?: BERTInputOptions & { topK?: number; functionToApply?: 'softmax' | 'sigmoid' | 'none' }): Promise<ClassifyResult[]>;
+  classify(input: BERTBatch, options?: BERTInputOptions & { topK?: number; functionToApply?: 'softmax' | 'sigmoid' | 'none' }): Promise<ClassifyResult[][]>;
+  /** Cosine similarity of two vectors. */
+  similarity(a: ArrayLike<number>, b: ArrayLike<number>): number;
+}
+
 export declare const GENERATE_DEFAULTS: Readonly<{
   maxTokens: number;
   temperature: number;

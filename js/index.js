@@ -3,6 +3,7 @@
 // which installs the Node platform (file paths, worker_threads) and re-exports this.
 
 export { GPT, GENERATE_DEFAULTS } from './gpt.js';
+export { BERT } from './bert.js';
 export { Tokenizer } from './tokenizer.js';
 export { Engine, PlmError, Status } from './core/engine.js';
 export { detectFeatures, chooseBuild } from './core/runtime.js';
