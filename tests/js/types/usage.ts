@@ -1,7 +1,7 @@
 // Compiled (not run) by types.test.mjs: the public API as users write it must type-check
 // against js/index.d.ts with --strict.
-import { GPT, Tokenizer, Engine, PlmError, Status, detectFeatures, GENERATE_DEFAULTS, registerSourceResolver } from 'plm-wasm';
-import type { GenerateOptions, Completion, LoadProgress, ModelInfo, SourceShard, GeneratedToken, FinishReason } from 'plm-wasm';
+import { GPT, BERT, Tokenizer, Engine, PlmError, Status, detectFeatures, GENERATE_DEFAULTS, registerSourceResolver } from 'plm-wasm';
+import type { FillMaskResult, ClassifyResult, HiddenStates, GenerateOptions, Completion, LoadProgress, ModelInfo, SourceShard, GeneratedToken, FinishReason } from 'plm-wasm';
 
 export async function main(): Promise<void> {
   const ac = new AbortController();
@@ -39,6 +39,19 @@ export async function main(): Promise<void> {
   } catch (e) {
     if (e instanceof PlmError && e.code === Status.TOO_LONG) console.log(e.status, e.message);
   }
+  const bert: BERT = await BERT.load('bert.gguf', { threads: 1, onProgress: (p: LoadProgress) => console.log(p.phase) });
+  const t2: { ids: Int32Array; typeIds: Int32Array } = bert.tokenize('a', { pair: 'b', addSpecial: true });
+  const hs: HiddenStates = await bert.hiddenStates(t2.ids, { typeIds: t2.typeIds });
+  const hss: HiddenStates[] = await bert.hiddenStates(['a', ['b', 'c'], [101, 102]], { truncate: true });
+  const v: Float32Array = await bert.embed('a', { pooling: 'cls', normalize: false });
+  const vs: Float32Array[] = await bert.embed(['a', 'b']);
+  const fm = (await bert.fillMask('a [MASK]', { topK: 3 })) as FillMaskResult[];
+  const cl: ClassifyResult[] = await bert.classify('a', { functionToApply: 'softmax', topK: 1 });
+  const ml = await bert.maskedLogits([101, 103, 102], { positions: [1] });
+  console.log(hs.dims[0], hss.length, bert.similarity(v, vs[0]), fm[0].token, fm[0].tokenId, fm[0].score, fm[0].sequence, cl[0].label, ml.data.length);
+  console.log(bert.heads.mlm, bert.pooling, bert.labels.length, bert.hiddenSize, bert.contextLength, (await bert.pooledOutput('x')).length);
+  bert.dispose();
+
   const shard: SourceShard = {
     name: 'x',
     async *open() {
