@@ -14,10 +14,9 @@
 #include <string.h>
 
 /* ------------------------------------------------------------ architectures
- * bert.c and t5.c are optional: with weak references the core links without
- * them and their entries are NULL. (Static native links must pull every object
- * in, see CMakeLists.txt: weak references do not extract archive members.) */
-extern const plm_arch plm_arch_bert __attribute__((weak));
+ * t5.c is optional: with a weak reference the core links without it and its
+ * entry is NULL. (Static native links must pull every object in, see
+ * CMakeLists.txt: weak references do not extract archive members.) */
 extern const plm_arch plm_arch_t5 __attribute__((weak));
 
 static const plm_arch *arch_table(int i) {
