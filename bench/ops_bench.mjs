@@ -130,10 +130,11 @@ function benchMatmul(core, type, n, k, m) {
   if (!b) throw new Error(`bench ${type} ${n}x${k} m=${m}: ${core.errmsg()}`);
   const bytes = core.fn.plm_bench_weight_bytes(b);
   const t = timeIt((it) => { if (core.fn.plm_bench_matmul_run(b, it) !== 0) throw new Error(core.errmsg()); });
+  const checksum = core.fn.plm_bench_checksum(b);
   core.fn.plm_bench_free(b);
   const flops = 2 * n * k * m;
   const ms = useCpu ? t.cpu : t.wall;
-  return { ms, wall: t.wall, cpu: t.cpu, gflops: flops / (ms * 1e6), gbs: bytes / (ms * 1e6) };
+  return { ms, wall: t.wall, cpu: t.cpu, gflops: flops / (ms * 1e6), gbs: bytes / (ms * 1e6), checksum };
 }
 
 let useCpu = !args.has('wall');
@@ -165,7 +166,7 @@ async function threadScaling() {
   console.log('wall: wall-clock speedup (needs 2 idle cores); cpu est.: 2 x CPU-time(1T) / CPU-time(2T), the speedup');
   console.log('idle cores would give if the 2-thread run only adds its measured overhead (spinning, sync) to the work');
   const bw1 = memBandwidth(core);
-  row([['type', 5], ['n x k', 11], ['m', 4], ['1T ms', 9], ['2T ms', 9], ['wall', 7], ['cpu est.', 8], ['2T GB/s', 8], ['2T GFLOP/s', 10]]);
+  row([['type', 5], ['n x k', 11], ['m', 4], ['1T ms', 9], ['2T ms', 9], ['wall', 7], ['cpu est.', 8], ['2T GB/s', 8], ['2T GFLOP/s', 10], ['same output', 12]]);
   for (const type of types)
     for (const [n, k] of quick ? [SHAPES[1]] : [SHAPES[1], SHAPES[2], SHAPES[3]])
       for (const m of [1, 128]) {
@@ -174,7 +175,8 @@ async function threadScaling() {
         core.fn.plm_threads_init(2);
         const b = benchMatmul(core, type, n, k, m);
         row([[type, 5], [`${n}x${k}`, 11], [m, 4], [a.ms.toFixed(3), 9], [b.ms.toFixed(3), 9], [(a.ms / b.ms).toFixed(2) + 'x', 7],
-          [((2 * a.cpu) / b.cpu).toFixed(2) + 'x', 8], [b.gbs.toFixed(2), 8], [b.gflops.toFixed(2), 10]]);
+          [((2 * a.cpu) / b.cpu).toFixed(2) + 'x', 8], [b.gbs.toFixed(2), 8], [b.gflops.toFixed(2), 10],
+          [a.checksum === b.checksum ? 'yes' : `NO ${a.checksum} ${b.checksum}`, 12]]);
       }
   console.log(`(memory-read baseline in this module, 1 thread, wall clock: ${bw1.wall.toFixed(2)} GB/s)`);
   core.close();

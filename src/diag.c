@@ -81,6 +81,14 @@ int plm_bench_matmul_run(plm_bench *b, int iters) {
 
 double plm_bench_weight_bytes(plm_bench *b) { return b ? (double)b->w.nbytes : 0.0; }
 
+double plm_bench_checksum(plm_bench *b) {
+    if (!b) return 0.0;
+    double h = 0.0;
+    const size_t n = (size_t)b->m * (size_t)b->w.ne[1];
+    for (size_t i = 0; i < n; i++) h = h * 1.0000001 + (double)b->y[i];
+    return h;
+}
+
 int plm_bench_use_simd(int on) { return ops_use_simd(on); }
 
 int plm_bench_memsum(const int32_t *p, int n, int iters) {

@@ -168,6 +168,8 @@ PLM_API plm_bench *plm_bench_matmul_new(int type, int n, int k, int m);
 PLM_API int plm_bench_matmul_run(plm_bench *b, int iters);
 /* Bytes of the weight matrix (what one matmul streams). */
 PLM_API double plm_bench_weight_bytes(plm_bench *b);
+/* Order-sensitive checksum of the last output (to compare builds / thread counts). */
+PLM_API double plm_bench_checksum(plm_bench *b);
 PLM_API void plm_bench_free(plm_bench *b);
 /* Memory-read baseline: sums n int32 from p (SIMD when built with it), iters times. */
 PLM_API int plm_bench_memsum(const int32_t *p, int n, int iters);
