@@ -138,7 +138,7 @@ def main():
     n_params = sum(p.numel() for p in model.parameters())
     C.log(LOG, f"[{NAME}] params {n_params}")
     batch, steps, peak, warmup = 24, int(os.environ.get("PLM_TRAIN_STEPS", {"gpt2": 650, "llama": 450}[ARCH])), 3e-3, 100
-    STOP_AT = int(os.environ.get("PLM_STOP_AT", {"gpt2": 353}.get(ARCH, steps)))
+    STOP_AT = int(os.environ.get("PLM_STOP_AT", {"gpt2": 353, "llama": 335}.get(ARCH, steps)))
     opt = C.make_optimizer(model, peak, weight_decay=0.05)
     g = torch.Generator().manual_seed(SEED)
     t_train = C.Timer()

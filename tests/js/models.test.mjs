@@ -28,8 +28,7 @@ function maxAbsDiff(a, b) {
   return m;
 }
 
-// llama-stories (models/train/train_decoder.py llama) joins this list when its file is shipped.
-for (const name of ['gpt2-stories']) {
+for (const name of ['gpt2-stories', 'llama-stories']) {
   const exp = expected(name);
   const file = path.join(ROOT, 'models', exp.gguf);
 
@@ -88,6 +87,63 @@ for (const name of ['gpt2-stories']) {
       assert.ok(text.length > 40, 'a real continuation');
     } finally {
       gpt.dispose();
+    }
+  });
+}
+
+// BERT (bert-facts-*.gguf): fill-mask and sentence similarity through the BERT class.
+const BERT_MODELS = []; // 'bert-facts' joins when its file is shipped and plm.BERT is on main
+for (const name of BERT_MODELS) {
+  const exp = expected(name);
+  const file = path.join(ROOT, 'models', exp.gguf);
+
+  test(`${name}: the WordPiece tokenizer in the GGUF matches BertTokenizer on held-out text`, async () => {
+    const bert = await plm.BERT.load(file, { threads: 1 });
+    try {
+      for (const { text, ids } of exp.tokenizer_cases)
+        assert.deepEqual(Array.from(bert.tokenize(text, { parseSpecial: true })), ids, `tokenize ${JSON.stringify(text)}`);
+    } finally {
+      bert.dispose();
+    }
+  });
+
+  test(`${name}: fill-mask finds the right word in the top 5 for >= 80% of held-out sentences`, async () => {
+    const bert = await plm.BERT.load(file, { threads: 1 });
+    try {
+      for (const set of ['fill_mask_heldout', 'fill_mask_training_phrasing']) {
+        let hit = 0;
+        let agree = 0;
+        for (const row of exp[set]) {
+          const top = (await bert.fillMask(row.text, { topK: 5 })).map((r) => r.token);
+          if (top.includes(row.answer)) hit++;
+          if (top[0] === row.top5[0]) agree++;
+        }
+        const n = exp[set].length;
+        assert.ok(hit / n >= 0.8, `${set}: answer in the top 5 for ${hit}/${n}`);
+        assert.ok(agree / n >= 0.9, `${set}: top-1 equals PyTorch's for only ${agree}/${n}`);
+      }
+      const paris = await bert.fillMask('The capital of France is [MASK].', { topK: 5 });
+      assert.equal(paris[0].token, 'paris');
+    } finally {
+      bert.dispose();
+    }
+  });
+
+  test(`${name}: sentences about the same fact are closer than unrelated ones`, async () => {
+    const bert = await plm.BERT.load(file, { threads: 1 });
+    try {
+      let closer = 0;
+      for (const t of exp.similarity_triplets) {
+        const [a, p, u] = await bert.embed([t.anchor, t.same_fact, t.unrelated]);
+        const same = bert.similarity(a, p);
+        const other = bert.similarity(a, u);
+        assert.ok(Math.abs(same - t.cos_same_fact) < 0.02, `${t.anchor} / ${t.same_fact}: ${same} vs PyTorch ${t.cos_same_fact}`);
+        if (same > other) closer++;
+      }
+      const n = exp.similarity_triplets.length;
+      assert.ok(closer / n >= 0.9, `same fact closer for ${closer}/${n}`);
+    } finally {
+      bert.dispose();
     }
   });
 }
