@@ -239,14 +239,18 @@ void matmul_range_scalar(const op_mm_job *j, int c0, int c1, float *tmp) {
     const int k = j->k, nb = k / QK8_0;
     for (int c = c0; c < c1; c++) {
         const uint8_t *wr = j->w + (size_t)c * j->w_row_bytes;
-        if (j->type == PLM_TYPE_Q4_K || j->type == PLM_TYPE_Q6_K)
-            plm_dequantize_row(j->type, wr, tmp, k);
+        /* rows used by several activation rows are converted once (exact, so the
+         * same numbers as vec_dot_f16); K-quants are always dequantized first */
+        const int convert = j->type == PLM_TYPE_Q4_K || j->type == PLM_TYPE_Q6_K || (j->type == PLM_TYPE_F16 && j->m > 1);
+        if (convert) plm_dequantize_row(j->type, wr, tmp, k);
         for (int r = 0; r < j->m; r++) {
             const float *xr = j->x + (size_t)r * k;
             float v;
             switch (j->type) {
             case PLM_TYPE_F32: v = vec_dot_f32_scalar((const float *)wr, xr, k); break;
-            case PLM_TYPE_F16: v = vec_dot_f16_scalar((const plm_fp16 *)wr, xr, k); break;
+            case PLM_TYPE_F16:
+                v = convert ? vec_dot_f32_scalar(tmp, xr, k) : vec_dot_f16_scalar((const plm_fp16 *)wr, xr, k);
+                break;
             case PLM_TYPE_BF16: v = vec_dot_bf16_scalar((const uint16_t *)wr, xr, k); break;
             case PLM_TYPE_Q8_0:
                 v = vec_dot_q8_0_q8_0_scalar((const block_q8_0 *)wr, j->xq + (size_t)r * nb, k);
