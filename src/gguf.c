@@ -252,6 +252,7 @@ struct gguf_stream {
     int files_done;
     int split_count;        /* 1 unless the first shard says otherwise */
     int64_t split_tensors;  /* split.tensors.count, -1 if absent */
+    int metadata_only;      /* stop after the first file's metadata (gguf_stream_set_metadata_only) */
 
     /* current file */
     int phase;
@@ -342,6 +343,14 @@ void gguf_stream_free(gguf_stream *s) {
 
 void gguf_stream_set_size_hint(gguf_stream *s, uint64_t file_bytes) {
     if (s && s->phase == PH_HEADER && s->received == 0) s->size_hint = file_bytes;
+}
+
+int gguf_stream_set_metadata_only(gguf_stream *s) {
+    if (!s) return plm_fail(PLM_E_INVALID, "gguf_stream_set_metadata_only: NULL stream");
+    if (s->file_index != 0 || s->received != 0)
+        return plm_fail(PLM_E_STATE, "gguf_stream_set_metadata_only: must be called before the first byte");
+    s->metadata_only = 1;
+    return PLM_OK;
 }
 
 uint64_t gguf_stream_file_size(const gguf_stream *s) { return s && s->phase != PH_HEADER ? s->file_size : 0; }
@@ -653,6 +662,43 @@ static int span_cmp(const void *a, const void *b) {
     return x->off < y->off ? -1 : x->off > y->off ? 1 : (x->end > y->end) - (x->end < y->end);
 }
 
+/* This file's metadata is complete: the first file's becomes the model's, the
+ * others' (split keys only, in llama.cpp's split files) are dropped. */
+static void take_metadata(gguf_stream *s) {
+    gguf_ctx *g = s->g;
+    if (s->file_index == 0) {
+        g->version = s->version;
+        g->kv = s->kv;
+        g->n_kv = (int64_t)s->n_kv;
+        g->kv_index = s->kv_index;
+        s->kv = NULL;
+        memset(&s->kv_index, 0, sizeof s->kv_index);
+    } else {
+        kv_list_free(s->kv, (int64_t)s->n_kv);
+        s->kv = NULL;
+        free(s->kv_index.slots);
+        memset(&s->kv_index, 0, sizeof s->kv_index);
+    }
+    s->n_kv = s->i_kv = 0;
+    s->kv_cap = 0;
+}
+
+/* Metadata-only mode: the first file's metadata is all that is wanted. The
+ * tensor records and data are never read (so never validated): the stream is
+ * DONE here, for every file of a split model, with a context without tensors. */
+static int finish_metadata_only(gguf_stream *s) {
+    s->header_end = s->data_start = s->file_size = file_pos(s);
+    s->data_end = 0;
+    take_metadata(s);
+    s->phase = PH_DONE;
+    s->files_done = s->split_count;
+    s->split_tensors = -1;
+    free(s->buf);
+    s->buf = NULL;
+    s->cap = s->beg = s->end = 0;
+    return GGUF_DONE;
+}
+
 /* The header is complete: check the data layout, allocate the data block and
  * move the bytes already staged into it. Returns GGUF_HEADER_READY/GGUF_DONE. */
 static int finish_header(gguf_stream *s) {
@@ -720,22 +766,7 @@ static int finish_header(gguf_stream *s) {
         t->data = s->block ? s->block + t->offset : NULL;
     }
 
-    /* this file's metadata: the first file's becomes the model's */
-    if (s->file_index == 0) {
-        g->version = s->version;
-        g->kv = s->kv;
-        g->n_kv = (int64_t)s->n_kv;
-        g->kv_index = s->kv_index;
-        s->kv = NULL;
-        memset(&s->kv_index, 0, sizeof s->kv_index);
-    } else {
-        kv_list_free(s->kv, (int64_t)s->n_kv);
-        s->kv = NULL;
-        free(s->kv_index.slots);
-        memset(&s->kv_index, 0, sizeof s->kv_index);
-    }
-    s->n_kv = s->i_kv = 0;
-    s->kv_cap = 0;
+    take_metadata(s);
 
     if (s->received >= s->file_size) {
         s->phase = PH_DONE;
@@ -798,7 +829,7 @@ static int parse(gguf_stream *s) {
                 return plm_fail(PLM_E_FORMAT, "GGUF header claims %" PRIu64 " tensors and %" PRIu64
                                 " metadata keys (corrupt file?)", s->n_tensors, s->n_kv);
             /* smallest possible records: key (8+1) + type (4) + 1 byte; name (8+1) + n_dims + type + offset */
-            if (s->size_hint && s->n_kv * 14 + s->n_tensors * 25 > bytes_left(s))
+            if (s->size_hint && s->n_kv * 14 + (s->metadata_only ? 0 : s->n_tensors * 25) > bytes_left(s))
                 return plm_fail(PLM_E_FORMAT, "GGUF header claims %" PRIu64 " tensors and %" PRIu64 " metadata keys, "
                                 "more than fit in a %" PRIu64 "-byte file", s->n_tensors, s->n_kv, s->size_hint);
             s->first_tensor = s->g->n_tensors;
@@ -808,6 +839,10 @@ static int parse(gguf_stream *s) {
         case ST_KV_KEY: {
             if (s->i_kv == s->n_kv) {
                 if ((rc = finish_metadata(s))) return rc;
+                if (s->metadata_only) {
+                    s->st = ST_END;
+                    return finish_metadata_only(s);
+                }
                 s->st = ST_TI_NAME;
                 break;
             }
@@ -1067,14 +1102,29 @@ gguf_ctx *gguf_stream_finish(gguf_stream *s) {
 
 /* ----------------------------------------------------------- whole files */
 
-gguf_ctx *gguf_load_buffer(const void *data, size_t n) {
+gguf_ctx *gguf_load_buffer(const void *data, size_t n) { return gguf_load_buffer_flags(data, n, 0); }
+
+/* A new stream set up for `flags` (GGUF_METADATA_ONLY). */
+static gguf_stream *stream_with_flags(int flags) {
+    if (flags & ~GGUF_METADATA_ONLY) {
+        plm_fail(PLM_E_INVALID, "unknown GGUF load flags 0x%x", (unsigned)flags);
+        return NULL;
+    }
+    gguf_stream *s = gguf_stream_new();
+    if (s && (flags & GGUF_METADATA_ONLY)) gguf_stream_set_metadata_only(s);
+    return s;
+}
+
+gguf_ctx *gguf_load_buffer_flags(const void *data, size_t n, int flags) {
     if (!data && n) {
         plm_fail(PLM_E_INVALID, "gguf_load_buffer: NULL data");
         return NULL;
     }
-    gguf_stream *s = gguf_stream_new();
+    gguf_stream *s = stream_with_flags(flags);
     if (!s) return NULL;
-    gguf_stream_set_size_hint(s, n);
+    /* the buffer's length is the file's size, except for metadata-only loads, which
+     * may be given just the first bytes of a file (its header) */
+    if (!(flags & GGUF_METADATA_ONLY)) gguf_stream_set_size_hint(s, n);
     if (gguf_stream_feed(s, data, n) < 0) {
         gguf_stream_free(s);
         return NULL;
@@ -1116,7 +1166,9 @@ static int split_path(char *out, size_t cap, const char *first, int i, int count
 }
 #endif
 
-gguf_ctx *gguf_load_file(const char *path) {
+gguf_ctx *gguf_load_file(const char *path) { return gguf_load_file_flags(path, 0); }
+
+gguf_ctx *gguf_load_file_flags(const char *path, int flags) {
     if (!path) {
         plm_fail(PLM_E_INVALID, "gguf_load_file: NULL path");
         return NULL;
@@ -1127,7 +1179,7 @@ gguf_ctx *gguf_load_file(const char *path) {
              "through the loader instead", path);
     return NULL;
 #else
-    gguf_stream *s = gguf_stream_new();
+    gguf_stream *s = stream_with_flags(flags);
     if (!s) return NULL;
     for (int i = 0;; i++) {
         char shard[4096];

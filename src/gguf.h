@@ -82,6 +82,12 @@ gguf_stream *gguf_stream_new(void);
  * (Content-Length, file size). Lets corrupt lengths and counts be rejected at
  * once and a short file be reported as truncated as soon as the header is read. */
 void gguf_stream_set_size_hint(gguf_stream *s, uint64_t file_bytes);
+/* Optional, before the first byte: read only the first file's metadata (key/value
+ * pairs). The stream is GGUF_DONE as soon as the last key is read; tensor records
+ * and tensor data are never read, so never validated (a tokenizer loads from the
+ * header of a model whose tensor types cannot run, or from just its first bytes).
+ * The finished context has the metadata and no tensors. */
+int gguf_stream_set_metadata_only(gguf_stream *s);
 /* Where the next bytes go and how many may be written there (>0). NULL on error/after DONE. */
 uint8_t *gguf_stream_dst(gguf_stream *s, size_t *room);
 /* n bytes were written at the last dst. Returns GGUF_* state (>0) or PLM_E_* (<0).
@@ -107,6 +113,12 @@ void gguf_stream_free(gguf_stream *s);
 gguf_ctx *gguf_load_buffer(const void *data, size_t n);
 /* Native builds: read a file from disk (streams it in chunks). */
 gguf_ctx *gguf_load_file(const char *path);
+/* The same with flags: GGUF_METADATA_ONLY (see gguf_stream_set_metadata_only; the
+ * buffer may then hold only the start of the file, the file is read up to its
+ * last metadata key). */
+enum { GGUF_METADATA_ONLY = 1 };
+gguf_ctx *gguf_load_buffer_flags(const void *data, size_t n, int flags);
+gguf_ctx *gguf_load_file_flags(const char *path, int flags);
 void gguf_free(gguf_ctx *g);
 
 /* ---- metadata ---- */

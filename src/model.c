@@ -621,12 +621,15 @@ fail:
     return NULL;
 }
 
+/* A vocab-only load reads the metadata and nothing else. */
+static int gguf_flags(int flags) { return (flags & PLM_LOAD_VOCAB_ONLY) ? GGUF_METADATA_ONLY : 0; }
+
 plm_model *plm_model_load_buffer(const void *data, size_t n, int flags) {
     if (!data && n) {
         plm_fail(PLM_E_INVALID, "plm_model_load_buffer: NULL data");
         return NULL;
     }
-    return model_from_gguf(gguf_load_buffer(data, n), flags);
+    return model_from_gguf(gguf_load_buffer_flags(data, n, gguf_flags(flags)), flags);
 }
 
 plm_model *plm_model_load_file(const char *path, int flags) {
@@ -634,7 +637,7 @@ plm_model *plm_model_load_file(const char *path, int flags) {
         plm_fail(PLM_E_INVALID, "plm_model_load_file: NULL path");
         return NULL;
     }
-    return model_from_gguf(gguf_load_file(path), flags);
+    return model_from_gguf(gguf_load_file_flags(path, gguf_flags(flags)), flags);
 }
 
 const char *plm_model_info(plm_model *m) {
@@ -661,6 +664,7 @@ const char *plm_model_meta(plm_model *m, int max_elems) {
 /* ----------------------------------------------------------------- loader */
 struct plm_loader {
     gguf_stream *s;
+    int flags; /* plm_loader_set_flags */
 };
 
 plm_loader *plm_loader_new(void) {
@@ -672,6 +676,29 @@ plm_loader *plm_loader_new(void) {
         return NULL;
     }
     return l;
+}
+
+int plm_loader_set_size(plm_loader *l, double bytes) {
+    if (!l) return plm_fail(PLM_E_INVALID, "plm_loader_set_size: NULL loader");
+    if (!(bytes >= 0 && bytes <= 9007199254740992.0) || bytes != (double)(uint64_t)bytes)
+        return plm_fail(PLM_E_INVALID, "plm_loader_set_size: %g is not a file size in bytes", bytes);
+    if (gguf_stream_received(l->s) != 0)
+        return plm_fail(PLM_E_STATE, "plm_loader_set_size: must be called before the first byte of a file");
+    gguf_stream_set_size_hint(l->s, (uint64_t)bytes);
+    return PLM_OK;
+}
+
+int plm_loader_set_flags(plm_loader *l, int flags) {
+    if (!l) return plm_fail(PLM_E_INVALID, "plm_loader_set_flags: NULL loader");
+    if (flags & ~PLM_LOAD_VOCAB_ONLY) return plm_fail(PLM_E_INVALID, "unknown load flags 0x%x", (unsigned)flags);
+    if ((flags & PLM_LOAD_VOCAB_ONLY) && !(l->flags & PLM_LOAD_VOCAB_ONLY)) {
+        int rc = gguf_stream_set_metadata_only(l->s);
+        if (rc < 0) return rc;
+    } else if (!(flags & PLM_LOAD_VOCAB_ONLY) && (l->flags & PLM_LOAD_VOCAB_ONLY)) {
+        return plm_fail(PLM_E_STATE, "plm_loader_set_flags: a vocab-only loader cannot become a full one");
+    }
+    l->flags = flags;
+    return PLM_OK;
 }
 
 uint8_t *plm_loader_dst(plm_loader *l) {
@@ -713,9 +740,10 @@ plm_model *plm_loader_finish(plm_loader *l, int flags) {
         plm_fail(PLM_E_INVALID, "plm_loader_finish: NULL loader");
         return NULL;
     }
+    const int set = l->flags;
     gguf_ctx *g = gguf_stream_finish(l->s); /* frees the stream either way */
     free(l);
-    return model_from_gguf(g, flags);
+    return model_from_gguf(g, flags | set);
 }
 
 void plm_loader_free(plm_loader *l) {

@@ -83,10 +83,20 @@ enum {
 enum { PLM_LOAD_VOCAB_ONLY = 1 }; /* flags of plm_loader_finish / plm_model_load_* */
 
 PLM_API plm_loader *plm_loader_new(void);
+/* Optional, before the first byte of each file: its size in bytes (Content-Length,
+ * file size). Implausible lengths and counts in the header, and a file shorter
+ * than its header declares, are then reported as soon as the header is read. */
+PLM_API int plm_loader_set_size(plm_loader *l, double bytes);
+/* Optional, before the first byte: PLM_LOAD_VOCAB_ONLY reads only the metadata of
+ * the (first) file: the loader is DONE after the last metadata key, tensor
+ * records and data are never read nor validated, no memory is reserved for
+ * weights (a tokenizer from the first bytes of any model file). plm_loader_finish
+ * then builds a vocab-only model whatever its flags. */
+PLM_API int plm_loader_set_flags(plm_loader *l, int flags);
 PLM_API uint8_t *plm_loader_dst(plm_loader *l);
 PLM_API size_t plm_loader_room(plm_loader *l);
 PLM_API int plm_loader_commit(plm_loader *l, size_t n);
-PLM_API double plm_loader_file_size(plm_loader *l); /* valid after HEADER_READY */
+PLM_API double plm_loader_file_size(plm_loader *l); /* valid after HEADER_READY (vocab-only: after DONE, = header bytes) */
 PLM_API int plm_loader_next_file(plm_loader *l);     /* split models: start next shard */
 PLM_API int plm_loader_files_left(plm_loader *l);
 /* Build the model (binds and validates tensors unless PLM_LOAD_VOCAB_ONLY).
@@ -94,6 +104,8 @@ PLM_API int plm_loader_files_left(plm_loader *l);
 PLM_API plm_model *plm_loader_finish(plm_loader *l, int flags);
 PLM_API void plm_loader_free(plm_loader *l);
 
+/* With PLM_LOAD_VOCAB_ONLY only the metadata is read: the buffer / file may be
+ * just the start of a model file, tensors are never read nor validated. */
 PLM_API plm_model *plm_model_load_buffer(const void *data, size_t n, int flags);
 PLM_API plm_model *plm_model_load_file(const char *path, int flags);
 PLM_API void plm_model_free(plm_model *m);
