@@ -21,11 +21,11 @@ import hf_models as H
 import tok_wordpiece as W
 
 SEED = 2468
-BUDGET_S = float(os.environ.get("PLM_TRAIN_SECONDS", 60 * 60))  # safety cap (wall clock); steps are fixed
+BUDGET_S = float(os.environ.get("PLM_TRAIN_SECONDS", 3 * 60 * 60))  # safety cap (wall clock); steps are fixed
 STEPS = int(os.environ.get("PLM_TRAIN_STEPS", 1500))
 BATCH = 96
 VOCAB_TARGET = 3000
-MAXLEN = 64
+MAXLEN = 32
 NAME = "bert-facts"
 OUT = os.path.join(C.WORK, NAME + "-hf")
 LOG = os.path.join(C.WORK, NAME + ".log")
@@ -118,7 +118,8 @@ def single_token(tok, items):
 def main():
     C.setup(SEED)
     timer = C.Timer()
-    if os.path.exists(LOG):
+    ckpt = os.path.join(C.WORK, NAME + "-ckpt.pt")
+    if os.path.exists(LOG) and not os.path.exists(ckpt):
         os.remove(LOG)
     r = random.Random(SEED)
     sents = corpus_facts.train_sentences(200000, corpus_facts.TRAIN_SEED)
@@ -145,8 +146,15 @@ def main():
     opt = C.make_optimizer(model, 1.5e-3, weight_decay=0.01)
     t_train = C.Timer()
     cpu0 = time.process_time()
-    step = 0
-    for step in range(STEPS):
+    step = first = 0
+    if os.path.exists(ckpt):  # resume an interrupted run exactly (model, optimizer, data sampler)
+        st = torch.load(ckpt)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        r.setstate(st["rng"])
+        first = st["step"] + 1
+        C.log(LOG, f"resumed from {ckpt} at step {first}")
+    for step in range(first, STEPS):
         lr = C.cosine_lr(step, STEPS, 1.5e-3, 150)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -158,6 +166,10 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        if step % 200 == 0 and step:
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                        "rng": r.getstate()}, ckpt + ".tmp")
+            os.replace(ckpt + ".tmp", ckpt)
         if step % 250 == 0:
             msg = f"step {step} loss {loss.item():.4f} lr {lr:.2e} {t_train():.0f}s"
             if step % 500 == 0 and step:
