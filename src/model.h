@@ -147,6 +147,9 @@ int kv_cache_init(plm_kv_cache *kv, int n_layer, int kv_dim, int n_ctx);
 int kv_cache_reserve(plm_kv_cache *kv, int n_pos);
 void kv_cache_free(plm_kv_cache *kv);
 
+/* t5.c: HF's relative position bucket of d = key - query position (max distance 128). */
+int t5_position_bucket(int d, int bidirectional, int n_buckets);
+
 /* Largest number of tokens an architecture's decode() is handed at once; plm_ctx_decode
  * splits longer inputs (bounds the scratch memory; matmuls still see m up to this). */
 #define PLM_MAX_BATCH 256

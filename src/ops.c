@@ -404,6 +404,10 @@ static void attn_unit(const attn_ctx *c, int h, int i, float *s) {
         attn_scores_scalar(s, q, k, c->kv_stride, n, hd, p->scale);
     if (bias)
         for (int j = 0; j < n; j++) s[j] += bias[j];
+    if (p->rel_bias) { /* rel[j] = rel_bias[h][rel_off + j - (q_pos0 + i)]: in range by op_attention's check */
+        const float *rel = p->rel_bias + (size_t)h * p->rel_stride + (p->rel_off - p->q_pos0 - i);
+        for (int j = 0; j < n; j++) s[j] += rel[j];
+    }
     if (p->mask)
         for (int j = 0; j < n; j++) s[j] += p->mask[j];
 #if PLM_HAVE_SIMD
@@ -437,6 +441,10 @@ int op_attention(float *out, int out_stride, const float *q, int q_stride, const
     if (out_stride < p->n_head * p->head_dim || q_stride < p->n_head * p->head_dim ||
         kv_stride < p->n_head_kv * p->head_dim)
         return plm_fail(PLM_E_INVALID, "attention: row strides smaller than the heads they hold");
+    if (p->rel_bias && (p->rel_off < p->q_pos0 + n_q - 1 ||
+                        (int64_t)p->rel_stride < (int64_t)p->rel_off - p->q_pos0 + n_kv))
+        return plm_fail(PLM_E_INVALID, "attention: relative bias rows (offset %d, stride %d) do not "
+                        "cover %d queries at %d x %d keys", p->rel_off, p->rel_stride, n_q, p->q_pos0, n_kv);
 
     const int64_t units = (int64_t)p->n_head * n_q;
     const int n_tasks = n_tasks_for((double)units * n_kv * p->head_dim * 2, (int)PLM_MIN(units, 1 << 20));

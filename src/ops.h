@@ -93,7 +93,11 @@ int op_rope(float *x, int n_tok, int n_head, int head_dim, int n_rot, int pos0, 
  * causal: query i sits at absolute position q_pos0 + i and sees key j only if
  *         j <= q_pos0 + i (keys are at positions 0..n_kv-1).
  * bias:  optional [n_head][n_q][n_kv] additive (T5 relative position bias).
- * mask:  optional [n_kv] additive (0 or -INFINITY, e.g. padding), shared by all queries. */
+ * mask:  optional [n_kv] additive (0 or -INFINITY, e.g. padding), shared by all queries.
+ * rel_bias: optional additive bias that depends only on the offset d = j - (q_pos0 + i)
+ *        of key j from query i (T5's relative position bias without an n_q x n_kv table):
+ *        rel_bias[h * rel_stride + rel_off + d]. Every offset must fall inside the row:
+ *        rel_off >= q_pos0 + n_q - 1 and rel_stride >= rel_off - q_pos0 + n_kv. */
 typedef struct {
     int n_head, n_head_kv, head_dim;
     float scale;
@@ -101,6 +105,8 @@ typedef struct {
     int q_pos0;
     const float *bias;
     const float *mask;
+    const float *rel_bias;
+    int rel_off, rel_stride;
 } op_attn_params;
 
 int op_attention(float *out, int out_stride, const float *q, int q_stride, const float *k,

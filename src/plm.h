@@ -223,7 +223,52 @@ PLM_API int plm_bert_mlm(plm_model *m, const float *rows, int n, float *logits);
 PLM_API const char *plm_bert_info(plm_model *m);
 
 /* ---------------------------------------------------------------------- T5
- * (issue 4) declared here when implemented. */
+ * Encoder-decoder models (general.architecture "t5": T5 v1.0, v1.1, FLAN-T5).
+ * A plm_t5 context holds one encoded input (the encoder output projected to every
+ * decoder block's cross-attention K/V) and n_seq decoder sequences (beams) of equal
+ * length, each with its own self-attention KV cache; one decode step runs every
+ * sequence's token through each weight matrix at once. Logits follow Hugging Face
+ * (tied embeddings rescaled by d_model^-0.5, unlike llama.cpp).
+ * n_ctx bounds both the input length and the decoder length (<= 0: the model's
+ * context length). Calls on one context must not overlap. */
+typedef struct plm_t5 plm_t5;
+PLM_API plm_t5 *plm_t5_new(plm_model *m, int n_ctx);
+PLM_API void plm_t5_free(plm_t5 *c);
+PLM_API int plm_t5_n_ctx(plm_t5 *c);
+/* Decoder positions cached (the same for every sequence) / sequences in use. */
+PLM_API int plm_t5_n_past(plm_t5 *c);
+PLM_API int plm_t5_n_seq(plm_t5 *c);
+/* JSON: {"ffn": "relu" | "gated-gelu", "tiedEmbeddings", "decoderStartTokenId",
+ * "encoderBlocks", "decoderBlocks", "relativeBuckets", "maxDistance", "contextLength",
+ * "headCount", "keyLength"}. Owned by the model. */
+PLM_API const char *plm_t5_info(plm_model *m);
+/* Run the encoder over ids[n] (mask: NULL, or 1 = token / 0 = padding, which the
+ * encoder and the cross-attention ignore as keys) and keep it as the input of the
+ * decoder, which is reset to one empty sequence. out (may be NULL): the encoder's
+ * last hidden state [n][n_embd]. */
+PLM_API int plm_t5_encode(plm_t5 *c, const int32_t *ids, const int32_t *mask, int n, float *out);
+/* Empty the decoder and set n_seq sequences. */
+PLM_API int plm_t5_decoder_reset(plm_t5 *c, int n_seq);
+/* Append n tokens to every sequence: ids[n_seq][n] at positions n_past..n_past+n-1.
+ * logits (may be NULL): all_logits ? [n_seq][n][n_vocab] : [n_seq][n_vocab] (each
+ * sequence's last position). PLM_E_TOO_LONG past n_ctx (nothing changes then). */
+PLM_API int plm_t5_decode(plm_t5 *c, const int32_t *ids, int n, float *logits, int all_logits);
+/* Reorder / fork sequences: new sequence s continues old sequence src[s] (n_new entries,
+ * each in [0, n_seq)); afterwards n_seq = n_new. */
+PLM_API int plm_t5_reorder(plm_t5 *c, const int32_t *src, int n_new);
+/* Beam search from the decoder start token over the encoded input, as transformers'
+ * generate(num_beams=n_beams, length_penalty, early_stopping, max_new_tokens):
+ * scores are summed log-softmax probabilities; a hypothesis of L tokens (counting its
+ * EOS) scores sum / L^length_penalty. early_stopping: 0 = false (HF's heuristic),
+ * 1 = true (stop at n_beams finished), 2 = "never". n_beams in [1, n_vocab).
+ * plm_t5_beam_step runs one decoder step for all beams: 1 = running, 0 = finished,
+ * PLM_E_* = failed (the search is dropped). Any other decoder call drops the search.
+ * plm_t5_beam_result: the best hypothesis' tokens (ending with EOS if it ended so;
+ * without the start token) and its score; returns the count (may exceed cap). */
+PLM_API int plm_t5_beam_begin(plm_t5 *c, int n_beams, int max_new_tokens, float length_penalty,
+                              int early_stopping);
+PLM_API int plm_t5_beam_step(plm_t5 *c);
+PLM_API int plm_t5_beam_result(plm_t5 *c, int32_t *ids, int cap, float *score);
 
 #ifdef __cplusplus
 }

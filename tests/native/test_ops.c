@@ -673,7 +673,7 @@ static void check_attention(int n_head, int n_head_kv, int hd, int n_q, int n_kv
     fill(bias, n_head * n_q * n_kv, 2.0f);
     for (int j = 0; j < n_kv; j++) mask[j] = (j % 3 == 1) ? -INFINITY : 0.0f;
     op_attn_params p = {n_head, n_head_kv, hd, 1.0f / sqrtf((float)hd), causal, q_pos0,
-                        use_bias ? bias : NULL, use_mask ? mask : NULL};
+                        use_bias ? bias : NULL, use_mask ? mask : NULL, NULL, 0, 0};
     CHECK_EQ_INT(op_attention(out, os, q, qs, k, v, kvs, n_q, n_kv, &p), PLM_OK);
     attn_ref(ref, os, q, qs, k, v, kvs, n_q, n_kv, &p);
     int ok = 1;
@@ -705,7 +705,7 @@ TEST(attention_fully_masked_rows) {
     fill(k, 3 * hd, 1.0f);
     fill(v, 3 * hd, 1.0f);
     float mask[3] = {-INFINITY, -INFINITY, -INFINITY};
-    op_attn_params p = {1, 1, hd, 0.5f, 0, 0, NULL, mask};
+    op_attn_params p = {1, 1, hd, 0.5f, 0, 0, NULL, mask, NULL, 0, 0};
     for (int i = 0; i < 2 * hd; i++) out[i] = 123.0f;
     CHECK_EQ_INT(op_attention(out, hd, q, hd, k, v, hd, 2, n_kv, &p), PLM_OK);
     int zeros = 1;
@@ -718,7 +718,7 @@ TEST(attention_fully_masked_rows) {
     for (int i = 0; i < 2 * hd; i++) zeros &= out[i] == 0.0f;
     CHECK(zeros);
     /* bad head counts */
-    op_attn_params bad = {3, 2, hd, 0.5f, 0, 0, NULL, NULL};
+    op_attn_params bad = {3, 2, hd, 0.5f, 0, 0, NULL, NULL, NULL, 0, 0};
     CHECK_EQ_INT(op_attention(out, 3 * hd, q, 3 * hd, k, v, 2 * hd, 1, 1, &bad), PLM_E_INVALID);
 }
 
@@ -903,7 +903,7 @@ TEST(simd_ops_vs_scalar_backend) {
     fill(q, 5 * 64, 1.0f);
     fill(k, 9 * 32, 1.0f);
     fill(v, 9 * 32, 1.0f);
-    op_attn_params p = {4, 2, hd, 0.25f, 1, 4, NULL, NULL};
+    op_attn_params p = {4, 2, hd, 0.25f, 1, 4, NULL, NULL, NULL, 0, 0};
     ops_use_simd(1);
     op_attention(o1, 64, q, 64, k, v, 32, nq, nkv, &p);
     ops_use_simd(0);

@@ -138,7 +138,7 @@ TEST(attention_and_rows_identical_for_any_thread_count) {
     float *o1 = malloc(sizeof(float) * nq * qs), *o = malloc(sizeof(float) * nq * qs);
     for (int i = 0; i < nq * qs; i++) q[i] = frand();
     for (int i = 0; i < n_kv * kvs; i++) k[i] = frand(), v[i] = frand();
-    op_attn_params p = {nh, nkv, hd, 0.17f, 1, n_kv - nq, NULL, NULL};
+    op_attn_params p = {nh, nkv, hd, 0.17f, 1, n_kv - nq, NULL, NULL, NULL, 0, 0};
     plm_threads_init(1);
     CHECK_EQ_INT(op_attention(o1, qs, q, qs, k, v, kvs, nq, n_kv, &p), PLM_OK);
     const int n = 200000;
