@@ -13,12 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ------------------------------------------------------------ architectures
- * t5.c is optional: with a weak reference the core links without it and its
- * entry is NULL. (Static native links must pull every object in, see
- * CMakeLists.txt: weak references do not extract archive members.) */
-extern const plm_arch plm_arch_t5 __attribute__((weak));
-
+/* ------------------------------------------------------------ architectures */
 static const plm_arch *arch_table(int i) {
     switch (i) {
     case 0: return &plm_arch_gpt2;
