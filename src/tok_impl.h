@@ -78,6 +78,11 @@ int32_t tok_find(const plm_vocab *v, const char *s, size_t len);
 /* tok_bpe.c: byte length of the GPT-2 pre-tokenizer regex match at s[i]
  * (0 if i >= len); exposed for tools/tok_cli and cross-checks. */
 size_t tok_bpe_pretokenize_len(const char *s, size_t len, size_t i);
+/* tok_bpe.c: split text with a BPE pre-tokenizer, named by a tokenizer.ggml.pre
+ * value ("llama-bpe", "qwen2", "smollm", ...) or its family id ("gpt2", "llama3",
+ * "qwen2", "starcoder", "falcon", "gpt-4o", "tekken", "deepseek-coder"). Writes
+ * at most cap piece byte lengths; returns the piece count or PLM_E_UNSUPPORTED. */
+int tok_bpe_split(const char *pre, const char *text, size_t len, uint32_t *lens, int cap);
 
 #ifdef __cplusplus
 }

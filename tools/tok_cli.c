@@ -5,6 +5,9 @@
  *       each line: ids, space separated -> the decoded text as hex bytes
  *   tok_cli FILE.gguf pretok
  *       (gpt2 only) each line: hex text -> byte lengths of the regex pieces
+ *   tok_cli - split PRE
+ *       each line: hex text -> byte lengths of the pieces of BPE pre-tokenizer PRE
+ *       (a tokenizer.ggml.pre value or family id, see tok_bpe_split)
  * Hex keeps any byte sequence (newlines, invalid UTF-8) on one line; used by
  * scripts/crosscheck_tokenizers.py against the reference implementations. */
 #include <stdio.h>
@@ -30,9 +33,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s FILE.gguf encode|decode|pretok [args]\n", argv[0]);
         return 2;
     }
-    gguf_ctx *g = gguf_load_file(argv[1]);
+    const int split = strcmp(argv[2], "split") == 0;
+    if (split && argc < 4) {
+        fprintf(stderr, "usage: %s - split PRE\n", argv[0]);
+        return 2;
+    }
+    gguf_ctx *g = split ? NULL : gguf_load_file(argv[1]);
     plm_vocab *v = g ? vocab_load(g) : NULL;
-    if (!v) {
+    if (!v && !split) {
         fprintf(stderr, "%s: %s\n", argv[1], plm_errmsg());
         return 1;
     }
@@ -66,6 +74,15 @@ int main(int argc, char **argv) {
                 break;
             }
             for (int i = 0; i < k; i++) printf("%02x", (unsigned char)buf[i]);
+        } else if (split) {
+            size_t n = unhex(line, buf);
+            int k = tok_bpe_split(argv[3], buf, n, (uint32_t *)ids, (int)cap);
+            if (k < 0 || (size_t)k > cap) {
+                fprintf(stderr, "split: %s\n", plm_errmsg());
+                rc = 1;
+                break;
+            }
+            for (int i = 0; i < k; i++) printf(i ? " %u" : "%u", (unsigned)((uint32_t *)ids)[i]);
         } else if (strcmp(mode, "pretok") == 0) {
             size_t n = unhex(line, buf);
             for (size_t i = 0; i < n;) {

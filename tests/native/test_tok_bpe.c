@@ -312,7 +312,7 @@ TEST(test_metadata_errors) {
         {"gpt2", NULL, 1, 1, 0, NULL},
         {NULL, NULL, 1, 1, PLM_E_MISSING, "tokenizer.ggml.model"},
         {"xyz", NULL, 1, 1, PLM_E_UNSUPPORTED, "xyz"},
-        {"gpt2", "llama-bpe", 1, 1, PLM_E_UNSUPPORTED, "llama-bpe"},
+        {"gpt2", "not-a-pre", 1, 1, PLM_E_UNSUPPORTED, "not-a-pre"},
         {"gpt2", "gpt-2", 0, 1, PLM_E_MISSING, "merges"},
         {"gpt2", "gpt-2", 1, 0, PLM_E_MISSING, "tokens"},
         {"none", NULL, 1, 1, PLM_E_MISSING, "no tokenizer"},
