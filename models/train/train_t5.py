@@ -21,7 +21,7 @@ import corpus_t5
 import hf_models as H
 
 SEED = 4321
-BUDGET_S = float(os.environ.get("PLM_TRAIN_SECONDS", 60 * 60))  # safety cap (wall clock); steps are fixed
+BUDGET_S = float(os.environ.get("PLM_TRAIN_SECONDS", 3 * 60 * 60))  # safety cap (wall clock); steps are fixed
 STEPS = int(os.environ.get("PLM_TRAIN_STEPS", 4000))
 BATCH = 128
 VOCAB = 256
