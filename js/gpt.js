@@ -96,7 +96,7 @@ export class GPT extends ModelBase {
   #logits = 0;
   #nVocab = 0;
   #lock = new Lock();
-  #disposePending = false;
+  #sampler = 0; // sampler of the running generation (freed by it, or by dispose())
 
   #init({ contextLength }) {
     const { engine } = this;
@@ -125,7 +125,7 @@ export class GPT extends ModelBase {
   async #acquire() {
     this.assertLive();
     const release = await this.#lock.acquire();
-    if (this.disposed || this.#disposePending) {
+    if (this.disposed) {
       release();
       throw new Error('GPT has been disposed');
     }
@@ -152,7 +152,6 @@ export class GPT extends ModelBase {
       });
     } finally {
       release();
-      this.#maybeFree();
     }
   }
 
@@ -212,6 +211,7 @@ export class GPT extends ModelBase {
       const nCtx = this.contextLength;
 
       sampler = engine.checkPtr(fn.plm_sampler_new(o.seed ?? randomSeed()));
+      this.#sampler = sampler;
       engine.check(fn.plm_sampler_set(sampler, o.temperature, o.topK, o.topP, o.minP, o.repetitionPenalty, o.penaltyLastN));
       for (const id of ids) fn.plm_sampler_accept(sampler, id);
 
@@ -244,6 +244,7 @@ export class GPT extends ModelBase {
       };
 
       for (let step = 0; step < o.maxTokens; step++) {
+        this.#assertNotDisposedDuring(); // the consumer may have disposed the model while we were suspended
         const t1 = now();
         const id = engine.check(fn.plm_sampler_sample(sampler, this.#logits, this.#nVocab));
         fn.plm_sampler_accept(sampler, id);
@@ -316,7 +317,7 @@ export class GPT extends ModelBase {
 
         // next step
         if (signal?.aborted) throw signal.reason;
-        if (this.#disposePending) throw new Error('GPT was disposed during generation');
+        this.#assertNotDisposedDuring();
         const t2 = now();
         engine.scoped((s) => engine.check(fn.plm_ctx_decode(this.#ctx, s.i32([id]), 1, this.#logits, 0)));
         decodeMs += now() - t2;
@@ -336,31 +337,31 @@ export class GPT extends ModelBase {
       };
       this.lastStats = run.stats;
     } finally {
-      if (sampler && !engine.disposed) fn.plm_sampler_free(sampler);
+      if (sampler && this.#sampler === sampler && !engine.disposed) fn.plm_sampler_free(sampler);
+      if (this.#sampler === sampler) this.#sampler = 0;
       release();
-      this.#maybeFree();
     }
   }
 
-  #maybeFree() {
-    if (this.#disposePending && !this.#lock.held) {
-      this.#disposePending = false;
-      super.dispose();
-    }
+  #assertNotDisposedDuring() {
+    if (this.disposed) throw new Error('GPT was disposed during generation');
   }
 
   freeResources() {
-    const { engine } = this;
-    if (this.#ctx) engine.fn.plm_ctx_free(this.#ctx);
-    if (this.#logits) engine.free(this.#logits);
+    const { fn } = this.engine;
+    if (this.#sampler) fn.plm_sampler_free(this.#sampler);
+    if (this.#ctx) fn.plm_ctx_free(this.#ctx);
+    if (this.#logits) this.engine.free(this.#logits);
+    this.#sampler = 0;
     this.#ctx = 0;
     this.#logits = 0;
   }
 
-  /** Free the model, its context and (if it created it) its engine. A running generation stops at its next token. */
+  /**
+   * Free the model, its context and (if it created it) its engine. Safe at any
+   * time: a generation suspended between tokens throws when it resumes.
+   */
   dispose() {
-    if (this.disposed) return;
-    if (this.#lock.held) this.#disposePending = true;
-    else super.dispose();
+    super.dispose();
   }
 }

@@ -142,6 +142,22 @@ test('load + generate + dispose cycles leave the heap at its baseline', async ()
   assert.equal(engine.heapUsed(), base);
 });
 
+test('dispose during a suspended generation frees everything; the generator then throws', async () => {
+  const base = engine.heapUsed();
+  const gpt = await GPT.load(PATH, { engine });
+  const it = gpt.generate('Hello', { maxTokens: 50, temperature: 0, ignoreEos: true });
+  await it.next();
+  await it.next();
+  gpt.dispose();
+  assert.equal(engine.heapUsed(), base);
+  await assert.rejects(it.next(), /disposed/);
+  assert.equal(engine.heapUsed(), base);
+  const abandoned = await GPT.load(PATH, { engine });
+  await abandoned.generate('Hi', { maxTokens: 50 }).next(); // never finished
+  abandoned.dispose();
+  assert.equal(engine.heapUsed(), base);
+});
+
 test('a model loaded without an engine owns (and disposes) its own', async () => {
   const gpt = await GPT.load(PATH, { threads: 1 });
   assert.equal(gpt.engine.build, 'simd');
