@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // gpt_bench.mjs — GPT-2-small-shaped decoding speed vs memory bandwidth.
 //
-// Writes random-weight GGUFs of GPT-2 small's shape (12 layers, 768 wide, 12 heads,
+// Writes random-weight GGUFs (with the converter's GGUF writer) of GPT-2 small's shape (12 layers, 768 wide, 12 heads,
 // vocab 50257, context 1024; the real GPT-2 tokenizer copied from the vocab-only
 // fixture) at Q8_0 and Q4_0 (quantized by the core's plm_quantize_rows), loads
 // each, and prints for 1 and 2 threads:
@@ -15,12 +15,13 @@
 //
 //   node bench/gpt_bench.mjs [--types Q8_0,Q4_0] [--threads 1,2] [--keep] [--dir DIR]
 
-import { openSync, writeSync, closeSync, existsSync, statSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { statSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { GPT, Engine } from '../js/node.js';
+import { GGUFWriter, readGGUF, Quantizer } from '../js/convert/index.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -40,85 +41,7 @@ const N_PROMPT = 128;
 const N_DECODE = 64;
 
 // ------------------------------------------------------------------ GGUF writing
-
-const GGUF_T = { U32: 4, I32: 5, F32: 6, STRING: 8, ARRAY: 9 };
-
-class Bytes {
-  constructor() {
-    this.parts = [];
-    this.length = 0;
-  }
-  push(u8) {
-    this.parts.push(u8);
-    this.length += u8.length;
-  }
-  u32(v) {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, v, true);
-    this.push(b);
-  }
-  u64(v) {
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, BigInt(v), true);
-    this.push(b);
-  }
-  f32(v) {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setFloat32(0, v, true);
-    this.push(b);
-  }
-  str(s) {
-    const b = new TextEncoder().encode(s);
-    this.u64(b.length);
-    this.push(b);
-  }
-  concat() {
-    const out = new Uint8Array(this.length);
-    let o = 0;
-    for (const p of this.parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
-  }
-}
-
-/** Raw bytes of every tokenizer.* KV pair of a GGUF (copied verbatim into the bench model). */
-function tokenizerKVs(path) {
-  const buf = readFileSync(path);
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let o = 0;
-  const u32 = () => ((o += 4), dv.getUint32(o - 4, true));
-  const u64 = () => ((o += 8), Number(dv.getBigUint64(o - 8, true)));
-  const str = () => {
-    const n = u64();
-    o += n;
-    return buf.toString('utf8', o - n, o);
-  };
-  const SIZE = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
-  const skip = (t) => {
-    if (t === GGUF_T.STRING) str();
-    else if (t === GGUF_T.ARRAY) {
-      const et = u32();
-      const n = u64();
-      if (SIZE[et]) o += SIZE[et] * n;
-      else for (let i = 0; i < n; i++) skip(et);
-    } else o += SIZE[t];
-  };
-  if (buf.toString('latin1', 0, 4) !== 'GGUF') throw new Error(`${path}: not a GGUF file`);
-  o = 4;
-  u32(); // version
-  u64(); // tensors
-  const nKV = u64();
-  const kvs = [];
-  for (let i = 0; i < nKV; i++) {
-    const start = o;
-    const key = str();
-    skip(u32());
-    if (key.startsWith('tokenizer.')) kvs.push(buf.subarray(start, o));
-  }
-  return kvs;
-}
+// (the converter's GGUFWriter / readGGUF / Quantizer from plm-wasm/convert)
 
 function xorshift(seed) {
   let s = seed >>> 0 || 1;
@@ -132,113 +55,77 @@ function xorshift(seed) {
   };
 }
 
+/** Tensors of GPT-2 small in llama.cpp's names; shapes in numpy order (rows, cols). */
 function tensorList(type) {
   const { n_vocab, n_ctx, n_embd, n_layer, n_ff } = HP;
   const W = GGML[type];
   const t = [
-    { name: 'token_embd.weight', ne: [n_embd, n_vocab], type: GGML.Q8_0, init: 'rand' }, // tied output: Q8_0 in both files
-    { name: 'position_embd.weight', ne: [n_embd, n_ctx], type: GGML.F32, init: 'rand' },
+    { name: 'token_embd.weight', shape: [n_vocab, n_embd], type: GGML.Q8_0, init: 'rand' }, // tied output: Q8_0 in both files
+    { name: 'position_embd.weight', shape: [n_ctx, n_embd], type: GGML.F32, init: 'rand' },
   ];
+  const vec = (name, n, init) => ({ name, shape: [n], type: GGML.F32, init });
   for (let l = 0; l < n_layer; l++) {
     const b = `blk.${l}.`;
     t.push(
-      { name: b + 'attn_norm.weight', ne: [n_embd], type: GGML.F32, init: 'one' },
-      { name: b + 'attn_norm.bias', ne: [n_embd], type: GGML.F32, init: 'zero' },
-      { name: b + 'attn_qkv.weight', ne: [n_embd, 3 * n_embd], type: W, init: 'rand' },
-      { name: b + 'attn_qkv.bias', ne: [3 * n_embd], type: GGML.F32, init: 'zero' },
-      { name: b + 'attn_output.weight', ne: [n_embd, n_embd], type: W, init: 'rand' },
-      { name: b + 'attn_output.bias', ne: [n_embd], type: GGML.F32, init: 'zero' },
-      { name: b + 'ffn_norm.weight', ne: [n_embd], type: GGML.F32, init: 'one' },
-      { name: b + 'ffn_norm.bias', ne: [n_embd], type: GGML.F32, init: 'zero' },
-      { name: b + 'ffn_up.weight', ne: [n_embd, n_ff], type: W, init: 'rand' },
-      { name: b + 'ffn_up.bias', ne: [n_ff], type: GGML.F32, init: 'zero' },
-      { name: b + 'ffn_down.weight', ne: [n_ff, n_embd], type: W, init: 'rand' },
-      { name: b + 'ffn_down.bias', ne: [n_embd], type: GGML.F32, init: 'zero' },
+      vec(b + 'attn_norm.weight', n_embd, 'one'),
+      vec(b + 'attn_norm.bias', n_embd, 'zero'),
+      { name: b + 'attn_qkv.weight', shape: [3 * n_embd, n_embd], type: W, init: 'rand' },
+      vec(b + 'attn_qkv.bias', 3 * n_embd, 'zero'),
+      { name: b + 'attn_output.weight', shape: [n_embd, n_embd], type: W, init: 'rand' },
+      vec(b + 'attn_output.bias', n_embd, 'zero'),
+      vec(b + 'ffn_norm.weight', n_embd, 'one'),
+      vec(b + 'ffn_norm.bias', n_embd, 'zero'),
+      { name: b + 'ffn_up.weight', shape: [n_ff, n_embd], type: W, init: 'rand' },
+      vec(b + 'ffn_up.bias', n_ff, 'zero'),
+      { name: b + 'ffn_down.weight', shape: [n_embd, n_ff], type: W, init: 'rand' },
+      vec(b + 'ffn_down.bias', n_embd, 'zero'),
     );
   }
-  t.push(
-    { name: 'output_norm.weight', ne: [n_embd], type: GGML.F32, init: 'one' },
-    { name: 'output_norm.bias', ne: [n_embd], type: GGML.F32, init: 'zero' },
-  );
+  t.push(vec('output_norm.weight', n_embd, 'one'), vec('output_norm.bias', n_embd, 'zero'));
   return t;
 }
 
-async function writeModel(path, type, engine) {
+async function writeModel(path, type, quantizer) {
   const tensors = tensorList(type);
-  const rowBytes = (t) => engine.fn.plm_type_row_bytes_i(t.type, t.ne[0]);
-  for (const t of tensors) {
-    t.rows = t.ne.length > 1 ? t.ne[1] : 1;
-    t.bytes = rowBytes(t) * t.rows;
-  }
-  const h = new Bytes();
-  const kvTok = tokenizerKVs(join(ROOT, 'tests', 'fixtures', 'tokenizers', 'ggml-vocab-gpt-2.gguf'));
-  const kv = [
-    ['general.architecture', GGUF_T.STRING, 'gpt2'],
-    ['general.name', GGUF_T.STRING, `bench gpt2-small random ${type}`],
-    ['general.file_type', GGUF_T.U32, FILE_TYPE[type]],
-    ['general.quantization_version', GGUF_T.U32, 2],
-    ['gpt2.block_count', GGUF_T.U32, HP.n_layer],
-    ['gpt2.context_length', GGUF_T.U32, HP.n_ctx],
-    ['gpt2.embedding_length', GGUF_T.U32, HP.n_embd],
-    ['gpt2.feed_forward_length', GGUF_T.U32, HP.n_ff],
-    ['gpt2.attention.head_count', GGUF_T.U32, HP.n_head],
-    ['gpt2.attention.layer_norm_epsilon', GGUF_T.F32, 1e-5],
-  ];
-  h.push(new TextEncoder().encode('GGUF'));
-  h.u32(3);
-  h.u64(tensors.length);
-  h.u64(kv.length + kvTok.length);
-  for (const [key, t, v] of kv) {
-    h.str(key);
-    h.u32(t);
-    if (t === GGUF_T.STRING) h.str(v);
-    else if (t === GGUF_T.U32) h.u32(v);
-    else h.f32(v);
-  }
-  for (const raw of kvTok) h.push(raw);
-  let offset = 0;
-  for (const t of tensors) {
-    h.str(t.name);
-    h.u32(t.ne.length);
-    for (const n of t.ne) h.u64(n);
-    h.u32(t.type);
-    h.u64(offset);
-    t.offset = offset;
-    offset += Math.ceil(t.bytes / 32) * 32;
-  }
-  const pad = (n) => (32 - (n % 32)) % 32;
-  h.push(new Uint8Array(pad(h.length)));
-
-  const fd = openSync(path, 'w');
+  const w = new GGUFWriter();
+  w.addString('general.architecture', 'gpt2');
+  w.addString('general.name', `bench gpt2-small random ${type}`);
+  w.addUint32('general.file_type', FILE_TYPE[type]);
+  w.addUint32('general.quantization_version', 2);
+  w.addUint32('gpt2.block_count', HP.n_layer);
+  w.addUint32('gpt2.context_length', HP.n_ctx);
+  w.addUint32('gpt2.embedding_length', HP.n_embd);
+  w.addUint32('gpt2.feed_forward_length', HP.n_ff);
+  w.addUint32('gpt2.attention.head_count', HP.n_head);
+  w.addFloat32('gpt2.attention.layer_norm_epsilon', 1e-5);
+  // the real GPT-2 tokenizer (50257 tokens, 50000 merges)
+  const vocab = readGGUF(join(ROOT, 'tests', 'fixtures', 'tokenizers', 'ggml-vocab-gpt-2.gguf'));
+  for (const e of vocab.metadata) if (e.key.startsWith('tokenizer.')) w.addKeyValue(e.key, e.value, e.type, e.itemType);
+  vocab.close();
+  for (const t of tensors) t.bytes = w.addTensorInfo(t.name, t.shape, t.type).nbytes;
+  w.open(path);
   try {
-    writeSync(fd, h.concat());
     const rand = xorshift(1234);
     const scale = 0.02 * Math.sqrt(3); // uniform with GPT-2's init std 0.02
     const CHUNK_ROWS = 256;
     for (const t of tensors) {
-      const n = t.ne[0];
-      let written = 0;
-      for (let r0 = 0; r0 < t.rows; r0 += CHUNK_ROWS) {
-        const rows = Math.min(CHUNK_ROWS, t.rows - r0);
-        const src = new Float32Array(rows * n);
+      const [rows, n] = t.shape.length === 2 ? t.shape : [1, t.shape[0]];
+      w.beginTensor(t.name);
+      for (let r0 = 0; r0 < rows; r0 += CHUNK_ROWS) {
+        const nr = Math.min(CHUNK_ROWS, rows - r0);
+        const src = new Float32Array(nr * n);
         if (t.init === 'one') src.fill(1);
         else if (t.init === 'rand') for (let i = 0; i < src.length; i++) src[i] = (2 * rand() - 1) * scale;
-        const out = engine.scoped((s) => {
-          const sp = s.alloc(src.byteLength);
-          engine.view(Float32Array, sp, src.length).set(src);
-          const dp = s.alloc(rowBytes(t) * rows);
-          const nb = engine.check(engine.fn.plm_quantize_rows(t.type, sp, dp, rows, n));
-          return engine.bytes(dp, nb);
-        });
-        writeSync(fd, out);
-        written += out.length;
+        w.writeChunk(t.type === GGML.F32 ? src : quantizer.quantize(t.type, src, nr, n));
       }
-      writeSync(fd, new Uint8Array(pad(written)));
+      w.endTensor();
     }
-  } finally {
-    closeSync(fd);
+    w.close();
+  } catch (e) {
+    w.abort();
+    throw e;
   }
-  const weightBytes = tensors.filter((t) => t.ne.length === 2 && t.name !== 'position_embd.weight').reduce((s, t) => s + t.bytes, 0);
+  const weightBytes = tensors.filter((t) => t.shape.length === 2 && t.name !== 'position_embd.weight').reduce((s, t) => s + t.bytes, 0);
   return { weightBytes, fileBytes: statSync(path).size };
 }
 
@@ -350,7 +237,7 @@ async function benchModel(path, threads) {
 
 async function main() {
   mkdirSync(DIR, { recursive: true });
-  const quantEngine = await Engine.create({ threads: 1 });
+  const quantizer = await Quantizer.create();
   console.log(`GPT-2 small shape (${HP.n_layer} layers, ${HP.n_embd} wide, ${HP.n_head} heads, vocab ${HP.n_vocab}), random weights`);
   console.log(`machine: ${cpus()[0]?.model ?? '?'} x${cpus().length}, Node ${process.versions.node}; prompt ${N_PROMPT} tokens, decode ${N_DECODE} tokens\n`);
   const rows = [];
@@ -358,7 +245,7 @@ async function main() {
   for (const type of TYPES) {
     const path = join(DIR, `gpt2-small-random-${type}.gguf`);
     const t0 = performance.now();
-    const { weightBytes, fileBytes } = await writeModel(path, type, quantEngine);
+    const { weightBytes, fileBytes } = await writeModel(path, type, quantizer);
     console.log(`${type}: wrote ${path} (${(fileBytes / 1e6).toFixed(1)} MB, ${(weightBytes / 1e6).toFixed(1)} MB of matmul weights read per token) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     for (const threads of THREADS) {
       const r = await benchModel(path, threads);
@@ -368,7 +255,7 @@ async function main() {
     }
     if (!KEEP) rmSync(path, { force: true });
   }
-  quantEngine.dispose();
+  quantizer.dispose();
   console.log('\n| weights | threads | build | prompt tok/s | decode tok/s | weight GB/s | read loop GB/s | ratio |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const r of rows)
