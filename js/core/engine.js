@@ -47,9 +47,27 @@ export class Engine {
   static async create(options = {}) {
     const { build, threads, fallback } = chooseBuild(options);
     const module = await compileBuild(build, options.wasmBaseUrl);
-    const engine = new Engine(module, build, options);
+    let memory;
+    if (build === 'simd-mt') {
+      let lastError;
+      for (const maximum of MAX_PAGES) {
+        try {
+          memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum, shared: true });
+          break;
+        } catch (e) {
+          lastError = e;
+        }
+      }
+      if (!memory) throw new Error(`plm: cannot create shared wasm memory: ${lastError?.message}`);
+    }
+    const host = { memory, getMemory: () => memory, log: options.log, error: options.error };
+    // asynchronous instantiation: browsers refuse large synchronous ones on the main thread
+    const instance = await WebAssembly.instantiate(module, makeImports(module, host));
+    memory ??= instance.exports.memory;
+    const engine = new Engine(module, instance, memory, build);
     engine.threadsFallback = fallback;
     try {
+      instance.exports._initialize?.();
       if (threads > 1) await engine.#startThreads(threads);
     } catch (e) {
       engine.dispose();
@@ -64,34 +82,15 @@ export class Engine {
   #workers = [];
   #disposed = false;
 
-  constructor(module, build, options = {}) {
+  /** Use Engine.create(). */
+  constructor(module, instance, memory, build) {
+    this.module = module;
+    this.instance = instance;
+    /** Raw exports: the plm_* functions of src/plm.h. */
+    this.fn = instance.exports;
+    this.#memory = memory;
     this.build = build;
     this.threads = 1;
-    let memory;
-    if (build === 'simd-mt') {
-      let lastError;
-      for (const maximum of MAX_PAGES) {
-        try {
-          memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum, shared: true });
-          break;
-        } catch (e) {
-          lastError = e;
-        }
-      }
-      if (!memory) throw new Error(`plm: cannot create shared wasm memory: ${lastError?.message}`);
-    }
-    const imports = makeImports(module, {
-      memory,
-      getMemory: () => this.#memory,
-      log: options.log,
-      error: options.error,
-    });
-    this.instance = new WebAssembly.Instance(module, imports);
-    /** Raw exports: the plm_* functions of src/plm.h. */
-    this.fn = this.instance.exports;
-    this.#memory = memory ?? this.fn.memory;
-    this.fn._initialize?.();
-    this.module = module;
   }
 
   async #startThreads(n) {
