@@ -46,7 +46,12 @@ const TOOLS = [
 function setup() {
   const missing = TOOLS.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
   if (!existsSync('/usr/include/stdio.h')) missing.push('libc6-dev');
-  if (missing.length === 0) return;
+  if (missing.length) installPackages(missing);
+  // devDependencies (typescript, for the type-check test)
+  if (!existsSync(join(root, 'node_modules', 'typescript'))) run('npm', ['ci', '--no-audit', '--no-fund']);
+}
+
+function installPackages(missing) {
   if (process.getuid?.() !== 0 || !has('apt-get')) {
     console.error(`missing tools; install them with:\n  apt-get install -y ${missing.join(' ')}`);
     process.exit(1);
