@@ -182,6 +182,7 @@ export async function loadModel(engine, input, { flags = 0, onProgress, signal }
       if (state !== LOAD_DONE) break; // plm_loader_finish reports the truncation
     }
     report(loaded, totalOf() ?? loaded, 'parse', true);
+    signal?.throwIfAborted();
     const l = loader;
     loader = 0; // finish consumes the loader, success or not
     const model = engine.checkPtr(fn.plm_loader_finish(l, flags));
