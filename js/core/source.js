@@ -144,6 +144,9 @@ export async function loadModel(engine, input, { flags = 0, onProgress, signal }
   const report = progressReporter(onProgress);
   const { fn } = engine;
   let loader = engine.checkPtr(fn.plm_loader_new());
+  const vocabOnly = (flags & LOAD_VOCAB_ONLY) !== 0;
+  // vocab-only: the loader is DONE after the metadata; the rest of the file is never read
+  if (vocabOnly && fn.plm_loader_set_flags) engine.check(fn.plm_loader_set_flags(loader, LOAD_VOCAB_ONLY));
   let loaded = 0;
   const totalOf = () => {
     let t = 0;
@@ -159,10 +162,16 @@ export async function loadModel(engine, input, { flags = 0, onProgress, signal }
       const shard = source.shards[i];
       if (i > 0) engine.check(fn.plm_loader_next_file(loader));
       let state = LOAD_NEED_MORE;
+      let first = true;
       report(loaded, totalOf(), 'download', true);
       chunks: for await (const chunk of shard.open(signal)) {
         signal?.throwIfAborted();
         if (engine.disposed) throw new Error('engine disposed while loading');
+        if (first) {
+          // the file size lets the parser reject impossible headers before reading on
+          if (shard.size >= 0 && fn.plm_loader_set_size) engine.check(fn.plm_loader_set_size(loader, shard.size));
+          first = false;
+        }
         let off = 0;
         while (off < chunk.length) {
           const dst = engine.checkPtr(fn.plm_loader_dst(loader));
@@ -180,13 +189,16 @@ export async function loadModel(engine, input, { flags = 0, onProgress, signal }
       }
       signal?.throwIfAborted();
       if (state !== LOAD_DONE) break; // plm_loader_finish reports the truncation
+      if (vocabOnly) break; // only the first file's metadata is needed
     }
-    report(loaded, totalOf() ?? loaded, 'parse', true);
+    if (vocabOnly) headerTotal = loaded;
+    const total = vocabOnly ? loaded : totalOf() ?? loaded;
+    report(loaded, total, 'parse', true);
     signal?.throwIfAborted();
     const l = loader;
     loader = 0; // finish consumes the loader, success or not
     const model = engine.checkPtr(fn.plm_loader_finish(l, flags));
-    report(loaded, totalOf() ?? loaded, 'ready', true);
+    report(loaded, total, 'ready', true);
     return model;
   } catch (e) {
     if (e?.name === 'PlmError' && source.name) e.message = `${source.name}: ${e.message}`;

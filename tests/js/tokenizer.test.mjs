@@ -89,3 +89,20 @@ test('a vocab-only GGUF is not a model: GPT.load fails with the core\'s message'
   });
   assert.equal(engine.heapUsed(), base);
 });
+
+test('Tokenizer.load of a full model file reads only its metadata', async () => {
+  const { readFileSync, statSync } = await import('node:fs');
+  const path = fixture('..', 'fixtures', 'llama', 'stories260K', 'stories260K-F32.gguf');
+  const size = statSync(path).size;
+  let last;
+  const tok = await Tokenizer.load(path, { engine, onProgress: (p) => (last = p) });
+  const ids = tok.encode('Once upon a time');
+  tok.dispose();
+  assert.equal(last.phase, 'ready');
+  assert.ok(last.loaded < size / 2, `read ${last.loaded} of ${size} bytes`);
+  // so the start of a file is enough
+  const head = readFileSync(path).subarray(0, last.loaded);
+  const tok2 = await Tokenizer.load(head, { engine });
+  assert.deepEqual(tok2.encode('Once upon a time'), ids);
+  tok2.dispose();
+});
