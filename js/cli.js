@@ -12,6 +12,7 @@ const COMMANDS = {
   similarity: () => import('./cli/similarity.js'),
   'fill-mask': () => import('./cli/fill-mask.js'),
   classify: () => import('./cli/classify.js'),
+  t5: () => import('./cli/t5.js'),
   info: () => import('./cli/info.js'),
   convert: () => import('./cli/convert.js'),
   quantize: () => import('./cli/quantize.js'),

@@ -297,6 +297,101 @@ export declare class BERT extends Model {
   similarity(a: ArrayLike<number>, b: ArrayLike<number>): number;
 }
 
+export interface T5LoadOptions extends LoadOptions {
+  /** Longest input and longest output in tokens (default: the model's context length, 512 for T5). */
+  contextLength?: number;
+}
+
+/** Input of the encoder: a text (tokenized with the closing </s>) or token ids, used as given. */
+export type T5Input = string | Int32Array | ArrayLike<number>;
+
+export interface T5InputOptions {
+  /** 1 = token, 0 = padding (ignored as a key by the encoder and the cross-attention), one per input id. */
+  attentionMask?: ArrayLike<number>;
+  /** Cut a text longer than the context (keeping </s>), as Hugging Face's truncation; default: Status.TOO_LONG. */
+  truncate?: boolean;
+}
+
+export interface T5GenerateOptions extends Omit<GenerateOptions, 'ignoreEos' | 'truncate'> {
+  /** Beam search with this many beams (default 1: greedy, or sampling with a temperature > 0). */
+  numBeams?: number;
+  /** Beam scores are summed log-probabilities / length^lengthPenalty (default 1; < 0 favours short outputs). */
+  lengthPenalty?: number;
+  /** transformers' rule: true = stop at numBeams finished hypotheses, false (default) = its heuristic, 'never' = exact. */
+  earlyStopping?: boolean | 'never';
+  /** Cut an input text longer than the context. */
+  truncate?: boolean;
+}
+
+export interface T5Stats {
+  inputTokens: number;
+  generatedTokens: number;
+  numBeams: number;
+  encodeMs: number;
+  /** Time in decoder steps (and sampling / beam bookkeeping). */
+  decodeMs: number;
+  encoderTokensPerSecond: number;
+  tokensPerSecond: number;
+}
+
+export interface T5Completion {
+  text: string;
+  /** Output ids (no decoder start token, no </s>). */
+  tokens: Int32Array;
+  finishReason: FinishReason;
+  stats: T5Stats;
+  /** numBeams > 1: the length-normalised log-probability of the returned sequence. */
+  score?: number;
+}
+
+export interface T5Info {
+  /** 'relu' (T5 v1.0) or 'gated-gelu' (T5 v1.1, FLAN-T5). */
+  ffn: 'relu' | 'gated-gelu';
+  /** LM head tied to the embeddings (logits rescaled by d_model^-0.5, as Hugging Face). */
+  tiedEmbeddings: boolean;
+  decoderStartTokenId: number;
+  encoderBlocks: number;
+  decoderBlocks: number;
+  relativeBuckets: number;
+  maxDistance: number;
+  contextLength: number;
+  headCount: number;
+  keyLength: number;
+}
+
+export declare class T5 extends Model {
+  /** Load a T5 GGUF (general.architecture "t5"); other architectures are rejected (TypeError). */
+  static load(source: ModelSource, options?: T5LoadOptions): Promise<T5>;
+  readonly contextLength: number;
+  readonly vocabSize: number;
+  readonly t5Info: T5Info;
+  /** Stats of the last finished generation. */
+  lastStats?: T5Stats;
+  /** Token ids of a text; addSpecial (default true) appends </s>. */
+  tokenize(text: string, options?: TokenizeOptions): Int32Array;
+  detokenize(ids: ArrayLike<number>, options?: DetokenizeOptions): string;
+  /** The encoder's last hidden state, dims [seqLen, dModel]. */
+  encode(input: T5Input, options?: T5InputOptions): Promise<HiddenStates>;
+  /** Decoder logits for given decoder ids (teacher forcing): decoderIds.length * vocabSize values. */
+  logits(input: T5Input, decoderIds: ArrayLike<number>, options?: T5InputOptions): Promise<Float32Array>;
+  /** Stream the output text; with numBeams > 1 the best beam's tokens come when the search ends. */
+  generate(input: T5Input, options?: T5GenerateOptions): AsyncGenerator<GeneratedToken, void, undefined>;
+  complete(input: T5Input, options?: T5GenerateOptions): Promise<T5Completion>;
+}
+
+export declare const T5_GENERATE_DEFAULTS: Readonly<{
+  maxTokens: number;
+  numBeams: number;
+  lengthPenalty: number;
+  earlyStopping: boolean | 'never';
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  repetitionPenalty: number;
+  penaltyLastN: number;
+}>;
+
 export declare const GENERATE_DEFAULTS: Readonly<{
   maxTokens: number;
   temperature: number;

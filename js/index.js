@@ -4,6 +4,7 @@
 
 export { GPT, GENERATE_DEFAULTS } from './gpt.js';
 export { BERT } from './bert.js';
+export { T5, T5_GENERATE_DEFAULTS } from './t5.js';
 export { Tokenizer } from './tokenizer.js';
 export { Engine, PlmError, Status } from './core/engine.js';
 export { detectFeatures, chooseBuild } from './core/runtime.js';

@@ -1,7 +1,7 @@
 // Compiled (not run) by types.test.mjs: the public API as users write it must type-check
 // against js/index.d.ts with --strict.
-import { GPT, BERT, Tokenizer, Engine, PlmError, Status, detectFeatures, GENERATE_DEFAULTS, registerSourceResolver } from 'plm-wasm';
-import type { FillMaskResult, ClassifyResult, HiddenStates, GenerateOptions, Completion, LoadProgress, ModelInfo, SourceShard, GeneratedToken, FinishReason } from 'plm-wasm';
+import { GPT, BERT, T5, T5_GENERATE_DEFAULTS, Tokenizer, Engine, PlmError, Status, detectFeatures, GENERATE_DEFAULTS, registerSourceResolver } from 'plm-wasm';
+import type { T5Completion, T5GenerateOptions, FillMaskResult, ClassifyResult, HiddenStates, GenerateOptions, Completion, LoadProgress, ModelInfo, SourceShard, GeneratedToken, FinishReason } from 'plm-wasm';
 
 export async function main(): Promise<void> {
   const ac = new AbortController();
@@ -51,6 +51,15 @@ export async function main(): Promise<void> {
   console.log(hs.dims[0], hss.length, bert.similarity(v, vs[0]), fm[0].token, fm[0].tokenId, fm[0].score, fm[0].sequence, cl[0].label, ml.data.length);
   console.log(bert.heads.mlm, bert.pooling, bert.labels.length, bert.hiddenSize, bert.contextLength, (await bert.pooledOutput('x')).length);
   bert.dispose();
+
+  const t5: T5 = await T5.load('t5.gguf', { contextLength: 256, onProgress: (p: LoadProgress) => console.log(p.phase) });
+  const h: HiddenStates = await t5.encode('translate English to German: Hi', { truncate: true });
+  const tl: Float32Array = await t5.logits([13, 1], [0, 5], { attentionMask: [1, 1] });
+  const t5o: T5GenerateOptions = { maxTokens: T5_GENERATE_DEFAULTS.maxTokens, numBeams: 4, lengthPenalty: 0.6, earlyStopping: 'never', stop: '.', signal: ac.signal };
+  for await (const t of t5.generate(t5.tokenize('summarize: x'), { temperature: 0.7, seed: 3 })) console.log(t.token, t.text);
+  const tc: T5Completion = await t5.complete('x', t5o);
+  console.log(h.dims[1], tl.length, tc.text, tc.tokens.length, tc.score ?? 0, tc.stats.encoderTokensPerSecond, t5.t5Info.ffn, t5.contextLength, t5.lastStats?.numBeams);
+  t5.dispose();
 
   const shard: SourceShard = {
     name: 'x',
