@@ -6,8 +6,9 @@
 // One plm_ctx (KV cache) per model; logits()/generate()/complete() run one at
 // a time (later calls wait for earlier ones to finish).
 
-import { ModelBase, Lock, toIds, DECODE_SKIP_SPECIAL, DECODE_STRIP_LEADING } from './core/model.js';
+import { ModelBase, Lock, toIds } from './core/model.js';
 import { platform } from './core/platform.js';
+import { TextStream, samplingOptions, checkNumber, randomSeed, now } from './core/generation.js';
 
 /** Sampling defaults (llama.cpp's). */
 export const GENERATE_DEFAULTS = Object.freeze({
@@ -20,58 +21,10 @@ export const GENERATE_DEFAULTS = Object.freeze({
   penaltyLastN: 64,
 });
 
-const now = () => performance.now();
-
-function randomSeed() {
-  return Math.floor(Math.random() * 2 ** 32);
-}
-
-function checkNumber(name, v, lo, hi, integer = false) {
-  if (typeof v !== 'number' || Number.isNaN(v) || v < lo || v > hi || (integer && !Number.isInteger(v)))
-    throw new RangeError(`${name} must be ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}] (got ${v})`);
-  return v;
-}
-
 function normalizeOptions(opts) {
-  const o = { ...GENERATE_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
-  checkNumber('maxTokens', o.maxTokens, 0, 2 ** 31 - 1, true);
-  checkNumber('temperature', o.temperature, 0, 1e6);
-  checkNumber('topK', o.topK, 0, 2 ** 31 - 1, true);
-  checkNumber('topP', o.topP, 0, 1);
-  checkNumber('minP', o.minP, 0, 1);
-  checkNumber('repetitionPenalty', o.repetitionPenalty, 1e-6, 1e6);
-  checkNumber('penaltyLastN', o.penaltyLastN, 0, 2 ** 31 - 1, true);
-  if (o.seed !== undefined) checkNumber('seed', o.seed, 0, Number.MAX_SAFE_INTEGER, true);
-  const stop = o.stop === undefined ? [] : Array.isArray(o.stop) ? o.stop : [o.stop];
-  for (const s of stop) if (typeof s !== 'string' || s.length === 0) throw new TypeError('stop must be a non-empty string or an array of them');
-  o.stop = stop;
+  const o = samplingOptions(opts, GENERATE_DEFAULTS);
   if (o.truncate !== undefined && o.truncate !== 'start') throw new RangeError(`truncate must be 'start' or undefined (got ${o.truncate})`);
   return o;
-}
-
-/** Length of the longest suffix of `text` that is a proper prefix of one of `stops`. */
-function stopPrefixLength(text, stops) {
-  let best = 0;
-  for (const s of stops) {
-    for (let k = Math.min(s.length - 1, text.length); k > best; k--) {
-      if (text.endsWith(s.slice(0, k))) {
-        best = k;
-        break;
-      }
-    }
-  }
-  return best;
-}
-
-/** 1 if `tail` (the last <= 3 bytes of a UTF-8 stream) ends inside a multi-byte character. */
-function endsMidCharacter(tail) {
-  for (let i = tail.length - 1, back = 0; i >= 0 && back < 4; i--, back++) {
-    const b = tail[i];
-    if ((b & 0xc0) === 0x80) continue; // continuation byte: look further back
-    const need = b >= 0xf0 && b <= 0xf4 ? 4 : b >= 0xe0 ? 3 : b >= 0xc2 && b < 0xe0 ? 2 : 1;
-    return need > back + 1;
-  }
-  return false;
 }
 
 export class GPT extends ModelBase {
@@ -161,15 +114,15 @@ export class GPT extends ModelBase {
    * continuation of the prompt). See index.d.ts for the options.
    */
   async *generate(prompt, options = {}) {
-    const run = { tokens: [], text: '', finishReason: null, stats: null };
+    const run = { tokens: [], stream: null, finishReason: null, stats: null };
     yield* this.#generate(prompt, options, run);
   }
 
   /** Generate to the end and return { text, tokens, finishReason, stats }. */
   async complete(prompt, options = {}) {
-    const run = { tokens: [], text: '', finishReason: null, stats: null };
+    const run = { tokens: [], stream: null, finishReason: null, stats: null };
     for await (const _ of this.#generate(prompt, options, run));
-    return { text: run.text, tokens: Int32Array.from(run.tokens), finishReason: run.finishReason, stats: run.stats };
+    return { text: run.stream?.text ?? '', tokens: Int32Array.from(run.tokens), finishReason: run.finishReason, stats: run.stats };
   }
 
   #promptIds(prompt, o) {
@@ -221,24 +174,11 @@ export class GPT extends ModelBase {
       engine.scoped((s) => engine.check(fn.plm_ctx_decode(this.#ctx, s.i32(ids), ids.length, this.#logits, 0)));
       const prefillMs = now() - t0;
       let decodeMs = 0;
-      let decodes = 0;
 
-      // text state: UTF-8 stream decoder, text held back for stop strings, one delayed token
-      const utf8 = new TextDecoder('utf-8');
-      let tail = new Uint8Array(0); // last bytes of the token byte stream
-      const stops = o.stop;
-      const maxStop = stops.reduce((m, s) => Math.max(m, s.length), 0);
-      let pending = ''; // decoded, not yet emitted (possible start of a stop string)
-      let emittedTail = ''; // last maxStop-1 emitted characters
-      let delayed = null; // token whose text is still incomplete
       // A prompt without any text (e.g. only BOS): SentencePiece strips the first leading space.
-      let stripLeading = this.detokenize(ids, { skipSpecial: true, stripLeadingSpace: false }) === '';
-
-      const emit = (text) => {
-        run.text += text;
-        if (maxStop > 1) emittedTail = (emittedTail + text).slice(-(maxStop - 1));
-        return text;
-      };
+      const stripLeading = this.detokenize(ids, { skipSpecial: true, stripLeadingSpace: false }) === '';
+      const ts = new TextStream(this, { stop: o.stop, stripLeading });
+      run.stream = ts;
       const finish = (reason) => {
         run.finishReason = reason;
       };
@@ -251,65 +191,22 @@ export class GPT extends ModelBase {
         decodeMs += now() - t1;
 
         if (!o.ignoreEos && this.isEog(id)) {
-          const rest = pending + utf8.decode();
-          if (delayed) yield { token: delayed.token, text: delayed.text + emit(rest) };
-          else if (rest) emit(rest); // cannot happen: held text always has a delayed token
-          delayed = null;
+          for (const c of ts.end()) yield c;
           finish('eos');
           break;
         }
         run.tokens.push(id);
 
-        // newly decodable text of this token
-        const bytes = this.tokenBytes(id, DECODE_SKIP_SPECIAL | (stripLeading ? DECODE_STRIP_LEADING : 0));
-        if (bytes.length) {
-          stripLeading = false;
-          const joined = new Uint8Array(tail.length + bytes.length);
-          joined.set(tail);
-          joined.set(bytes, tail.length);
-          tail = joined.slice(-4);
-        }
-        pending += utf8.decode(bytes, { stream: true });
-
         const nPast = fn.plm_ctx_n_past(this.#ctx);
         const isLast = step + 1 === o.maxTokens || nPast >= nCtx;
-
-        // stop strings
-        let out;
-        if (stops.length) {
-          const hay = emittedTail + pending;
-          let at = -1;
-          for (const s of stops) {
-            const k = hay.indexOf(s);
-            if (k >= 0 && (at < 0 || k < at)) at = k;
-          }
-          if (at >= 0) {
-            const before = pending.slice(0, Math.max(0, at - emittedTail.length));
-            if (delayed) yield { token: delayed.token, text: delayed.text };
-            if (before) yield { token: id, text: emit(before) };
-            else run.tokens.pop(); // the token that completed the stop string is not part of the output
-            delayed = null;
-            pending = '';
-            finish('stop');
-            break;
-          }
-          const hold = isLast ? 0 : stopPrefixLength(pending, stops);
-          out = pending.slice(0, pending.length - hold);
-          pending = pending.slice(pending.length - hold);
-        } else {
-          out = pending;
-          pending = '';
+        // newly decodable text of this token (held back while incomplete or a possible stop string)
+        const { chunks, stopped, keepToken } = ts.push(id, isLast);
+        if (!keepToken) run.tokens.pop(); // the token that completed the stop string is not part of the output
+        for (const c of chunks) yield c;
+        if (stopped) {
+          finish('stop');
+          break;
         }
-        if (isLast) out += pending + utf8.decode();
-
-        if (delayed) {
-          yield { token: delayed.token, text: delayed.text };
-          delayed = null;
-        }
-        const holding = pending.length > 0 || endsMidCharacter(tail);
-        if (holding && !isLast) delayed = { token: id, text: emit(out) };
-        else yield { token: id, text: emit(out) };
-
         if (isLast) {
           finish(step + 1 === o.maxTokens ? 'length' : 'context');
           break;
@@ -321,7 +218,6 @@ export class GPT extends ModelBase {
         const t2 = now();
         engine.scoped((s) => engine.check(fn.plm_ctx_decode(this.#ctx, s.i32([id]), 1, this.#logits, 0)));
         decodeMs += now() - t2;
-        decodes++;
         await platform.yieldToEventLoop();
         if (signal?.aborted) throw signal.reason;
       }
