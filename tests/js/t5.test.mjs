@@ -333,6 +333,36 @@ describe('T5 files', () => {
   });
 });
 
+test('the three builds agree (scalar, SIMD, SIMD + 2 threads): logits, greedy and beam outputs', async () => {
+  const builds = [
+    { build: 'scalar', threads: 1 },
+    { build: 'simd', threads: 1 },
+    { build: 'simd-mt', threads: 2 },
+  ];
+  const c = readJSON(fixture('t5', 'v1_1', 'cases.json')).cases[3]; // the long input
+  for (const type of ['F32', 'Q8_0']) {
+    const results = [];
+    for (const b of builds) {
+      const t5 = await T5.load(gguf(VARIANTS[1], type), b);
+      try {
+        assert.equal(t5.engine.threads, b.threads);
+        const logits = await t5.logits(c.input_ids, c.decoder_input_ids);
+        const greedy = await t5.complete(c.input_text, { maxTokens: 12 });
+        const beams = await t5.complete(c.input_text, { maxTokens: 8, numBeams: 3 });
+        results.push({ logits, greedy: Array.from(greedy.tokens), beams: Array.from(beams.tokens), score: beams.score });
+      } finally {
+        t5.dispose();
+      }
+    }
+    for (const r of results.slice(1)) {
+      assert.ok(maxAbsDiff(r.logits, results[0].logits) <= 1e-5, type);
+      assert.deepEqual(r.greedy, results[0].greedy);
+      assert.deepEqual(r.beams, results[0].beams);
+      assert.ok(Math.abs(r.score - results[0].score) <= 1e-5);
+    }
+  }
+});
+
 describe('t5-small tokenizer (ggml-vocab-t5-small.gguf)', () => {
   let tok;
   const lines = readJSONL(fixture('tokenizers', 't5.jsonl'));
