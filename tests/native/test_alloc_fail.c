@@ -88,10 +88,54 @@ static void run_file(const char *path) {
     free(buf);
 }
 
+/* T5: load, context, encoder, decoder steps, beam search (reorders the caches) */
+static void run_t5_file(const char *path) {
+    size_t n;
+    uint8_t *buf = (uint8_t *)test_read_file(path, &n);
+    CHECK_MSG(buf != NULL, "cannot read %s", path);
+    if (!buf) return;
+    const int32_t in[8] = {52, 5, 6, 999, 51, 30, 13, 1}, dec[3] = {0, 17, 4};
+    static float logits[3 * 1024];
+    int32_t out[8];
+    int injected = 0, bad = 0;
+    for (g_fail_at = 1; g_fail_at < 100000; g_fail_at++) {
+        g_count = 0;
+        g_failed = 0;
+        plm_model *m = plm_model_load_buffer(buf, n, 0);
+        plm_t5 *c = m ? plm_t5_new(m, 64) : NULL;
+        if (c) {
+            int rc = plm_t5_encode(c, in, NULL, 8, NULL);
+            if (rc < 0 && rc != PLM_E_NOMEM) bad++;
+            rc = rc ? rc : plm_t5_decode(c, dec, 3, logits, 1);
+            if (rc < 0 && rc != PLM_E_NOMEM && rc != PLM_E_STATE) bad++;
+            rc = plm_t5_beam_begin(c, 2, 4, 1.0f, 0);
+            while (rc >= 0 && (rc = plm_t5_beam_step(c)) == 1) {}
+            if (rc < 0 && rc != PLM_E_NOMEM && rc != PLM_E_STATE) bad++;
+        }
+        g_count = -1; /* allocations succeed again: the context must still work */
+        if (c) {
+            if (plm_t5_encode(c, in, NULL, 8, NULL) != PLM_OK) bad++;
+            if (plm_t5_decode(c, dec, 3, logits, 1) != PLM_OK) bad++;
+            int rc = plm_t5_beam_begin(c, 2, 4, 1.0f, 0);
+            while (rc >= 0 && (rc = plm_t5_beam_step(c)) == 1) {}
+            if (rc != 0 || plm_t5_beam_result(c, out, 8, NULL) <= 0) bad++;
+        }
+        plm_t5_free(c);
+        plm_model_free(m);
+        if (!g_failed) break;
+        injected++;
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(injected > 50);
+    printf("  %s: %d injected allocation failures handled\n", path, injected);
+    free(buf);
+}
+
 TEST(allocation_failures) {
     run_file("tests/fixtures/gpt2/gpt2-tiny-Q4_0.gguf");
     run_file("tests/fixtures/llama/stories260K/stories260K-Q8_0.gguf");
     run_file("tests/fixtures/llama/tiny-random-gqa/llama-tiny-gqa-F16.gguf");
+    run_t5_file("tests/fixtures/t5/v1_1/tiny-t5-v1.1-random-q80.gguf");
 }
 
 int main(void) {
