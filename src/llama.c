@@ -12,10 +12,18 @@
  *
  * GGUF names / keys (llama.cpp): token_embd, blk.N.attn_norm, blk.N.attn_{q,k,v,output}
  * (optional .bias), blk.N.ffn_norm, blk.N.ffn_{gate,up,down}, output_norm, output
- * (absent = tied); llama.block_count, context_length, embedding_length,
- * feed_forward_length, attention.head_count, attention.head_count_kv,
+ * (absent = tied), rope_freqs (optional); <arch>.block_count, context_length,
+ * embedding_length, feed_forward_length, attention.head_count, attention.head_count_kv,
  * attention.key_length, attention.layer_norm_rms_epsilon, rope.dimension_count,
- * rope.freq_base, attention.scale (optional).
+ * rope.freq_base, rope.scaling.{type,factor} (or rope.scale_linear), attention.scale.
+ *
+ * The same graph serves the architectures llama.cpp builds with llm_build_llama /
+ * llm_build_qwen2, told apart only by llama_model_rope_type():
+ *   llama  (Llama 1-3, TinyLlama, SmolLM, Mistral)  RoPE NORM
+ *   qwen2  (Qwen1.5 / Qwen2 / Qwen2.5: q/k/v biases) RoPE NEOX (pairs i, i + n_rot/2)
+ * Llama 3.1+ frequency scaling comes as rope_freqs.weight: n_rot/2 divisors of the
+ * rotary frequencies; linear scaling as freq_scale = 1 / rope.scaling.factor. YaRN and
+ * LongRoPE are refused.
  */
 #include <math.h>
 #include <stdio.h>
@@ -35,7 +43,10 @@ typedef struct {
 typedef struct {
     const plm_tensor *tok_embd, *output;
     const float *out_norm;
+    const float *rope_freqs; /* [n_rot/2] or NULL */
     float kq_scale;
+    float freq_scale;        /* 1 = no linear scaling */
+    int rope_mode;           /* PLM_ROPE_NORM / PLM_ROPE_NEOX, by architecture */
     llama_layer *layers;
 } llama_weights;
 
@@ -60,26 +71,48 @@ static int bias(plm_model *m, const float **dst, int64_t n, const char *what, in
     return rc;
 }
 
+/* llama.cpp's llama_model_rope_type() for the architectures this file builds. */
+static int rope_mode_of(int arch_id) { return arch_id == PLM_ARCH_QWEN2 ? PLM_ROPE_NEOX : PLM_ROPE_NORM; }
+
 /* Features of llama-family files this engine does not implement: refuse them
  * instead of producing wrong numbers. */
 static int check_unsupported(plm_model *m) {
     int n_expert = 0, rc;
     if ((rc = model_hp_u32(m, "expert_count", 0, 0, &n_expert))) return rc;
     if (n_expert > 0)
-        return plm_fail(PLM_E_UNSUPPORTED, "llama: mixture-of-experts models (%d experts) are not "
-                                           "supported", n_expert);
-    if (gguf_find_tensor(m->gguf, "rope_freqs.weight"))
-        return plm_fail(PLM_E_UNSUPPORTED, "llama: RoPE frequency factors (rope_freqs.weight, "
-                                           "Llama 3.1-style rope scaling) are not supported");
+        return plm_fail(PLM_E_UNSUPPORTED, "%s: mixture-of-experts models (%d experts) are not "
+                                           "supported", m->arch_name, n_expert);
+    return PLM_OK;
+}
+
+/* RoPE scaling as llama.cpp reads it: rope.scaling.type (default "linear") and
+ * rope.scaling.factor (or the older rope.scale_linear); freq_scale = 1 / factor,
+ * 1 for type "none" or no factor. */
+static int rope_scaling(plm_model *m, float *freq_scale) {
     char key[128];
     snprintf(key, sizeof key, "%s.rope.scaling.type", m->arch_name);
-    const char *scaling = gguf_get_str(m->gguf, key);
+    const char *type = gguf_get_str(m->gguf, key);
+    if (!type && gguf_find_key(m->gguf, key) >= 0)
+        return plm_fail(PLM_E_FORMAT, "metadata '%s' is not a string", key);
     float factor = 0;
+    int rc;
     if ((rc = model_hp_f32(m, "rope.scaling.factor", 0, 0.0f, &factor))) return rc;
-    if (scaling && strcmp(scaling, "none") != 0 && factor != 0.0f && factor != 1.0f)
-        return plm_fail(PLM_E_UNSUPPORTED, "llama: RoPE scaling '%s' (factor %g) is not supported",
-                        scaling, factor);
-    return PLM_OK;
+    if (factor == 0.0f && (rc = model_hp_f32(m, "rope.scale_linear", 0, 0.0f, &factor))) return rc;
+    if (!(factor >= 0.0f) || !isfinite(factor))
+        return plm_fail(PLM_E_FORMAT, "%s: RoPE scaling factor %g is not valid", m->arch_name, factor);
+    *freq_scale = 1.0f;
+    if (type && strcmp(type, "none") == 0) return PLM_OK;
+    const int scaled = factor != 0.0f && factor != 1.0f;
+    if (!type || strcmp(type, "linear") == 0) {
+        if (scaled) *freq_scale = 1.0f / factor;
+        return PLM_OK;
+    }
+    if (strcmp(type, "yarn") == 0 || strcmp(type, "longrope") == 0) {
+        if (!scaled) return PLM_OK; /* factor 1: no scaling at all */
+        return plm_fail(PLM_E_UNSUPPORTED, "%s: RoPE scaling '%s' (factor %g) is not supported", m->arch_name, type,
+                        factor);
+    }
+    return plm_fail(PLM_E_UNSUPPORTED, "%s: unknown RoPE scaling type '%s'", m->arch_name, type);
 }
 
 static int llama_init(plm_model *m) {
@@ -95,7 +128,7 @@ static int llama_init(plm_model *m) {
         return rc;
     const int n_embd = hp->n_embd, n_head = hp->n_head;
     if (n_embd <= 0 || n_head <= 0)
-        return plm_fail(PLM_E_FORMAT, "llama: embedding %d / %d heads is not a valid shape", n_embd,
+        return plm_fail(PLM_E_FORMAT, "%s: embedding %d / %d heads is not a valid shape", m->arch_name, n_embd,
                         n_head);
     int head_dim_v = 0;
     float scale = 0;
@@ -111,12 +144,12 @@ static int llama_init(plm_model *m) {
         n_head % n_head_kv != 0 || hp->n_rot <= 0 || hp->n_rot > hd || hp->n_rot % 2 != 0 ||
         !(hp->rope_base > 0))
         return plm_fail(PLM_E_FORMAT,
-                        "llama: inconsistent hyper-parameters (%d blocks, %d heads, %d kv heads, "
+                        "%s: inconsistent hyper-parameters (%d blocks, %d heads, %d kv heads, "
                         "head dim %d, rope dims %d, rope base %g, ffn %d, context %d)",
-                        hp->n_layer, n_head, n_head_kv, hd, hp->n_rot, hp->rope_base, hp->n_ff,
+                        m->arch_name, hp->n_layer, n_head, n_head_kv, hd, hp->n_rot, hp->rope_base, hp->n_ff,
                         hp->n_ctx_train);
     if (head_dim_v != hd)
-        return plm_fail(PLM_E_UNSUPPORTED, "llama: key length %d != value length %d", hd,
+        return plm_fail(PLM_E_UNSUPPORTED, "%s: key length %d != value length %d", m->arch_name, hd,
                         head_dim_v);
     const int n_q = n_head * hd, n_kv = n_head_kv * hd;
 
@@ -126,6 +159,15 @@ static int llama_init(plm_model *m) {
     w->layers = plm_calloc_for((size_t)hp->n_layer, sizeof *w->layers, "llama layers");
     if (!w->layers) return PLM_E_NOMEM;
     w->kq_scale = scale != 0.0f ? scale : 1.0f / sqrtf((float)hd);
+    w->rope_mode = rope_mode_of(m->arch_id);
+    if ((rc = rope_scaling(m, &w->freq_scale))) return rc;
+    const plm_tensor *ff;
+    if ((rc = model_tensor_try(m, &ff, hp->n_rot / 2, 0, "rope_freqs.weight"))) return rc;
+    w->rope_freqs = tensor_f32(ff);
+    for (int i = 0; w->rope_freqs && i < hp->n_rot / 2; i++)
+        if (!(w->rope_freqs[i] > 0.0f) || !isfinite(w->rope_freqs[i]))
+            return plm_fail(PLM_E_FORMAT, "%s: rope_freqs.weight[%d] = %g is not a positive frequency factor",
+                            m->arch_name, i, w->rope_freqs[i]);
 
     MODEL_BIND(w->tok_embd, n_embd, -1, "token_embd.weight");
     hp->n_vocab = (int)w->tok_embd->ne[1];
@@ -211,6 +253,8 @@ static int llama_decode(plm_ctx *c, const int32_t *ids, int n, float *logits, in
         .q_pos0 = n_past,
     };
 
+    const op_rope_params rp = {hp->rope_base, w->freq_scale, w->rope_freqs, w->rope_mode};
+
     for (int l = 0; l < hp->n_layer; l++) {
         const llama_layer *L = &w->layers[l];
         /* this batch's keys and values go straight into the cache rows n_past.. */
@@ -223,9 +267,8 @@ static int llama_decode(plm_ctx *c, const int32_t *ids, int n, float *logits, in
             (rc = op_matmul(k_new, L->wk, L->bk, xb, n, E)) ||
             (rc = op_matmul(v_new, L->wv, L->bv, xb, n, E)))
             return rc;
-        if ((rc = op_rope(q, n, hp->n_head, hd, hp->n_rot, n_past, hp->rope_base, PLM_ROPE_NORM)) ||
-            (rc = op_rope(k_new, n, hp->n_head_kv, hd, hp->n_rot, n_past, hp->rope_base,
-                          PLM_ROPE_NORM)))
+        if ((rc = op_rope_ext(q, n, hp->n_head, hd, hp->n_rot, n_past, &rp)) ||
+            (rc = op_rope_ext(k_new, n, hp->n_head_kv, hd, hp->n_rot, n_past, &rp)))
             return rc;
         if ((rc = op_attention(att, n_q, q, n_q, s->kv.k[l], s->kv.v[l], kv_dim, n, n_past + n,
                                &ap)))
@@ -252,6 +295,16 @@ static int llama_decode(plm_ctx *c, const int32_t *ids, int n, float *logits, in
 const plm_arch plm_arch_llama = {
     .name = "llama",
     .id = PLM_ARCH_LLAMA,
+    .init = llama_init,
+    .free = llama_free,
+    .ctx_init = llama_ctx_init,
+    .ctx_free = llama_ctx_free,
+    .decode = llama_decode,
+};
+
+const plm_arch plm_arch_qwen2 = {
+    .name = "qwen2",
+    .id = PLM_ARCH_QWEN2,
     .init = llama_init,
     .free = llama_free,
     .ctx_init = llama_ctx_init,

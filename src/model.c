@@ -20,10 +20,11 @@ static const plm_arch *arch_table(int i) {
     case 1: return &plm_arch_llama;
     case 2: return &plm_arch_bert;
     case 3: return &plm_arch_t5;
+    case 4: return &plm_arch_qwen2;
     default: return NULL;
     }
 }
-enum { N_ARCH_SLOTS = 4 };
+enum { N_ARCH_SLOTS = 5 };
 
 static const plm_arch *arch_find(const char *name) {
     for (int i = 0; i < N_ARCH_SLOTS; i++) {

@@ -22,7 +22,8 @@
 extern "C" {
 #endif
 
-enum plm_arch_id { PLM_ARCH_UNKNOWN = 0, PLM_ARCH_GPT2, PLM_ARCH_LLAMA, PLM_ARCH_BERT, PLM_ARCH_T5 };
+enum plm_arch_id { PLM_ARCH_UNKNOWN = 0, PLM_ARCH_GPT2, PLM_ARCH_LLAMA, PLM_ARCH_BERT, PLM_ARCH_T5,
+                   PLM_ARCH_QWEN2 };
 
 /* Hyper-parameters common to the families (0 where not applicable). */
 typedef struct plm_hparams {
@@ -84,6 +85,7 @@ extern const plm_arch plm_arch_gpt2;
 extern const plm_arch plm_arch_llama;
 extern const plm_arch plm_arch_bert;
 extern const plm_arch plm_arch_t5;
+extern const plm_arch plm_arch_qwen2; /* llama.c */
 
 /* Helpers for init(): fetch a tensor by printf-style name and check its type is
  * supported and its dims equal ne0, ne1 (pass -1 to skip a check; ne1 = 0 means

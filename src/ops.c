@@ -332,22 +332,33 @@ void op_softmax(float *x, int m, int n) { rows(2, x, x, NULL, NULL, m, n, 0.0f);
 
 #define ROPE_MAX_PAIRS 512
 
-int op_rope(float *x, int n_tok, int n_head, int head_dim, int n_rot, int pos0, float freq_base,
-            int mode) {
-    if (n_tok < 0 || n_head <= 0 || head_dim <= 0 || pos0 < 0 || (n_tok > 0 && !x))
+int op_rope_ext(float *x, int n_tok, int n_head, int head_dim, int n_rot, int pos0, const op_rope_params *p) {
+    if (!p || n_tok < 0 || n_head <= 0 || head_dim <= 0 || pos0 < 0 || (n_tok > 0 && !x))
         return plm_fail(PLM_E_INVALID, "rope: bad arguments (n_tok %d, n_head %d, head_dim %d, pos0 %d)",
                         n_tok, n_head, head_dim, pos0);
     if (n_rot <= 0 || n_rot % 2 || n_rot > head_dim || n_rot / 2 > ROPE_MAX_PAIRS)
         return plm_fail(PLM_E_INVALID, "rope: n_rot %d must be even, positive and <= head_dim %d (max %d)",
                         n_rot, head_dim, 2 * ROPE_MAX_PAIRS);
-    if (mode != PLM_ROPE_NORM && mode != PLM_ROPE_NEOX)
-        return plm_fail(PLM_E_INVALID, "rope: unknown mode %d", mode);
-    if (!(freq_base > 0.0f)) return plm_fail(PLM_E_INVALID, "rope: freq_base must be positive");
+    if (p->mode != PLM_ROPE_NORM && p->mode != PLM_ROPE_NEOX)
+        return plm_fail(PLM_E_INVALID, "rope: unknown mode %d", p->mode);
+    if (!(p->freq_base > 0.0f) || !(p->freq_scale > 0.0f) || !isfinite(p->freq_scale))
+        return plm_fail(PLM_E_INVALID, "rope: freq_base (%g) and freq_scale (%g) must be positive",
+                        p->freq_base, p->freq_scale);
 
     const int half = n_rot / 2;
     float inv_freq[ROPE_MAX_PAIRS], cs[ROPE_MAX_PAIRS], sn[ROPE_MAX_PAIRS];
     /* HF: inv_freq = 1.0 / (base ** (arange(0, dim, 2).float() / dim)), all float32 */
-    for (int i = 0; i < half; i++) inv_freq[i] = 1.0f / powf(freq_base, (float)(2 * i) / (float)n_rot);
+    for (int i = 0; i < half; i++) {
+        float f = 1.0f / powf(p->freq_base, (float)(2 * i) / (float)n_rot);
+        if (p->freq_factors) {
+            const float ff = p->freq_factors[i];
+            if (!(ff > 0.0f) || !isfinite(ff))
+                return plm_fail(PLM_E_INVALID, "rope: frequency factor %d is %g (must be positive)", i, ff);
+            f /= ff;
+        }
+        if (p->freq_scale != 1.0f) f *= p->freq_scale;
+        inv_freq[i] = f;
+    }
     const int stride = n_head * head_dim;
     for (int t = 0; t < n_tok; t++) {
         const float pos = (float)(pos0 + t);
@@ -356,19 +367,15 @@ int op_rope(float *x, int n_tok, int n_head, int head_dim, int n_rot, int pos0, 
             cs[i] = cosf(theta);
             sn[i] = sinf(theta);
         }
-        for (int h = 0; h < n_head; h++) {
-            float *v = x + (size_t)t * stride + (size_t)h * head_dim;
-            const int step = mode == PLM_ROPE_NORM ? 1 : 0;
-            for (int i = 0; i < half; i++) {
-                /* NORM: pair (2i, 2i+1); NEOX: pair (i, i + n_rot/2) */
-                const int a = step ? 2 * i : i, b = step ? 2 * i + 1 : i + half;
-                const float x0 = v[a], x1 = v[b];
-                v[a] = x0 * cs[i] - x1 * sn[i];
-                v[b] = x1 * cs[i] + x0 * sn[i];
-            }
-        }
+        for (int h = 0; h < n_head; h++) DISPATCH(rope_head)(x + (size_t)t * stride + (size_t)h * head_dim, cs, sn, n_rot, p->mode);
     }
     return PLM_OK;
+}
+
+int op_rope(float *x, int n_tok, int n_head, int head_dim, int n_rot, int pos0, float freq_base,
+            int mode) {
+    const op_rope_params p = {freq_base, 1.0f, NULL, mode};
+    return op_rope_ext(x, n_tok, n_head, head_dim, n_rot, pos0, &p);
 }
 
 /* ---------------------------------------------------------- attention */

@@ -85,6 +85,21 @@ int op_rope(float *x, int n_tok, int n_head, int head_dim, int n_rot, int pos0, 
  * theta = pos * inv_freq_i, then cosf / sinf. Returns PLM_E_INVALID for an odd n_rot,
  * n_rot > head_dim or an unknown mode. */
 
+/* RoPE with ggml's extensions (llama.cpp's ggml_rope_ext without YaRN):
+ *   theta_i = pos * freq_scale * inv_freq_i / freq_factors[i]
+ * freq_scale: linear position interpolation (1 = off; llama.cpp's rope_freq_scale =
+ * 1 / rope.scaling.factor). freq_factors: NULL or n_rot/2 per-pair divisors of the
+ * frequency (the rope_freqs.weight tensor of Llama 3.1+ files), each > 0.
+ * op_rope(...) is op_rope_ext with freq_scale 1 and no factors (same numbers).
+ * Each head is rotated by rope_head_{scalar,simd} (bit-identical twins). */
+typedef struct {
+    float freq_base;
+    float freq_scale;
+    const float *freq_factors;
+    int mode; /* PLM_ROPE_NORM / PLM_ROPE_NEOX */
+} op_rope_params;
+int op_rope_ext(float *x, int n_tok, int n_head, int head_dim, int n_rot, int pos0, const op_rope_params *p);
+
 /* ---------------------------------------------------------------- attention
  * out[i][h*hd..] = softmax_j( scale * q_i.k_j + bias_h[i][j] + mask[j] ) . v_j
  * q: n_q rows, row stride q_stride, head h at q + h*head_dim.
@@ -144,6 +159,9 @@ void axpy_scalar(float *y, float a, const float *x, int n);
  * increasing order from 0, terms with p[j] == 0 skipped (o is overwritten). */
 void attn_scores_scalar(float *s, const float *q, const float *k, int kv_stride, int n, int hd, float scale);
 void attn_pv_scalar(float *o, const float *p, const float *v, int kv_stride, int n, int hd);
+/* RoPE of one head: pair i (mode NORM: 2i, 2i+1; NEOX: i, i + n_rot/2) rotated by
+ * (cs[i], sn[i]): a' = a*c - b*s, b' = b*c + a*s, each product rounded. */
+void rope_head_scalar(float *v, const float *cs, const float *sn, int n_rot, int mode);
 /* F16 / BF16 rows to float32 */
 void convert_f16_scalar(float *y, const plm_fp16 *x, int n);
 void convert_bf16_scalar(float *y, const uint16_t *x, int n);
@@ -187,6 +205,7 @@ void geglu_tanh_simd(float *y, const float *g, const float *u, int n);
 void axpy_simd(float *y, float a, const float *x, int n);
 void attn_scores_simd(float *s, const float *q, const float *k, int kv_stride, int n, int hd, float scale);
 void attn_pv_simd(float *o, const float *p, const float *v, int kv_stride, int n, int hd);
+void rope_head_simd(float *v, const float *cs, const float *sn, int n_rot, int mode);
 void convert_f16_simd(float *y, const plm_fp16 *x, int n);
 void convert_bf16_simd(float *y, const uint16_t *x, int n);
 /* Quantize m rows of k floats (k % 32 == 0) to Q8_0 exactly as quantize_row_q8_0_act,

@@ -225,6 +225,16 @@ void attn_pv_scalar(float *o, const float *p, const float *v, int kv_stride, int
         if (p[j] != 0.0f) axpy_scalar(o, p[j], v + (size_t)j * kv_stride, hd);
 }
 
+void rope_head_scalar(float *v, const float *cs, const float *sn, int n_rot, int mode) {
+    const int half = n_rot / 2, norm = mode == PLM_ROPE_NORM;
+    for (int i = 0; i < half; i++) {
+        const int a = norm ? 2 * i : i, b = norm ? 2 * i + 1 : i + half;
+        const float x0 = v[a], x1 = v[b];
+        v[a] = x0 * cs[i] - x1 * sn[i];
+        v[b] = x1 * cs[i] + x0 * sn[i];
+    }
+}
+
 void convert_f16_scalar(float *y, const plm_fp16 *x, int n) {
     for (int i = 0; i < n; i++) y[i] = plm_fp16_to_fp32(x[i]);
 }

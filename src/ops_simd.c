@@ -580,6 +580,37 @@ void attn_pv_simd(float *o, const float *p, const float *v, int kv_stride, int n
     }
 }
 
+/* RoPE of one head, 4 pairs at a time: NEOX pairs are two contiguous halves;
+ * NORM pairs are de-interleaved from 8 consecutive values and interleaved back. */
+void rope_head_simd(float *v, const float *cs, const float *sn, int n_rot, int mode) {
+    const int half = n_rot / 2;
+    int i = 0;
+    if (mode == PLM_ROPE_NORM) {
+        for (; i + 4 <= half; i += 4) {
+            const v128_t lo = wasm_v128_load(v + 2 * i), hi = wasm_v128_load(v + 2 * i + 4);
+            const v128_t x0 = wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6), x1 = wasm_i32x4_shuffle(lo, hi, 1, 3, 5, 7);
+            const v128_t c = wasm_v128_load(cs + i), s = wasm_v128_load(sn + i);
+            const v128_t y0 = wasm_f32x4_sub(wasm_f32x4_mul(x0, c), wasm_f32x4_mul(x1, s));
+            const v128_t y1 = wasm_f32x4_add(wasm_f32x4_mul(x1, c), wasm_f32x4_mul(x0, s));
+            wasm_v128_store(v + 2 * i, wasm_i32x4_shuffle(y0, y1, 0, 4, 1, 5));
+            wasm_v128_store(v + 2 * i + 4, wasm_i32x4_shuffle(y0, y1, 2, 6, 3, 7));
+        }
+    } else {
+        for (; i + 4 <= half; i += 4) {
+            const v128_t x0 = wasm_v128_load(v + i), x1 = wasm_v128_load(v + half + i);
+            const v128_t c = wasm_v128_load(cs + i), s = wasm_v128_load(sn + i);
+            wasm_v128_store(v + i, wasm_f32x4_sub(wasm_f32x4_mul(x0, c), wasm_f32x4_mul(x1, s)));
+            wasm_v128_store(v + half + i, wasm_f32x4_add(wasm_f32x4_mul(x1, c), wasm_f32x4_mul(x0, s)));
+        }
+    }
+    for (; i < half; i++) {
+        const int a = mode == PLM_ROPE_NORM ? 2 * i : i, b = mode == PLM_ROPE_NORM ? 2 * i + 1 : i + half;
+        const float x0 = v[a], x1 = v[b];
+        v[a] = x0 * cs[i] - x1 * sn[i];
+        v[b] = x1 * cs[i] + x0 * sn[i];
+    }
+}
+
 /* ------------------------------------------------------------ matmul
  * Tile kernels: rows [r0, r0+RM) of the activations x columns [c, c+RN) of
  * W. RM and RN are compile-time constants at every call site, so the loops
