@@ -92,7 +92,11 @@ static int is_matmul_type(int type) {
     case PLM_TYPE_BF16:
     case PLM_TYPE_Q8_0:
     case PLM_TYPE_Q4_0:
+    case PLM_TYPE_Q4_1:
+    case PLM_TYPE_Q5_0:
+    case PLM_TYPE_Q5_1:
     case PLM_TYPE_Q4_K:
+    case PLM_TYPE_Q5_K:
     case PLM_TYPE_Q6_K: return 1;
     default: return 0;
     }
@@ -154,11 +158,15 @@ int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, 
     const int n_tasks = n_tasks_for((double)m * j->n * k, c.n_units);
     const int nb = k / QK8_0;
     const int quant_act = W->type == PLM_TYPE_Q8_0 || W->type == PLM_TYPE_Q4_0;
-    const int converted = W->type == PLM_TYPE_Q4_K || W->type == PLM_TYPE_Q6_K || (W->type == PLM_TYPE_F16 && m > 1);
+    const int kquant = W->type == PLM_TYPE_Q4_K || W->type == PLM_TYPE_Q5_K || W->type == PLM_TYPE_Q6_K;
+    const int converted = W->type == PLM_TYPE_Q4_1 || W->type == PLM_TYPE_Q5_0 || W->type == PLM_TYPE_Q5_1 ||
+                          (W->type == PLM_TYPE_F16 && m > 1);
 
-    /* Scratch layout: [activations][per-task K-quant rows]. */
+    /* Scratch layout: [activations][per-task converted rows]. */
     size_t act_bytes = 0;
-    if (quant_act)
+    if (kquant)
+        act_bytes = align64((size_t)m * (k / QK_K) * sizeof(block_q8_K));
+    else if (quant_act)
         act_bytes = c.use_simd ? align64((size_t)m * k * sizeof(int16_t)) + align64((size_t)m * nb * sizeof(float)) +
                                      align64((size_t)m * nb * 4 * sizeof(int32_t))
                                : align64((size_t)m * nb * sizeof(block_q8_0));
@@ -167,6 +175,12 @@ int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, 
     if (act_bytes + tmp_bytes > 0) {
         uint8_t *s = scratch_get(act_bytes + tmp_bytes, "matmul scratch");
         if (!s) return PLM_E_NOMEM;
+        if (kquant) {
+            block_q8_K *xk = (block_q8_K *)s;
+            for (int r = 0; r < m; r++)
+                DISPATCH(quantize_row_q8_K_act)(x + (size_t)r * k, xk + (size_t)r * (k / QK_K), k);
+            j->xk = xk;
+        }
         if (quant_act) {
 #if PLM_HAVE_SIMD
             if (c.use_simd) {

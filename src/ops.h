@@ -17,7 +17,10 @@
  *   Q8_0 / Q4_0 : activations quantized to Q8_0 blocks (ggml's quantize_row_q8_0
  *                 rounding), integer block dot products scaled by d_w*d_x, as
  *                 ggml's vec_dot_q8_0_q8_0 / vec_dot_q4_0_q8_0.
- *   Q4_K / Q6_K : each weight row dequantized to float32, then as F32.
+ *   Q4_K / Q5_K / Q6_K : activations quantized to Q8_K blocks (ggml's
+ *                 quantize_row_q8_K), integer dot products per super-block as
+ *                 ggml's vec_dot_q{4,5,6}_K_q8_K.
+ *   Q4_1 / Q5_0 / Q5_1 : each weight row dequantized to float32, then as F32.
  * Quantized types need k % 32 == 0 (k % 256 for K-quants), else PLM_E_INVALID.
  *
  * Summation order (so that scalar and SIMD twins, m == 1 and m > 1, and any
@@ -28,7 +31,12 @@
  *   Q8_0/Q4_0: per block, 4 exact integer lane sums (lane l takes elements j
  *     with (j / 2) % 4 == l, the layout of i32x4.dot_i16x8_s), each converted
  *     to float, multiplied by (d_w * d_x) and added to float lane l; lanes
- *     combined as above (ggml's wasm path has the same per-lane structure).
+ *     combined as above (ggml's wasm path has the same per-lane structure);
+ *   K-quants: per super-block b, two exact integers: isum_b = sum over sub-blocks
+ *     of scale_j * dot(q_w, q_x) (Q6_K: q_w - 32) and msum_b = sum of min_j *
+ *     (sum of the sub-block's q_x) (Q4_K / Q5_K), then one float chain over b:
+ *       s += (d_w * d_x) * (float)isum_b;   s -= (dmin_w * d_x) * (float)msum_b;
+ *     (integer sums are order-free, so any SIMD lane layout gives the same bits).
  */
 #ifndef PLM_OPS_H
 #define PLM_OPS_H
@@ -143,6 +151,11 @@ float vec_dot_bf16_scalar(const uint16_t *w, const float *x, int n);
 float vec_dot_q8_0_q8_0_scalar(const block_q8_0 *w, const block_q8_0 *x8, int n);
 float vec_dot_q4_0_q8_0_scalar(const block_q4_0 *w, const block_q8_0 *x8, int n);
 void quantize_row_q8_0_act_scalar(const float *x, block_q8_0 *y, int n);
+float vec_dot_q4_K_q8_K_scalar(const block_q4_K *w, const block_q8_K *x, int n);
+float vec_dot_q5_K_q8_K_scalar(const block_q5_K *w, const block_q8_K *x, int n);
+float vec_dot_q6_K_q8_K_scalar(const block_q6_K *w, const block_q8_K *x, int n);
+/* ggml's quantize_row_q8_K (plm_quantize_row_q8_K); n % 256 == 0. */
+void quantize_row_q8_K_act_scalar(const float *x, block_q8_K *y, int n);
 
 void layernorm_scalar(float *y, const float *x, const float *w, const float *b, int n, float eps);
 void rmsnorm_scalar(float *y, const float *x, const float *w, int n, float eps);
@@ -168,7 +181,7 @@ void convert_bf16_scalar(float *y, const uint16_t *x, int n);
 
 /* Matmul work description shared by ops.c and the twins: output columns
  * [c0, c1) of all m rows. tmp: OP_MM_TMP_ROWS * k floats of per-task scratch
- * (weight rows converted to float32: K-quants, F16 with m > 1). */
+ * (weight rows converted to float32: Q4_1 / Q5_0 / Q5_1, F16 with m > 1). */
 #define OP_MM_TMP_ROWS 8
 typedef struct {
     int type;              /* weight type (enum plm_type) */
@@ -180,6 +193,7 @@ typedef struct {
     const int16_t *xw;     /* SIMD: Q8_0 activations widened to int16 [m][k] */
     const float *xd;       /* SIMD: their block scales as float [m][k/32] */
     const int32_t *xs;     /* SIMD: 8 x their i32x4.dot lane sums [m][k/32][4] (Q4_0 offset) */
+    const block_q8_K *xk;  /* Q8_K activations [m][k/256] (K-quant weights, both paths) */
     const float *bias;     /* [n] or NULL */
     float *y;              /* [m][n] */
 } op_mm_job;
@@ -193,6 +207,10 @@ float vec_dot_bf16_simd(const uint16_t *w, const float *x, int n);
 float vec_dot_q8_0_q8_0_simd(const block_q8_0 *w, const block_q8_0 *x8, int n);
 float vec_dot_q4_0_q8_0_simd(const block_q4_0 *w, const block_q8_0 *x8, int n);
 void quantize_row_q8_0_act_simd(const float *x, block_q8_0 *y, int n);
+float vec_dot_q4_K_q8_K_simd(const block_q4_K *w, const block_q8_K *x, int n);
+float vec_dot_q5_K_q8_K_simd(const block_q5_K *w, const block_q8_K *x, int n);
+float vec_dot_q6_K_q8_K_simd(const block_q6_K *w, const block_q8_K *x, int n);
+void quantize_row_q8_K_act_simd(const float *x, block_q8_K *y, int n);
 
 void layernorm_simd(float *y, const float *x, const float *w, const float *b, int n, float eps);
 void rmsnorm_simd(float *y, const float *x, const float *w, int n, float eps);

@@ -98,6 +98,90 @@ void quantize_row_q8_0_act_scalar(const float *x, block_q8_0 *y, int n) {
     }
 }
 
+/* ------------------------------------------------ K-quants x Q8_K
+ * Per super-block: exact integers isum (scaled sub-block dots) and msum (mins
+ * times the activations' sub-block sums), then the float chain of ops.h. */
+
+void quantize_row_q8_K_act_scalar(const float *x, block_q8_K *y, int n) { plm_quantize_row_q8_K(x, y, n); }
+
+/* Sum of the activations of 32-value sub-block j (from the 16-value bsums). */
+static inline int32_t bsum32(const block_q8_K *x, int j) { return (int32_t)x->bsums[2 * j] + x->bsums[2 * j + 1]; }
+
+static inline float k_chain(float s, float dw, float dmw, float dx, int32_t isum, int32_t msum) {
+    s += (dw * dx) * (float)isum;
+    s -= (dmw * dx) * (float)msum;
+    return s;
+}
+
+float vec_dot_q4_K_q8_K_scalar(const block_q4_K *w, const block_q8_K *x, int n) {
+    float s = 0.0f;
+    for (int b = 0; b < n / QK_K; b++) {
+        const uint8_t *q = w[b].qs;
+        const int8_t *y = x[b].qs;
+        int32_t isum = 0, msum = 0;
+        for (int g = 0; g < 4; g++, q += 32, y += 64) {
+            uint8_t sc1, m1, sc2, m2;
+            plm_k4_scale_min(2 * g, w[b].scales, &sc1, &m1);
+            plm_k4_scale_min(2 * g + 1, w[b].scales, &sc2, &m2);
+            int32_t d1 = 0, d2 = 0;
+            for (int l = 0; l < 32; l++) {
+                d1 += (q[l] & 0x0F) * y[l];
+                d2 += (q[l] >> 4) * y[l + 32];
+            }
+            isum += sc1 * d1 + sc2 * d2;
+            msum += m1 * bsum32(&x[b], 2 * g) + m2 * bsum32(&x[b], 2 * g + 1);
+        }
+        s = k_chain(s, plm_fp16_to_fp32(w[b].d), plm_fp16_to_fp32(w[b].dmin), x[b].d, isum, msum);
+    }
+    return s;
+}
+
+float vec_dot_q5_K_q8_K_scalar(const block_q5_K *w, const block_q8_K *x, int n) {
+    float s = 0.0f;
+    for (int b = 0; b < n / QK_K; b++) {
+        const uint8_t *q = w[b].qs, *qh = w[b].qh;
+        const int8_t *y = x[b].qs;
+        int32_t isum = 0, msum = 0;
+        for (int g = 0; g < 4; g++, q += 32, y += 64) {
+            uint8_t sc1, m1, sc2, m2;
+            plm_k4_scale_min(2 * g, w[b].scales, &sc1, &m1);
+            plm_k4_scale_min(2 * g + 1, w[b].scales, &sc2, &m2);
+            int32_t d1 = 0, d2 = 0;
+            for (int l = 0; l < 32; l++) {
+                d1 += ((q[l] & 0x0F) | (qh[l] >> (2 * g) & 1) << 4) * y[l];
+                d2 += ((q[l] >> 4) | (qh[l] >> (2 * g + 1) & 1) << 4) * y[l + 32];
+            }
+            isum += sc1 * d1 + sc2 * d2;
+            msum += m1 * bsum32(&x[b], 2 * g) + m2 * bsum32(&x[b], 2 * g + 1);
+        }
+        s = k_chain(s, plm_fp16_to_fp32(w[b].d), plm_fp16_to_fp32(w[b].dmin), x[b].d, isum, msum);
+    }
+    return s;
+}
+
+float vec_dot_q6_K_q8_K_scalar(const block_q6_K *w, const block_q8_K *x, int n) {
+    float s = 0.0f;
+    for (int b = 0; b < n / QK_K; b++) {
+        int32_t isum = 0;
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = w[b].ql + 64 * h, *qh = w[b].qh + 32 * h;
+            const int8_t *sc = w[b].scales + 8 * h, *y = x[b].qs + 128 * h;
+            for (int t = 0; t < 4; t++)          /* weights 32t .. 32t+31 of this half */
+                for (int u = 0; u < 2; u++) {    /* 16-weight sub-block, scale sc[2t + u] */
+                    int32_t d = 0;
+                    for (int l = 16 * u; l < 16 * u + 16; l++) {
+                        const int lo = t & 1 ? ql[l + 32] : ql[l];
+                        const int q = ((t < 2 ? lo & 0x0F : lo >> 4) | (qh[l] >> (2 * t) & 3) << 4) - 32;
+                        d += q * y[32 * t + l];
+                    }
+                    isum += sc[2 * t + u] * d;
+                }
+        }
+        s = k_chain(s, plm_fp16_to_fp32(w[b].d), 0.0f, x[b].d, isum, 0);
+    }
+    return s;
+}
+
 /* ----------------------------------------------------------- row ops */
 
 static float sum4(const float *x, int n) {
@@ -250,8 +334,10 @@ void matmul_range_scalar(const op_mm_job *j, int c0, int c1, float *tmp) {
     for (int c = c0; c < c1; c++) {
         const uint8_t *wr = j->w + (size_t)c * j->w_row_bytes;
         /* rows used by several activation rows are converted once (exact, so the
-         * same numbers as vec_dot_f16); K-quants are always dequantized first */
-        const int convert = j->type == PLM_TYPE_Q4_K || j->type == PLM_TYPE_Q6_K || (j->type == PLM_TYPE_F16 && j->m > 1);
+         * same numbers as vec_dot_f16); Q4_1 / Q5_0 / Q5_1 are always dequantized first */
+        const int convert = j->type == PLM_TYPE_Q4_1 || j->type == PLM_TYPE_Q5_0 || j->type == PLM_TYPE_Q5_1 ||
+                            (j->type == PLM_TYPE_F16 && j->m > 1);
+        const int nbk = k / QK_K;
         if (convert) plm_dequantize_row(j->type, wr, tmp, k);
         for (int r = 0; r < j->m; r++) {
             const float *xr = j->x + (size_t)r * k;
@@ -268,7 +354,16 @@ void matmul_range_scalar(const op_mm_job *j, int c0, int c1, float *tmp) {
             case PLM_TYPE_Q4_0:
                 v = vec_dot_q4_0_q8_0_scalar((const block_q4_0 *)wr, j->xq + (size_t)r * nb, k);
                 break;
-            default: v = vec_dot_f32_scalar(tmp, xr, k); break; /* K-quants, dequantized */
+            case PLM_TYPE_Q4_K:
+                v = vec_dot_q4_K_q8_K_scalar((const block_q4_K *)wr, j->xk + (size_t)r * nbk, k);
+                break;
+            case PLM_TYPE_Q5_K:
+                v = vec_dot_q5_K_q8_K_scalar((const block_q5_K *)wr, j->xk + (size_t)r * nbk, k);
+                break;
+            case PLM_TYPE_Q6_K:
+                v = vec_dot_q6_K_q8_K_scalar((const block_q6_K *)wr, j->xk + (size_t)r * nbk, k);
+                break;
+            default: v = vec_dot_f32_scalar(tmp, xr, k); break; /* Q4_1 / Q5_0 / Q5_1, dequantized */
             }
             if (j->bias) v += j->bias[c];
             j->y[(size_t)r * j->n + c] = v;

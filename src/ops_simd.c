@@ -894,9 +894,216 @@ static void tiles_chunked(const op_mm_job *j, int c0, int c1) {
     for (int r = 0; r < j->m; r += chunk) tiles(j, r, PLM_MIN(j->m, r + chunk), c0, c1);
 }
 
+/* ------------------------------------------------ K-quants x Q8_K
+ * One weight row against RM activation rows (RM = 1 or 4, a constant at every
+ * call site): each 32- (Q4_K/Q5_K) or 16-weight (Q6_K) sub-block is unpacked
+ * once to i16x8 and dotted with every row's Q8_K values (i32x4.dot_i16x8_s),
+ * times the sub-block scale, into exact i32x4 sums; the float chain per
+ * super-block is ops.h's, so the results equal the scalar twins bit for bit. */
+
+INLINE int32_t hsum_i32(v128_t v) {
+    v = wasm_i32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+    v = wasm_i32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+    return wasm_i32x4_extract_lane(v, 0);
+}
+
+INLINE float k_chain(float s, float dw, float dmw, float dx, int32_t isum, int32_t msum) {
+    s += (dw * dx) * (float)isum;
+    s -= (dmw * dx) * (float)msum;
+    return s;
+}
+
+/* dot of 16 weights (two i16x8) with 16 int8 activations */
+INLINE v128_t dot16(v128_t w0, v128_t w1, const int8_t *y) {
+    const v128_t a = wasm_v128_load(y);
+    return wasm_i32x4_add(wasm_i32x4_dot_i16x8(w0, wasm_i16x8_extend_low_i8x16(a)),
+                          wasm_i32x4_dot_i16x8(w1, wasm_i16x8_extend_high_i8x16(a)));
+}
+
+/* Q4_K (q5 = 0) / Q5_K (q5 = 1): 8 sub-blocks of 32 with 6-bit scales and mins. */
+INLINE void rows_q45_K(const uint8_t *w, const block_q8_K *const *x, int nb, int RM, int q5, float *out) {
+    const size_t bytes = q5 ? 176 : 144;
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    const v128_t m4 = wasm_i8x16_splat(0x0F), one = wasm_i8x16_splat(1);
+    for (int b = 0; b < nb; b++, w += bytes) {
+        const uint8_t *qs = w + (q5 ? 48 : 16);
+        uint8_t sc[8], mn[8];
+        for (int s = 0; s < 8; s++) plm_k4_scale_min(s, w + 4, &sc[s], &mn[s]);
+        v128_t qh0 = wasm_i32x4_splat(0), qh1 = qh0;
+        if (q5) {
+            qh0 = wasm_v128_load(w + 16);
+            qh1 = wasm_v128_load(w + 32);
+        }
+        v128_t isum[4];
+        UNROLL
+        for (int r = 0; r < RM; r++) isum[r] = wasm_i32x4_splat(0);
+        for (int g = 0; g < 4; g++) {
+            const v128_t q0 = wasm_v128_load(qs + 32 * g), q1 = wasm_v128_load(qs + 32 * g + 16);
+            v128_t lo0 = wasm_v128_and(q0, m4), lo1 = wasm_v128_and(q1, m4);
+            v128_t hi0 = wasm_u8x16_shr(q0, 4), hi1 = wasm_u8x16_shr(q1, 4);
+            if (q5) {
+                lo0 = wasm_v128_or(lo0, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(qh0, 2 * g), one), 4));
+                lo1 = wasm_v128_or(lo1, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(qh1, 2 * g), one), 4));
+                hi0 = wasm_v128_or(hi0, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(qh0, 2 * g + 1), one), 4));
+                hi1 = wasm_v128_or(hi1, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(qh1, 2 * g + 1), one), 4));
+            }
+            const v128_t l0 = wasm_u16x8_extend_low_u8x16(lo0), l1 = wasm_u16x8_extend_high_u8x16(lo0);
+            const v128_t l2 = wasm_u16x8_extend_low_u8x16(lo1), l3 = wasm_u16x8_extend_high_u8x16(lo1);
+            const v128_t h0 = wasm_u16x8_extend_low_u8x16(hi0), h1 = wasm_u16x8_extend_high_u8x16(hi0);
+            const v128_t h2 = wasm_u16x8_extend_low_u8x16(hi1), h3 = wasm_u16x8_extend_high_u8x16(hi1);
+            const v128_t s1 = wasm_i32x4_splat(sc[2 * g]), s2 = wasm_i32x4_splat(sc[2 * g + 1]);
+            UNROLL
+            for (int r = 0; r < RM; r++) {
+                const int8_t *y = x[r][b].qs + 64 * g;
+                const v128_t d1 = wasm_i32x4_add(dot16(l0, l1, y), dot16(l2, l3, y + 16));
+                const v128_t d2 = wasm_i32x4_add(dot16(h0, h1, y + 32), dot16(h2, h3, y + 48));
+                isum[r] = wasm_i32x4_add(isum[r], wasm_i32x4_add(wasm_i32x4_mul(d1, s1), wasm_i32x4_mul(d2, s2)));
+            }
+        }
+        const float dw = h2f1((uint16_t)(w[0] | w[1] << 8)), dmw = h2f1((uint16_t)(w[2] | w[3] << 8));
+        UNROLL
+        for (int r = 0; r < RM; r++) {
+            const int16_t *bs = x[r][b].bsums;
+            int32_t msum = 0;
+            for (int s = 0; s < 8; s++) msum += mn[s] * ((int32_t)bs[2 * s] + bs[2 * s + 1]);
+            acc[r] = k_chain(acc[r], dw, dmw, x[r][b].d, hsum_i32(isum[r]), msum);
+        }
+    }
+    UNROLL
+    for (int r = 0; r < RM; r++) out[r] = acc[r];
+}
+
+/* Q6_K: two halves of 128; 16 sub-blocks of 16 with int8 scales; q - 32. */
+INLINE void rows_q6_K(const uint8_t *w, const block_q8_K *const *x, int nb, int RM, float *out) {
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    const v128_t m4 = wasm_i8x16_splat(0x0F), m30 = wasm_i8x16_splat(0x30), k32 = wasm_i8x16_splat(32);
+    for (int b = 0; b < nb; b++, w += 210) {
+        const int8_t *sc = (const int8_t *)(w + 192);
+        v128_t isum[4];
+        UNROLL
+        for (int r = 0; r < RM; r++) isum[r] = wasm_i32x4_splat(0);
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = w + 64 * h, *qh = w + 128 + 32 * h;
+            const v128_t L0 = wasm_v128_load(ql), L1 = wasm_v128_load(ql + 16);
+            const v128_t L2 = wasm_v128_load(ql + 32), L3 = wasm_v128_load(ql + 48);
+            const v128_t H0 = wasm_v128_load(qh), H1 = wasm_v128_load(qh + 16);
+            v128_t q[4][2];
+            q[0][0] = wasm_v128_or(wasm_v128_and(L0, m4), wasm_v128_and(wasm_i8x16_shl(H0, 4), m30));
+            q[0][1] = wasm_v128_or(wasm_v128_and(L1, m4), wasm_v128_and(wasm_i8x16_shl(H1, 4), m30));
+            q[1][0] = wasm_v128_or(wasm_v128_and(L2, m4), wasm_v128_and(wasm_i8x16_shl(H0, 2), m30));
+            q[1][1] = wasm_v128_or(wasm_v128_and(L3, m4), wasm_v128_and(wasm_i8x16_shl(H1, 2), m30));
+            q[2][0] = wasm_v128_or(wasm_u8x16_shr(L0, 4), wasm_v128_and(H0, m30));
+            q[2][1] = wasm_v128_or(wasm_u8x16_shr(L1, 4), wasm_v128_and(H1, m30));
+            q[3][0] = wasm_v128_or(wasm_u8x16_shr(L2, 4), wasm_v128_and(wasm_u8x16_shr(H0, 2), m30));
+            q[3][1] = wasm_v128_or(wasm_u8x16_shr(L3, 4), wasm_v128_and(wasm_u8x16_shr(H1, 2), m30));
+            for (int t = 0; t < 4; t++)
+                for (int u = 0; u < 2; u++) {
+                    const v128_t v = wasm_i8x16_sub(q[t][u], k32);
+                    const v128_t w0 = wasm_i16x8_extend_low_i8x16(v), w1 = wasm_i16x8_extend_high_i8x16(v);
+                    const v128_t s = wasm_i32x4_splat(sc[8 * h + 2 * t + u]);
+                    UNROLL
+                    for (int r = 0; r < RM; r++)
+                        isum[r] = wasm_i32x4_add(isum[r],
+                                                 wasm_i32x4_mul(dot16(w0, w1, x[r][b].qs + 128 * h + 32 * t + 16 * u), s));
+                }
+        }
+        const float dw = h2f1((uint16_t)(w[208] | w[209] << 8));
+        UNROLL
+        for (int r = 0; r < RM; r++) acc[r] = k_chain(acc[r], dw, 0.0f, x[r][b].d, hsum_i32(isum[r]), 0);
+    }
+    UNROLL
+    for (int r = 0; r < RM; r++) out[r] = acc[r];
+}
+
+float vec_dot_q4_K_q8_K_simd(const block_q4_K *w, const block_q8_K *x, int n) {
+    float out;
+    rows_q45_K((const uint8_t *)w, &x, n / QK_K, 1, 0, &out);
+    return out;
+}
+float vec_dot_q5_K_q8_K_simd(const block_q5_K *w, const block_q8_K *x, int n) {
+    float out;
+    rows_q45_K((const uint8_t *)w, &x, n / QK_K, 1, 1, &out);
+    return out;
+}
+float vec_dot_q6_K_q8_K_simd(const block_q6_K *w, const block_q8_K *x, int n) {
+    float out;
+    rows_q6_K((const uint8_t *)w, &x, n / QK_K, 1, &out);
+    return out;
+}
+
+/* quantize_row_q8_K_act_scalar's numbers: the first value of largest magnitude
+ * maps to -127; nearest_int as ggml's (add 1.5 * 2^23, read the mantissa). */
+void quantize_row_q8_K_act_simd(const float *x, block_q8_K *y, int n) {
+    for (int b = 0; b < n / QK_K; b++, x += QK_K) {
+        v128_t m = F4(0.0f);
+        for (int j = 0; j < QK_K; j += 4) m = wasm_f32x4_pmax(m, wasm_f32x4_abs(wasm_v128_load(x + j)));
+        m = wasm_f32x4_pmax(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+        m = wasm_f32x4_pmax(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+        const float amax = wasm_f32x4_extract_lane(m, 0);
+        if (!amax) {
+            memset(&y[b], 0, sizeof y[b]);
+            continue;
+        }
+        int first = 0;
+        while (fabsf(x[first]) != amax) first++;
+        const float iscale = -127.f / x[first];
+        const v128_t vis = F4(iscale), magic = F4(12582912.0f);
+        for (int j = 0; j < QK_K; j += 16) {
+            v128_t q[4];
+            UNROLL
+            for (int t = 0; t < 4; t++) {
+                const v128_t v = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(x + j + 4 * t), vis), magic);
+                q[t] = wasm_i32x4_min(wasm_i32x4_sub(wasm_v128_and(v, I4(0x007fffff)), I4(0x00400000)), I4(127));
+            }
+            const v128_t q8 = wasm_i8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(q[0], q[1]), wasm_i16x8_narrow_i32x4(q[2], q[3]));
+            wasm_v128_store(y[b].qs + j, q8);
+            y[b].bsums[j / 16] = (int16_t)hsum_i32(wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_extadd_pairwise_i8x16(q8)));
+        }
+        y[b].d = 1 / iscale;
+    }
+}
+
+static void kquant_rows(const op_mm_job *j, int r0, int c, int RM) {
+    const int nb = j->k / QK_K;
+    const uint8_t *w = j->w + (size_t)c * j->w_row_bytes;
+    const block_q8_K *x[4];
+    float out[4];
+    for (int r = 0; r < RM; r++) x[r] = j->xk + (size_t)(r0 + r) * nb;
+    switch (j->type) {
+    case PLM_TYPE_Q4_K:
+        if (RM == 4) rows_q45_K(w, x, nb, 4, 0, out);
+        else rows_q45_K(w, x, nb, 1, 0, out);
+        break;
+    case PLM_TYPE_Q5_K:
+        if (RM == 4) rows_q45_K(w, x, nb, 4, 1, out);
+        else rows_q45_K(w, x, nb, 1, 1, out);
+        break;
+    default:
+        if (RM == 4) rows_q6_K(w, x, nb, 4, out);
+        else rows_q6_K(w, x, nb, 1, out);
+        break;
+    }
+    for (int r = 0; r < RM; r++) j->y[(size_t)(r0 + r) * j->n + c] = j->bias ? out[r] + j->bias[c] : out[r];
+}
+
+/* Rows in chunks whose Q8_K activations fit in ~128 KB, 4 at a time. */
+static void tiles_kquant(const op_mm_job *j, int c0, int c1) {
+    const size_t row_bytes = (size_t)(j->k / QK_K) * sizeof(block_q8_K);
+    int chunk = (int)((128u << 10) / row_bytes) & ~3;
+    if (chunk < 4) chunk = 4;
+    for (int rc = 0; rc < j->m; rc += chunk) {
+        const int r1 = PLM_MIN(j->m, rc + chunk);
+        for (int c = c0; c < c1; c++) {
+            int r = rc;
+            for (; r + 4 <= r1; r += 4) kquant_rows(j, r, c, 4);
+            for (; r < r1; r++) kquant_rows(j, r, c, 1);
+        }
+    }
+}
+
 /* Weight rows converted to float32 in tmp (OP_MM_TMP_ROWS at a time), then
  * float tiles: for F16 with m > 1 (conversion amortized over the m rows; the
- * same numbers as tile_f16 since the conversion is exact) and for K-quants. */
+ * same numbers as tile_f16 since the conversion is exact) and Q4_1 / Q5_0 / Q5_1. */
 static void converted_rows(const op_mm_job *j, int c0, int c1, float *tmp) {
     const int k = j->k;
     for (int cb = c0; cb < c1; cb += OP_MM_TMP_ROWS) {
@@ -919,7 +1126,10 @@ static void converted_rows(const op_mm_job *j, int c0, int c1, float *tmp) {
 }
 
 void matmul_range_simd(const op_mm_job *j, int c0, int c1, float *tmp) {
-    if (j->type == PLM_TYPE_Q4_K || j->type == PLM_TYPE_Q6_K || (j->type == PLM_TYPE_F16 && j->m > 1))
+    if (j->type == PLM_TYPE_Q4_K || j->type == PLM_TYPE_Q5_K || j->type == PLM_TYPE_Q6_K)
+        tiles_kquant(j, c0, c1);
+    else if (j->type == PLM_TYPE_Q4_1 || j->type == PLM_TYPE_Q5_0 || j->type == PLM_TYPE_Q5_1 ||
+             (j->type == PLM_TYPE_F16 && j->m > 1))
         converted_rows(j, c0, c1, tmp);
     else
         tiles_chunked(j, c0, c1);

@@ -32,15 +32,15 @@ static const type_info TYPES[] = {
     [PLM_TYPE_F32] = {"f32", 1, 4, 1},
     [PLM_TYPE_F16] = {"f16", 1, 2, 1},
     [PLM_TYPE_Q4_0] = {"q4_0", 32, 18, 1},
-    [PLM_TYPE_Q4_1] = {"q4_1", 32, 20, 0},
-    [PLM_TYPE_Q5_0] = {"q5_0", 32, 22, 0},
-    [PLM_TYPE_Q5_1] = {"q5_1", 32, 24, 0},
+    [PLM_TYPE_Q4_1] = {"q4_1", 32, 20, 1},
+    [PLM_TYPE_Q5_0] = {"q5_0", 32, 22, 1},
+    [PLM_TYPE_Q5_1] = {"q5_1", 32, 24, 1},
     [PLM_TYPE_Q8_0] = {"q8_0", 32, 34, 1},
     [PLM_TYPE_Q8_1] = {"q8_1", 32, 36, 0},
     [PLM_TYPE_Q2_K] = {"q2_K", 256, 84, 0},
     [PLM_TYPE_Q3_K] = {"q3_K", 256, 110, 0},
     [PLM_TYPE_Q4_K] = {"q4_K", 256, 144, 1},
-    [PLM_TYPE_Q5_K] = {"q5_K", 256, 176, 0},
+    [PLM_TYPE_Q5_K] = {"q5_K", 256, 176, 1},
     [PLM_TYPE_Q6_K] = {"q6_K", 256, 210, 1},
     [PLM_TYPE_Q8_K] = {"q8_K", 256, 292, 0},
     [PLM_TYPE_IQ2_XXS] = {"iq2_xxs", 256, 66, 0},
@@ -195,8 +195,42 @@ static void dequant_q4_0(const uint8_t *b, float *y, int64_t nb) {
     }
 }
 
+/* Q4_1 (20 bytes): d, m, qs[16]; x = q*d + m, low nibbles elements 0-15, high 16-31. */
+static void dequant_q4_1(const uint8_t *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, b += 20, y += 32) {
+        const float d = rd_fp16(b), m = rd_fp16(b + 2);
+        const uint8_t *qs = b + 4;
+        for (int j = 0; j < 16; j++) {
+            y[j] = (qs[j] & 0x0f) * d + m;
+            y[j + 16] = (qs[j] >> 4) * d + m;
+        }
+    }
+}
+
+/* Q5_0 (22 bytes): d, qh (32 high bits, little-endian u32), qs[16]; x = (q - 16)*d.
+ * Q5_1 (24 bytes): d, m, qh, qs[16]; x = q*d + m. Element j's 5th bit is qh bit j. */
+static void dequant_q5(const uint8_t *b, float *y, int64_t nb, int with_min) {
+    const size_t bytes = with_min ? 24 : 22;
+    for (int64_t i = 0; i < nb; i++, b += bytes, y += 32) {
+        const float d = rd_fp16(b), m = with_min ? rd_fp16(b + 2) : 0.0f;
+        const uint8_t *h = b + (with_min ? 4 : 2), *qs = h + 4;
+        const uint32_t qh = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+        for (int j = 0; j < 16; j++) {
+            const int x0 = (qs[j] & 0x0f) | (int)((qh >> j) << 4 & 0x10);
+            const int x1 = (qs[j] >> 4) | (int)((qh >> (j + 12)) & 0x10);
+            if (with_min) {
+                y[j] = x0 * d + m;
+                y[j + 16] = x1 * d + m;
+            } else {
+                y[j] = (x0 - 16) * d;
+                y[j + 16] = (x1 - 16) * d;
+            }
+        }
+    }
+}
+
 /* 6-bit scale and min of sub-block j (0..7) from Q4_K's 12 packed bytes. */
-static inline void q4_K_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+void plm_k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
     if (j < 4) {
         *sc = q[j] & 63;
         *m = q[j + 4] & 63;
@@ -217,12 +251,32 @@ static void dequant_q4_K(const uint8_t *b, float *y, int64_t nb) {
         const uint8_t *q = b + 16;
         for (int g = 0; g < 4; g++, q += 32) {
             uint8_t sc, m;
-            q4_K_scale_min(2 * g, scales, &sc, &m);
+            plm_k4_scale_min(2 * g, scales, &sc, &m);
             const float d1 = d * sc, m1 = dmin * m;
-            q4_K_scale_min(2 * g + 1, scales, &sc, &m);
+            plm_k4_scale_min(2 * g + 1, scales, &sc, &m);
             const float d2 = d * sc, m2 = dmin * m;
             for (int l = 0; l < 32; l++) *y++ = d1 * (q[l] & 0x0f) - m1;
             for (int l = 0; l < 32; l++) *y++ = d2 * (q[l] >> 4) - m2;
+        }
+    }
+}
+
+/* Q5_K super-block (176 bytes): d, dmin, scales[12], qh[32], qs[128]. As Q4_K, with
+ * a 5th bit per weight: for group g (64 weights) bit 2g of qh[l] for weight l, bit
+ * 2g+1 for weight 32 + l. */
+static void dequant_q5_K(const uint8_t *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, b += 176) {
+        const float d = rd_fp16(b);
+        const float dmin = rd_fp16(b + 2);
+        const uint8_t *scales = b + 4, *qh = b + 16, *q = b + 48;
+        for (int g = 0; g < 4; g++, q += 32) {
+            uint8_t sc, m;
+            plm_k4_scale_min(2 * g, scales, &sc, &m);
+            const float d1 = d * sc, m1 = dmin * m;
+            plm_k4_scale_min(2 * g + 1, scales, &sc, &m);
+            const float d2 = d * sc, m2 = dmin * m;
+            for (int l = 0; l < 32; l++) *y++ = d1 * ((q[l] & 0x0f) + (qh[l] >> (2 * g) & 1) * 16) - m1;
+            for (int l = 0; l < 32; l++) *y++ = d2 * ((q[l] >> 4) + (qh[l] >> (2 * g + 1) & 1) * 16) - m2;
         }
     }
 }
@@ -271,7 +325,11 @@ void plm_dequantize_row(int type, const void *src, float *dst, int64_t n) {
         break;
     case PLM_TYPE_Q8_0: dequant_q8_0(b, dst, n / QK8_0); break;
     case PLM_TYPE_Q4_0: dequant_q4_0(b, dst, n / QK4_0); break;
+    case PLM_TYPE_Q4_1: dequant_q4_1(b, dst, n / 32); break;
+    case PLM_TYPE_Q5_0: dequant_q5(b, dst, n / 32, 0); break;
+    case PLM_TYPE_Q5_1: dequant_q5(b, dst, n / 32, 1); break;
     case PLM_TYPE_Q4_K: dequant_q4_K(b, dst, n / QK_K); break;
+    case PLM_TYPE_Q5_K: dequant_q5_K(b, dst, n / QK_K); break;
     case PLM_TYPE_Q6_K: dequant_q6_K(b, dst, n / QK_K); break;
     }
 }
@@ -322,6 +380,36 @@ static inline int nearest_int(float f) {
 }
 
 #define GROUP_MAX_EPS 1e-15f
+
+/* ggml's quantize_row_q8_K_ref: the value of largest magnitude (the first one)
+ * maps to -127 with its sign, d = 1 / iscale, bsums = sums of 16. */
+void plm_quantize_row_q8_K(const float *x, block_q8_K *y, int64_t n) {
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        float max = 0, amax = 0;
+        for (int j = 0; j < QK_K; j++) {
+            const float ax = fabsf(x[j]);
+            if (ax > amax) {
+                amax = ax;
+                max = x[j];
+            }
+        }
+        if (!amax) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        const float iscale = -127.f / max;
+        for (int j = 0; j < QK_K; j++) {
+            const int v = nearest_int(iscale * x[j]);
+            y[i].qs[j] = (int8_t)PLM_MIN(127, v);
+        }
+        for (int j = 0; j < QK_K / 16; j++) {
+            int sum = 0;
+            for (int l = 0; l < 16; l++) sum += y[i].qs[j * 16 + l];
+            y[i].bsums[j] = (int16_t)sum;
+        }
+        y[i].d = 1 / iscale;
+    }
+}
 
 /* ggml's make_qx_quants with rmse_type = 1 and no importance weights:
  * symmetric levels in [-nmax, nmax-1] (stored + nmax), scale chosen by a small

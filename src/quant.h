@@ -5,7 +5,10 @@
  *   Q8_0: 32 weights / 34 bytes  = fp16 d, int8 q[32];           x = q*d
  *   Q4_0: 32 weights / 18 bytes  = fp16 d, uint8 qs[16];          x = (nibble-8)*d
  *         byte j: low nibble = element j, high nibble = element j+16
- *   Q4_K, Q6_K: 256 weights / super-block (read-only support)
+ *   Q4_1, Q5_0, Q5_1: 32 weights / block (read-only: dequantize / get_rows)
+ *   Q4_K, Q5_K, Q6_K: 256 weights / super-block (read-only support)
+ *   Q8_K: 256 values / block (float d, int8 qs[256], int16 bsums[16]): activations
+ *         for K-quant dot products (ggml's quantize_row_q8_K)
  * Reference quantizers reproduce ggml's quantize_row_*_ref exactly.
  */
 #ifndef PLM_QUANT_H
@@ -82,6 +85,20 @@ typedef struct {
 } block_q4_K; /* 144 bytes */
 
 typedef struct {
+    plm_fp16 d;
+    plm_fp16 dmin;
+    uint8_t scales[12];
+    uint8_t qh[QK_K / 8];
+    uint8_t qs[QK_K / 2];
+} block_q5_K; /* 176 bytes */
+
+typedef struct {
+    float d;
+    int8_t qs[QK_K];
+    int16_t bsums[QK_K / 16]; /* sums of qs in groups of 16 */
+} block_q8_K; /* 292 bytes */
+
+typedef struct {
     uint8_t ql[QK_K / 2];
     uint8_t qh[QK_K / 4];
     int8_t scales[QK_K / 16];
@@ -91,7 +108,7 @@ typedef struct {
 /* Name as ggml prints it ("f32", "f16", "q8_0", ...) or NULL for unknown ids. */
 const char *plm_type_name(int type);
 /* 1 if the engine can read tensors of this type (dequantize / matmul):
- * F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K. */
+ * F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K. */
 int plm_type_supported(int type);
 /* Elements per block (1 for F32/F16/BF16) and bytes per block; 0 if unknown. */
 int plm_type_block_size(int type);
@@ -113,6 +130,10 @@ void plm_dequantize_row(int type, const void *src, float *dst, int64_t n);
 void plm_quantize_row_q8_0(const float *x, block_q8_0 *y, int64_t n);
 void plm_quantize_row_q4_0(const float *x, block_q4_0 *y, int64_t n);
 void plm_convert_row_f16(const float *x, plm_fp16 *y, int64_t n);
+/* ggml's quantize_row_q8_K_ref (activations of K-quant dot products). n % 256 == 0. */
+void plm_quantize_row_q8_K(const float *x, block_q8_K *y, int64_t n);
+/* 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes of Q4_K / Q5_K. */
+void plm_k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m);
 /* Quantize a [nrows x n_per_row] matrix into dst (sized rows * plm_type_row_bytes).
  * Supported targets: F32, F16, BF16, Q8_0, Q4_0 (Q6_K if implemented).
  * Returns bytes written, 0 on unsupported type / bad row length. */

@@ -50,13 +50,13 @@ static int wmat_make(wmat *w, int type, int n, int k, const float *src) {
     size_t rb = plm_type_row_bytes(type, k), bytes = rb * (size_t)n;
     w->buf = malloc(bytes ? bytes : 1);
     if (!w->buf) return 0;
-    if (type == PLM_TYPE_Q4_K || type == PLM_TYPE_Q6_K) {
+    if (type == PLM_TYPE_Q4_K || type == PLM_TYPE_Q5_K || type == PLM_TYPE_Q6_K) {
         uint8_t *p = w->buf;
         for (size_t i = 0; i < bytes; i++) p[i] = (uint8_t)rnd_u32();
         for (int r = 0; r < n; r++)
             for (int b = 0; b < k / QK_K; b++) {
                 uint8_t *blk = p + (size_t)r * rb + (size_t)b * plm_type_block_bytes(type);
-                if (type == PLM_TYPE_Q4_K) {
+                if (type == PLM_TYPE_Q4_K || type == PLM_TYPE_Q5_K) { /* same d, dmin header */
                     block_q4_K *q = (block_q4_K *)blk;
                     q->d = plm_fp32_to_fp16(0.002f + 0.001f * (float)(rnd_u32() % 8));
                     q->dmin = plm_fp32_to_fp16(0.001f * (float)(rnd_u32() % 8));
@@ -90,7 +90,17 @@ static void act_q8_0_dequant(const float *x, float *out, int k) {
     free(q);
 }
 
-static int quant_act(int type) { return type == PLM_TYPE_Q8_0 || type == PLM_TYPE_Q4_0; }
+/* K-quants see Q8_K activations (256-value blocks): d * qs. */
+static int k_act(int type) { return type == PLM_TYPE_Q4_K || type == PLM_TYPE_Q5_K || type == PLM_TYPE_Q6_K; }
+static void act_q8_K_dequant(const float *x, float *out, int k) {
+    block_q8_K *q = malloc(sizeof(block_q8_K) * (size_t)(k / QK_K));
+    quantize_row_q8_K_act_scalar(x, q, k);
+    for (int b = 0; b < k / QK_K; b++)
+        for (int i = 0; i < QK_K; i++) out[b * QK_K + i] = q[b].d * q[b].qs[i];
+    free(q);
+}
+
+static int quant_act(int type) { return type == PLM_TYPE_Q8_0 || type == PLM_TYPE_Q4_0 || k_act(type); }
 
 /* The canonical per-element result (ops.h summation order). */
 static float canonical_dot(const wmat *w, const float *x, int c, int k) {
@@ -105,6 +115,17 @@ static float canonical_dot(const wmat *w, const float *x, int c, int k) {
         quantize_row_q8_0_act_scalar(x, q, k);
         float v = w->t.type == PLM_TYPE_Q8_0 ? vec_dot_q8_0_q8_0_scalar((const block_q8_0 *)row, q, k)
                                              : vec_dot_q4_0_q8_0_scalar((const block_q4_0 *)row, q, k);
+        free(q);
+        return v;
+    }
+    case PLM_TYPE_Q4_K:
+    case PLM_TYPE_Q5_K:
+    case PLM_TYPE_Q6_K: {
+        block_q8_K *q = malloc(sizeof(block_q8_K) * (size_t)(k / QK_K));
+        quantize_row_q8_K_act_scalar(x, q, k);
+        float v = w->t.type == PLM_TYPE_Q4_K   ? vec_dot_q4_K_q8_K_scalar((const block_q4_K *)row, q, k)
+                  : w->t.type == PLM_TYPE_Q5_K ? vec_dot_q5_K_q8_K_scalar((const block_q5_K *)row, q, k)
+                                               : vec_dot_q6_K_q8_K_scalar((const block_q6_K *)row, q, k);
         free(q);
         return v;
     }
@@ -137,7 +158,8 @@ static void check_matmul(int type, int n, int k, int m, int with_bias) {
     int bad = 0;
     for (int r = 0; r < m && !bad; r++) {
         const float *xr = x + (size_t)r * k;
-        if (quant_act(type)) act_q8_0_dequant(xr, xq, k);
+        if (k_act(type)) act_q8_K_dequant(xr, xq, k);
+        else if (quant_act(type)) act_q8_0_dequant(xr, xq, k);
         for (int c = 0; c < n && !bad; c++) {
             plm_dequantize_row(type, (const uint8_t *)w.t.data + (size_t)c * plm_type_row_bytes(type, k), wd, k);
             double ref = 0, mag = 0, ref_unq = 0, qbound = 0;
@@ -147,13 +169,15 @@ static void check_matmul(int type, int n, int k, int m, int with_bias) {
                 mag += fabs((double)wd[i] * xv);
                 ref_unq += (double)wd[i] * xr[i];
             }
-            if (quant_act(type))
-                for (int b = 0; b < k / 32; b++) {
+            if (quant_act(type)) {
+                const int bs = k_act(type) ? QK_K : 32;
+                for (int b = 0; b < k / bs; b++) {
                     double amax = 0;
-                    for (int i = 0; i < 32; i++) amax = fmax(amax, fabs(xr[b * 32 + i]));
-                    for (int i = 0; i < 32; i++)
-                        qbound += fabs(wd[b * 32 + i]) * (amax / 254.0 * 1.001 + fabs(xr[b * 32 + i]) * 1e-3);
+                    for (int i = 0; i < bs; i++) amax = fmax(amax, fabs(xr[b * bs + i]));
+                    for (int i = 0; i < bs; i++)
+                        qbound += fabs(wd[b * bs + i]) * (amax / 254.0 * 1.001 + fabs(xr[b * bs + i]) * 1e-3);
                 }
+            }
             double bv = with_bias ? bias[c] : 0.0;
             double got = y[(size_t)r * n + c];
             double tol = (k + 8) * 1.2e-7 * (mag + fabs(bv)) + 1e-30;
@@ -206,8 +230,8 @@ TEST(matmul_quant_types) {
 }
 
 TEST(matmul_k_quants) {
-    const int types[] = {PLM_TYPE_Q4_K, PLM_TYPE_Q6_K};
-    for (int t = 0; t < 2; t++)
+    const int types[] = {PLM_TYPE_Q4_K, PLM_TYPE_Q5_K, PLM_TYPE_Q6_K};
+    for (int t = 0; t < 3; t++)
         for (int c = 0; c < N_MS; c++) {
             check_matmul(types[t], 5, 256, MS[c], 1);
             check_matmul(types[t], 3, 512, MS[c], 0);
@@ -264,7 +288,7 @@ TEST(matmul_errors) {
     CHECK_EQ_INT(op_matmul(y, &bad, NULL, x, 1, 48), PLM_E_INVALID);
     CHECK(strstr(plm_errmsg(), "multiple") != NULL);
     bad = w.t;
-    bad.type = PLM_TYPE_Q4_1;
+    bad.type = PLM_TYPE_IQ4_NL;
     CHECK_EQ_INT(op_matmul(y, &bad, NULL, x, 1, 64), PLM_E_UNSUPPORTED);
     bad = w.t;
     bad.data = NULL;
