@@ -64,7 +64,7 @@ static int test_summary(void) {
 }
 
 /* Read a whole file (malloc'd, NUL-terminated); NULL if it cannot be read. */
-static char *test_read_file(const char *path, size_t *len) {
+static inline char *test_read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     fseek(f, 0, SEEK_END);
