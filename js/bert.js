@@ -80,6 +80,7 @@ export class BERT extends ModelBase {
    * onProgress, signal, engine (share an Engine), build, wasmBaseUrl.
    */
   static async load(source, options = {}) {
+    if (ModelBase.useWorker(options)) return ModelBase.loadRemote(BERT, source, options, () => BERT.load(source, { ...options, worker: false }));
     const opened = await ModelBase.open(source, options, 0);
     const bert = new BERT(opened);
     try {

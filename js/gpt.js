@@ -34,6 +34,7 @@ export class GPT extends ModelBase {
    * engine (share an Engine), build, wasmBaseUrl.
    */
   static async load(source, options = {}) {
+    if (ModelBase.useWorker(options)) return ModelBase.loadRemote(GPT, source, options, () => GPT.load(source, { ...options, worker: false }));
     const opened = await ModelBase.open(source, options, 0);
     const gpt = new GPT(opened);
     try {

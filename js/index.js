@@ -8,5 +8,7 @@ export { T5, T5_GENERATE_DEFAULTS } from './t5.js';
 export { Tokenizer } from './tokenizer.js';
 export { Engine, PlmError, Status } from './core/engine.js';
 export { detectFeatures, chooseBuild } from './core/runtime.js';
-export { registerSourceResolver, resolveSource } from './core/source.js';
+export { registerSourceResolver, resolveSource, resolveHfUrl } from './core/source.js';
+export { ModelCache } from './core/cache.js';
+export { setModelWorkerFactory } from './core/remote.js';
 export { setPlatform } from './core/platform.js';

@@ -4,6 +4,7 @@
 
 import { Engine } from './engine.js';
 import { loadModel, LOAD_VOCAB_ONLY } from './source.js';
+import { loadRemote, useWorker } from './remote.js';
 
 export const DECODE_SKIP_SPECIAL = 1;
 export const DECODE_STRIP_LEADING = 2;
@@ -55,7 +56,7 @@ export class ModelBase {
     const ownsEngine = !options.engine;
     const engine = options.engine ?? (await Engine.create(options));
     try {
-      const ptr = await loadModel(engine, source, { flags, onProgress: options.onProgress, signal: options.signal });
+      const ptr = await loadModel(engine, source, { ...options, flags });
       return { engine, ownsEngine, ptr };
     } catch (e) {
       if (ownsEngine) engine.dispose();
@@ -64,6 +65,20 @@ export class ModelBase {
   }
 
   static VOCAB_ONLY = LOAD_VOCAB_ONLY;
+
+  /**
+   * Worker mode (remote.js): whether `options` ask for the model to run in a worker
+   * (default: yes on a web page's main thread, no in Node and inside workers).
+   * Model classes start their load() with
+   *   if (ModelBase.useWorker(options)) return ModelBase.loadRemote(Cls, source, options, () => Cls.load(source, { ...options, worker: false }));
+   */
+  static useWorker(options) {
+    return useWorker(options);
+  }
+
+  static loadRemote(Cls, source, options, loadHere) {
+    return loadRemote(Cls, source, options, loadHere);
+  }
 
   #info = null;
   #disposed = false;
@@ -79,6 +94,12 @@ export class ModelBase {
 
   get disposed() {
     return this.#disposed;
+  }
+
+  /** Where the model runs: { worker, build ('scalar' | 'simd' | 'simd-mt'), threads, fallback (why fewer threads, or null) }. */
+  get runtime() {
+    const e = this.engine;
+    return { worker: false, build: e.build, threads: e.threads, fallback: e.threadsFallback ?? null };
   }
 
   assertLive() {

@@ -1,0 +1,448 @@
+// remote.js — models in a worker, behind the same API.
+//
+// GPT.load(url) in a web page starts a module Worker (js/worker.js) and returns
+// a proxy: an instance of a subclass of GPT whose async methods (logits,
+// complete, ...) and async generators (generate) are forwarded to the worker,
+// while synchronous methods (tokenize, detokenize, ...) run right here on a
+// vocab-only copy of the model. Nothing is written per class: the proxy class
+// is derived from the real one by looking at its methods (wire.js members()).
+//
+// Loading: this thread resolves and downloads the file (cache, Range resume:
+// source.js / fetch.js) and streams it to the worker in transferred chunks, at
+// most WINDOW bytes in flight; the worker's loader writes them into its wasm
+// memory. The same chunks feed, until it is complete, a vocab-only loader on
+// this thread (plm_loader_set_flags(PLM_LOAD_VOCAB_ONLY)), which reads only the
+// GGUF metadata (the tokenizer): so tokenize() stays synchronous.
+//
+// Property reads (info, contextLength, lastStats, ...) answer from a snapshot of
+// the worker-side model's plain-data properties, refreshed after every call.
+
+import { Engine } from './engine.js';
+import { LoaderSink, LOAD_VOCAB_ONLY, resolveSource } from './source.js';
+import { decodeError, encodeArgs, encodeError, members } from './wire.js';
+
+const WINDOW = 8 << 20; // bytes of the file in flight to the worker
+const CREDIT = 16; // streamed items the worker may run ahead of the consumer
+// options that stay on this thread (the worker gets the rest: threads, build, contextLength, ...)
+const LOCAL_OPTIONS = new Set(['worker', 'engine', 'signal', 'onProgress', 'cache', 'retries', 'retryDelay', 'fetch', 'baseUrl', 'hfEndpoint']);
+
+/** A browser module worker running js/worker.js (Node: remote-node.js replaces this). */
+let workerFactory = () => {
+  const w = new Worker(new URL('../worker.js', import.meta.url), { type: 'module', name: 'plm-model' });
+  return {
+    post: (m, transfer) => w.postMessage(m, transfer ?? []),
+    onMessage: (f) => (w.onmessage = (e) => f(e.data)),
+    onError: (f) => {
+      w.onerror = (e) => f(new Error(e.message || 'the model worker failed to start (blocked by the page\'s Content-Security-Policy, or the script could not be loaded?)'));
+      w.onmessageerror = () => f(new Error('a message from the model worker could not be read'));
+    },
+    terminate: () => w.terminate(),
+    ref() {},
+    unref() {},
+  };
+};
+
+/** Replace how model workers are started (Node; embedders with their own worker setup). */
+export function setModelWorkerFactory(factory) {
+  workerFactory = factory;
+}
+
+/** Whether a load runs in a worker: options.worker, else yes on a web page's main thread. */
+export function useWorker(options = {}) {
+  if (options.engine) return false; // an explicit Engine lives on this thread
+  if (options.worker !== undefined) return !!options.worker;
+  return typeof document !== 'undefined' && typeof Worker !== 'undefined';
+}
+
+/** The connection to one model worker: requests, streamed iterations, callbacks, signals. */
+class Link {
+  #port;
+  #nextId = 1;
+  #pending = new Map(); // id -> { resolve, reject }
+  #streams = new Map(); // id -> (message) => void
+  #callbacks = new Map(); // id -> function
+  #signals = new Map(); // AbortSignal -> id
+  #readyWaiters = [];
+  #ackWaiters = [];
+  dead = null;
+  inflight = 0;
+  doneFiles = new Set();
+  state = { getters: {}, errors: {}, props: {} };
+  runtime = null;
+
+  constructor(port) {
+    this.#port = port;
+    port.onMessage((m) => this.#onMessage(m));
+    port.onError((e) => this.#die(e));
+  }
+
+  post(msg, transfer) {
+    if (this.dead) throw this.dead;
+    this.#port.post(msg, transfer);
+  }
+
+  #onMessage(m) {
+    switch (m?.t) {
+      case 'ready':
+        for (const w of this.#readyWaiters.splice(0)) w.resolve();
+        this.ready = true;
+        break;
+      case 'result':
+      case 'error': {
+        const s = this.#streams.get(m.id);
+        if (s) return s(m);
+        const p = this.#pending.get(m.id);
+        if (!p) return;
+        this.#pending.delete(m.id);
+        this.#idle();
+        if (m.t === 'result') p.resolve(m);
+        else p.reject(decodeError(m.error));
+        break;
+      }
+      case 'yield':
+      case 'done':
+        this.#streams.get(m.id)?.(m);
+        break;
+      case 'callback': {
+        const f = this.#callbacks.get(m.fn);
+        try {
+          f?.(...m.args);
+        } catch (e) {
+          console.error(e);
+        }
+        break;
+      }
+      case 'ack':
+        this.inflight -= m.n;
+        this.#wakeSenders();
+        break;
+      case 'filedone':
+        this.doneFiles.add(m.file);
+        this.#wakeSenders();
+        break;
+    }
+  }
+
+  #wakeSenders() {
+    for (const w of this.#ackWaiters.splice(0)) w();
+  }
+
+  #idle() {
+    if (this.#pending.size === 0 && this.#streams.size === 0) this.#port.unref();
+  }
+
+  #die(e) {
+    if (this.dead) return;
+    this.dead = e instanceof Error ? e : new Error(String(e));
+    if (!this.dead.message.startsWith('the model worker')) this.dead = new Error(`the model worker stopped: ${this.dead.message}`, { cause: e });
+    for (const w of this.#readyWaiters.splice(0)) w.reject(this.dead);
+    for (const p of this.#pending.values()) p.reject(this.dead);
+    this.#pending.clear();
+    for (const s of this.#streams.values()) s({ t: 'error', error: encodeError(this.dead) });
+    this.#wakeSenders();
+  }
+
+  /** Resolves once the worker script runs (rejects if it cannot start). */
+  whenReady() {
+    if (this.ready) return Promise.resolve();
+    if (this.dead) return Promise.reject(this.dead);
+    return new Promise((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
+  }
+
+  /** Encode call arguments; returns { args, release } (release drops callbacks and signal listeners). */
+  encode(args) {
+    const fns = [];
+    const listeners = [];
+    const ref = (kind, v) => {
+      const id = this.#nextId++;
+      if (kind === 'fn') {
+        this.#callbacks.set(id, v);
+        fns.push(id);
+      } else {
+        const onAbort = () => {
+          const r = v.reason;
+          if (!this.dead) this.#port.post({ t: 'abort', signal: id, reason: { name: r?.name ?? 'AbortError', message: r?.message ?? String(r) } });
+        };
+        if (v.aborted) queueMicrotask(onAbort);
+        else v.addEventListener('abort', onAbort, { once: true });
+        listeners.push(() => {
+          v.removeEventListener('abort', onAbort);
+          if (!this.dead) this.#port.post({ t: 'release', signal: id });
+        });
+      }
+      return id;
+    };
+    const encoded = encodeArgs(args, ref);
+    return {
+      args: encoded,
+      release: () => {
+        for (const id of fns) this.#callbacks.delete(id);
+        for (const l of listeners) l();
+      },
+    };
+  }
+
+  request(msg, transfer) {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.#nextId++;
+    this.#port.ref();
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      try {
+        this.#port.post({ ...msg, id }, transfer);
+      } catch (e) {
+        this.#pending.delete(id);
+        this.#idle();
+        reject(e);
+      }
+    });
+  }
+
+  /** Call an async method of the worker's model; throws its error (or the user's abort reason). */
+  async call(method, args) {
+    const { args: encoded, release } = this.encode(args);
+    try {
+      const m = await this.request({ t: 'call', method, args: encoded });
+      this.applyState(m.state);
+      return m.value;
+    } catch (e) {
+      throw abortReason(args) ?? e;
+    } finally {
+      release();
+    }
+  }
+
+  /** An async generator method of the worker's model, streamed with a window of CREDIT items. */
+  async *stream(method, args) {
+    if (this.dead) throw this.dead;
+    const { args: encoded, release } = this.encode(args);
+    const id = this.#nextId++;
+    const inbox = [];
+    let wake = null;
+    this.#streams.set(id, (m) => {
+      inbox.push(m);
+      wake?.();
+      wake = null;
+    });
+    this.#port.ref();
+    let finished = false;
+    try {
+      this.post({ t: 'iter', id, method, args: encoded, credit: CREDIT });
+      let consumed = 0;
+      for (;;) {
+        while (inbox.length === 0) await new Promise((r) => (wake = r));
+        const m = inbox.shift();
+        if (m.t === 'done') {
+          finished = true;
+          this.applyState(m.state);
+          return m.value;
+        }
+        if (m.t === 'error') {
+          finished = true;
+          throw abortReason(args) ?? decodeError(m.error);
+        }
+        if (++consumed % (CREDIT / 2) === 0) this.post({ t: 'credit', id, n: CREDIT / 2 });
+        yield m.value;
+      }
+    } finally {
+      this.#streams.delete(id);
+      if (!finished && !this.dead) this.#port.post({ t: 'return', id }); // the consumer stopped early
+      release();
+      this.#idle();
+    }
+  }
+
+  applyState(state) {
+    if (state) this.state = state;
+    this.onState?.(this.state);
+  }
+
+  /** Send one chunk of file `file`; waits while too many bytes are in flight. Returns false when the worker needs no more of this file. */
+  async sendChunk(file, chunk, size, owned) {
+    if (this.dead) throw this.dead;
+    if (this.doneFiles.has(file) || this.settled) return false;
+    const transferable = owned && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer;
+    const bytes = transferable ? chunk : chunk.slice();
+    this.inflight += bytes.length;
+    this.#port.post({ t: 'chunk', file, size, bytes }, [bytes.buffer]);
+    while (this.inflight > WINDOW && !this.dead && !this.settled && !this.doneFiles.has(file)) await new Promise((r) => this.#ackWaiters.push(r));
+    if (this.dead) throw this.dead;
+    return !this.doneFiles.has(file) && !this.settled;
+  }
+
+  settle() {
+    this.settled = true;
+    this.#wakeSenders();
+  }
+
+  terminate() {
+    this.#die(new Error('the model worker was terminated'));
+    this.#port.terminate();
+  }
+}
+
+function abortReason(args) {
+  for (const a of args) {
+    const s = a && typeof a === 'object' ? a.signal : undefined;
+    if (s?.aborted) return s.reason;
+  }
+  return null;
+}
+
+// ------------------------------------------------------------ proxy classes
+
+const links = new WeakMap(); // proxy instance -> Link
+const proxyClasses = new WeakMap(); // real class -> proxy class
+
+function linkOf(obj) {
+  const l = links.get(obj);
+  if (!l) throw new Error(`${obj.constructor.name} has been disposed`);
+  return l;
+}
+
+/** The worker-mode subclass of a model class (built once per class). */
+export function remoteClassOf(Cls) {
+  let R = proxyClasses.get(Cls);
+  if (R) return R;
+  R = class extends Cls {};
+  Object.defineProperty(R, 'name', { value: Cls.name });
+  for (const [name, { kind, descriptor }] of members(Cls)) {
+    if (name === 'dispose' || name === 'disposed' || name === 'assertLive') continue;
+    if (kind === 'getter') {
+      Object.defineProperty(R.prototype, name, {
+        configurable: true,
+        get() {
+          const { state } = linkOf(this);
+          if (name in state.errors) throw decodeError(state.errors[name]);
+          if (name in state.getters) return name === 'runtime' ? { ...state.getters[name], ...linkOf(this).runtime } : state.getters[name];
+          return descriptor.get.call(this); // not plain data: computed here (on the vocab-only copy)
+        },
+      });
+    } else if (kind === 'async') {
+      R.prototype[name] = async function (...args) {
+        this.assertLive();
+        return linkOf(this).call(name, args);
+      };
+    } else if (kind === 'stream') {
+      R.prototype[name] = async function* (...args) {
+        this.assertLive();
+        return yield* linkOf(this).stream(name, args);
+      };
+    }
+    // sync methods (tokenize, detokenize, ...): inherited, run on the vocab-only copy here
+  }
+  R.prototype.dispose = function () {
+    const link = links.get(this);
+    if (link) {
+      links.delete(this);
+      link.terminate(); // frees the worker's memory at once
+    }
+    Cls.prototype.dispose.call(this);
+  };
+  proxyClasses.set(Cls, R);
+  return R;
+}
+
+/**
+ * Load `source` as a `Cls` in a new worker; returns the proxy. Falls back to
+ * loading on this thread when the worker cannot start and options.worker was
+ * not explicitly true.
+ */
+export async function loadRemote(Cls, source, options = {}, openLocal) {
+  const { signal, onProgress } = options;
+  signal?.throwIfAborted();
+  let port;
+  try {
+    port = workerFactory();
+  } catch (e) {
+    if (options.worker === true) throw new Error(`cannot start the model worker: ${e.message}`, { cause: e });
+    return openLocal();
+  }
+  const link = new Link(port);
+  let vocabEngine = null;
+  let vocab = null;
+  try {
+    try {
+      await link.whenReady();
+    } catch (e) {
+      link.terminate();
+      if (options.worker === true) throw e;
+      console.warn(`plm-wasm: ${e.message}; running the model on the page's thread`);
+      return openLocal();
+    }
+    const resolved = await resolveSource(source, options);
+    const workerOptions = Object.fromEntries(Object.entries(options).filter(([k]) => !LOCAL_OPTIONS.has(k)));
+    const { args, release } = link.encode([{ ...workerOptions, onProgress }]);
+    const loaded = link.request({ t: 'load', cls: Cls.name, name: resolved.name, shards: resolved.shards.map((s) => ({ name: s.name })), options: args[0] });
+    loaded.then(
+      () => link.settle(),
+      () => link.settle(),
+    );
+
+    // the vocab-only copy on this thread: single-threaded engine, metadata only
+    vocabEngine = await Engine.create({ threads: 1, build: options.build === 'scalar' ? 'scalar' : undefined, wasmBaseUrl: options.wasmBaseUrl });
+    vocab = new LoaderSink(vocabEngine, LOAD_VOCAB_ONLY);
+    let vocabError = null;
+
+    for (let i = 0; i < resolved.shards.length && !link.settled; i++) {
+      const shard = resolved.shards[i];
+      let sized = false;
+      for await (const chunk of shard.open(signal)) {
+        signal?.throwIfAborted();
+        if (i === 0 && !vocab.done && !vocabError) {
+          try {
+            if (!sized) vocab.setSize(shard.size, shard.name);
+            vocab.write(chunk);
+          } catch (e) {
+            vocabError = e;
+          }
+        }
+        sized = true;
+        if (!(await link.sendChunk(i, chunk, shard.size, shard.owned))) {
+          if (link.doneFiles.has(i)) shard.finished?.();
+          break;
+        }
+      }
+      signal?.throwIfAborted();
+      if (!link.settled) link.post({ t: 'end', file: i });
+    }
+    if (!link.settled) link.post({ t: 'eof' });
+    const result = await loaded.finally(release);
+    signal?.throwIfAborted();
+
+    let ptr = 0;
+    if (!vocabError) {
+      try {
+        ptr = vocab.finish();
+      } catch (e) {
+        vocabError = e;
+      }
+    }
+    vocab.free();
+    vocab = null;
+    const R = remoteClassOf(Cls);
+    const model = new R({ engine: vocabEngine, ownsEngine: true, ptr });
+    links.set(model, link);
+    link.runtime = { worker: true };
+    link.onState = (s) => Object.assign(model, s.props);
+    link.applyState(result.value.state);
+    if (!ptr) {
+      // no tokenizer on this thread (e.g. a file without one): sync token methods report why
+      for (const [name, { kind }] of members(Cls))
+        if (kind === 'sync' && /token|isEog|metadata/i.test(name))
+          Object.defineProperty(model, name, {
+            value: () => {
+              throw vocabError;
+            },
+          });
+    }
+    vocabEngine = null; // owned by the model now
+    return model;
+  } catch (e) {
+    link.terminate();
+    throw signal?.aborted ? signal.reason : e;
+  } finally {
+    vocab?.free();
+    vocabEngine?.dispose();
+  }
+}
