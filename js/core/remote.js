@@ -26,9 +26,32 @@ const CREDIT = 16; // streamed items the worker may run ahead of the consumer
 // options that stay on this thread (the worker gets the rest: threads, build, contextLength, ...)
 const LOCAL_OPTIONS = new Set(['worker', 'engine', 'signal', 'onProgress', 'cache', 'retries', 'retryDelay', 'fetch', 'baseUrl', 'hfEndpoint']);
 
+const WORKER_SCRIPT = '../worker.js';
+
+/**
+ * A module worker for `url`. Browsers refuse a worker script from another origin
+ * (the package served from a CDN): then a same-origin blob script imports it.
+ */
+export function crossOriginWorker(url, options) {
+  const src = `import ${JSON.stringify(String(url))};`;
+  const blob = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
+  try {
+    return new Worker(blob, options);
+  } finally {
+    setTimeout(() => URL.revokeObjectURL(blob), 60000);
+  }
+}
+
 /** A browser module worker running js/worker.js (Node: remote-node.js replaces this). */
 let workerFactory = () => {
-  const w = new Worker(new URL('../worker.js', import.meta.url), { type: 'module', name: 'plm-model' });
+  let w;
+  try {
+    // (this exact form lets bundlers such as Vite find and bundle the worker)
+    w = new Worker(new URL('../worker.js', import.meta.url), { type: 'module', name: 'plm-model' });
+  } catch (e) {
+    if (e?.name !== 'SecurityError') throw e;
+    w = crossOriginWorker(new URL(WORKER_SCRIPT, import.meta.url), { type: 'module', name: 'plm-model' });
+  }
   return {
     post: (m, transfer) => w.postMessage(m, transfer ?? []),
     onMessage: (f) => (w.onmessage = (e) => f(e.data)),
