@@ -4,6 +4,7 @@
 //   node scripts/build.mjs            native build (ASan+UBSan, for the C tests) + wasm build -> dist/*.wasm
 //   node scripts/build.mjs --test     build, then every test: ctest native, ctest wasm, node --test tests/js
 //   node scripts/build.mjs --demo     build, then generate text with the shipped model
+//   node scripts/build.mjs --serve    build, then serve the demo page (scripts/serve.mjs) and print its URL
 //   --setup      first install missing system tools with apt-get (Debian 12, as root)
 //   --wasm-only / --native-only, --jobs N (default 2)
 
@@ -42,9 +43,12 @@ const TOOLS = [
   ['gcc', 'gcc'],
   ['emcmake', 'emscripten'],
 ];
+// Only for the browser tests (npm test): headless Chromium.
+const TEST_TOOLS = [['chromium', 'chromium']];
 
 function setup() {
-  const missing = TOOLS.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
+  const tools = flag('--test') ? [...TOOLS, ...TEST_TOOLS] : TOOLS;
+  const missing = tools.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
   if (!existsSync('/usr/include/stdio.h')) missing.push('libc6-dev');
   if (missing.length) installPackages(missing);
   // devDependencies (typescript, for the type-check test)
@@ -81,13 +85,19 @@ function buildWasm() {
   run('cmake', ['--build', 'build-wasm', '-j', String(jobs)]);
 }
 
+function testFiles(sub) {
+  const dir = join(root, 'tests', sub);
+  return existsSync(dir) ? readdirSync(dir).filter((f) => /\.test\.m?js$/.test(f)).sort().map((f) => join('tests', sub, f)) : [];
+}
+
 function testAll({ native, wasm }) {
   if (native) run('ctest', ['--test-dir', 'build', '--output-on-failure', '-j', String(jobs)]);
   if (wasm) {
     run('ctest', ['--test-dir', 'build-wasm', '--output-on-failure']);
-    const dir = join(root, 'tests', 'js');
-    const files = existsSync(dir) ? readdirSync(dir).filter((f) => /\.test\.m?js$/.test(f)).sort() : [];
-    if (files.length) run(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=1', ...files.map((f) => join('tests', 'js', f))]);
+    // Node tests, headless Chromium tests (tests/browser: Debian's chromium + playwright-core),
+    // and the npm package test (tests/package: pack, install, Node + a Vite-built page)
+    const files = [...testFiles('js'), ...testFiles('browser'), ...testFiles('package')];
+    if (files.length) run(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=1', ...files]);
   }
 }
 
@@ -97,4 +107,12 @@ if (flag('--setup')) setup();
 if (native) buildNative();
 if (wasm) buildWasm();
 if (flag('--test')) testAll({ native, wasm });
+if (flag('--serve')) {
+  const pass = [];
+  for (const [i, a] of args.entries()) {
+    if (a === '--no-isolation') pass.push(a);
+    if ((a === '--port' || a === '--host') && args[i + 1]) pass.push(a, args[i + 1]);
+  }
+  run(process.execPath, ['scripts/serve.mjs', ...pass]);
+}
 if (flag('--demo')) run(process.execPath, ['js/cli.js', 'generate', 'models/gpt2-stories-F16.gguf', 'Once upon a time', '--max-tokens', '64', '--seed', '42']);

@@ -17,6 +17,7 @@
 // Property reads (info, contextLength, lastStats, ...) answer from a snapshot of
 // the worker-side model's plain-data properties, refreshed after every call.
 
+import * as api from '../index.js'; // (a cycle, used only at call time: the exported name of a model class)
 import { Engine } from './engine.js';
 import { LoaderSink, LOAD_VOCAB_ONLY, resolveSource } from './source.js';
 import { decodeError, encodeArgs, encodeError, members } from './wire.js';
@@ -324,11 +325,18 @@ function linkOf(obj) {
 }
 
 /** The worker-mode subclass of a model class (built once per class). */
+/** The name under which the package exports a model class (class names do not survive minifiers). */
+function exportedName(Cls) {
+  const name = Object.keys(api).find((k) => api[k] === Cls);
+  if (!name) throw new TypeError(`worker mode needs a model class exported by plm-wasm (GPT, BERT, T5), not ${Cls.name}; load it with { worker: false }`);
+  return name;
+}
+
 export function remoteClassOf(Cls) {
   let R = proxyClasses.get(Cls);
   if (R) return R;
   R = class extends Cls {};
-  Object.defineProperty(R, 'name', { value: Cls.name });
+  Object.defineProperty(R, 'name', { value: exportedName(Cls) });
   for (const [name, { kind, descriptor }] of members(Cls)) {
     if (name === 'dispose' || name === 'disposed' || name === 'assertLive') continue;
     if (kind === 'getter') {
@@ -396,7 +404,7 @@ export async function loadRemote(Cls, source, options = {}, openLocal) {
     const resolved = await resolveSource(source, options);
     const workerOptions = Object.fromEntries(Object.entries(options).filter(([k]) => !LOCAL_OPTIONS.has(k)));
     const { args, release } = link.encode([{ ...workerOptions, onProgress }]);
-    const loaded = link.request({ t: 'load', cls: Cls.name, name: resolved.name, shards: resolved.shards.map((s) => ({ name: s.name })), options: args[0] });
+    const loaded = link.request({ t: 'load', cls: exportedName(Cls), name: resolved.name, shards: resolved.shards.map((s) => ({ name: s.name })), options: args[0] });
     loaded.then(
       () => link.settle(),
       () => link.settle(),
