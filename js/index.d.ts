@@ -1,6 +1,11 @@
 // Type declarations of plm-wasm (Node 20+ and browsers).
 
-/** Where a model comes from. Strings are file paths in Node (URLs if they start with http(s)://) and URLs in browsers. */
+/**
+ * Where a model comes from. Strings are file paths in Node (URLs if they start with http(s)://)
+ * and URLs in browsers (relative to the page); `hf://owner/repo/file.gguf` (or
+ * `hf://owner/repo@revision/file.gguf`) is a Hugging Face file. A name ending in
+ * `-00001-of-0000N.gguf` stands for all N files of a split model.
+ */
 export type ModelSource =
   | string
   | URL
@@ -15,6 +20,8 @@ export interface SourceShard {
   name: string;
   /** Total bytes if known (may be set once open() has started). */
   size?: number;
+  /** Each chunk is a fresh buffer the consumer may keep (transfer to a worker); default false. */
+  owned?: boolean;
   open(signal?: AbortSignal): AsyncIterable<Uint8Array>;
 }
 
@@ -24,7 +31,23 @@ export interface ResolvedSource {
 }
 
 /** Turns an input into a ResolvedSource, or returns null to let the next resolver try. */
-export type SourceResolver = (input: unknown) => ResolvedSource | null | Promise<ResolvedSource | null>;
+export type SourceResolver = (input: unknown, options?: SourceOptions) => ResolvedSource | null | Promise<ResolvedSource | null>;
+
+/** How URLs are fetched. */
+export interface SourceOptions {
+  /** Read and write the model cache (default true; see ModelCache). false: always download, store nothing. */
+  cache?: boolean;
+  /** Retries after a dropped connection / network error / HTTP 5xx without progress (default 5); downloads resume with Range requests. */
+  retries?: number;
+  /** First retry delay in ms, doubled each time (default 300). */
+  retryDelay?: number;
+  /** The fetch function (default globalThis.fetch). */
+  fetch?: typeof fetch;
+  /** Base for relative URLs (default: the page). */
+  baseUrl?: string | URL;
+  /** Hugging Face endpoint for hf:// references (default https://huggingface.co). */
+  hfEndpoint?: string;
+}
 
 export interface LoadProgress {
   /** Bytes received so far. */
@@ -49,9 +72,17 @@ export interface EngineOptions {
   error?: (line: string) => void;
 }
 
-export interface LoadOptions extends EngineOptions {
+export interface LoadOptions extends EngineOptions, SourceOptions {
   onProgress?: (progress: LoadProgress) => void;
+  /** Cancels the download / load; nothing stays allocated. */
   signal?: AbortSignal;
+  /**
+   * Run the model in a worker (a Web Worker in browsers, worker_threads in Node) behind the same API.
+   * Default: true on a web page's main thread, false in Node and inside workers (and when `engine` is given).
+   * Synchronous methods (tokenize, detokenize, ...) stay synchronous: they run on this thread on a
+   * vocab-only copy of the model read from the file's header.
+   */
+  worker?: boolean;
   /** Load into an existing Engine (shared memory and threads) instead of creating one; dispose() then leaves it running. */
   engine?: Engine;
 }
@@ -159,11 +190,22 @@ export interface Completion {
   stats: GenerationStats;
 }
 
+export interface Runtime {
+  /** Whether the model runs in a worker (its methods are forwarded there). */
+  worker: boolean;
+  build: Build;
+  threads: number;
+  /** Why fewer threads than requested run (e.g. a page that is not cross-origin isolated), or null. */
+  fallback: string | null;
+}
+
 declare class Model {
-  /** The Engine the model lives in. */
+  /** The Engine the model lives in (worker mode: the engine of the vocab-only copy on this thread). */
   readonly engine: Engine;
   readonly info: ModelInfo;
   readonly disposed: boolean;
+  /** Where and how the model runs. */
+  readonly runtime: Runtime;
   /** All GGUF metadata (arrays longer than maxElems are cut; default 16). */
   metadata(maxElems?: number): Record<string, unknown>;
   /** Raw bytes of one token as it appears in text (may be part of a UTF-8 character). */
@@ -475,3 +517,51 @@ export declare function resolveSource(input: ModelSource): Promise<ResolvedSourc
 
 /** Replace platform hooks (embedders: custom worker creation, wasm fetching). */
 export declare function setPlatform(overrides: Record<string, unknown>): void;
+
+/** hf://owner/repo[@revision]/path/file.gguf -> https://huggingface.co/owner/repo/resolve/<revision>/path/file.gguf */
+export declare function resolveHfUrl(ref: string, options?: { hfEndpoint?: string }): URL;
+
+export interface CachedModel {
+  url: string;
+  size?: number;
+  /** ISO date of the download. */
+  date?: string;
+  /** Node: the file in the cache directory. */
+  path?: string;
+}
+
+/** A cache backend (see js/core/cache.js for the contract). */
+export interface CacheStore {
+  get(url: string): Promise<{ size: number; chunks(signal?: AbortSignal): AsyncIterable<Uint8Array> } | null>;
+  writer(url: string, info: { size?: number }): Promise<{ write(chunk: Uint8Array): Promise<void>; commit(): Promise<unknown>; abort(): Promise<void> } | null>;
+  list(): Promise<CachedModel[]>;
+  delete(url: string): Promise<boolean>;
+}
+
+/**
+ * Downloaded model files (browsers: Cache Storage; Node: a directory, $PLM_CACHE_DIR or
+ * ~/.cache/plm-wasm). A file is stored only once complete, and reused by later loads without
+ * network. Arguments are URLs or hf:// references (split names: all parts).
+ */
+export declare const ModelCache: {
+  list(): Promise<CachedModel[]>;
+  has(source: string | URL): Promise<boolean>;
+  delete(source: string | URL): Promise<number>;
+  clear(): Promise<number>;
+  /** Another store, null for the platform's, false to disable caching. */
+  setStore(store: CacheStore | null | false): void;
+  /** Node: the cache directory (assign to change it; null = the default). */
+  directory?: string | null;
+};
+
+/** A started model worker, as remote.js talks to it. */
+export interface ModelWorkerPort {
+  post(message: unknown, transfer?: Transferable[]): void;
+  onMessage(handler: (message: any) => void): void;
+  onError(handler: (error: Error) => void): void;
+  terminate(): void;
+  ref(): void;
+  unref(): void;
+}
+/** Replace how model workers are started (embedders with their own worker setup). */
+export declare function setModelWorkerFactory(factory: () => ModelWorkerPort): void;

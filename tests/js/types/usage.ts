@@ -69,3 +69,17 @@ export async function main(): Promise<void> {
   };
   registerSourceResolver((input) => (input === 'x' ? { name: 'x', shards: [shard] } : null));
 }
+
+// browser-facing additions: worker mode, cache, hf:// references, runtime
+import { ModelCache, resolveHfUrl, setModelWorkerFactory } from 'plm-wasm';
+import type { CachedModel, Runtime } from 'plm-wasm';
+export async function webApi(): Promise<void> {
+  const gpt = await GPT.load('hf://owner/repo/model-Q8_0.gguf', { worker: true, cache: false, retries: 3, retryDelay: 100, hfEndpoint: 'https://huggingface.co' });
+  const rt: Runtime = gpt.runtime;
+  console.log(rt.worker, rt.build, rt.threads, rt.fallback ?? '');
+  const cached: CachedModel[] = await ModelCache.list();
+  console.log(cached.map((c) => c.url + (c.size ?? 0)), await ModelCache.has('https://example.org/m.gguf'), await ModelCache.delete(resolveHfUrl('hf://a/b/c.gguf')), await ModelCache.clear());
+  ModelCache.setStore(false);
+  setModelWorkerFactory(() => ({ post() {}, onMessage() {}, onError() {}, terminate() {}, ref() {}, unref() {} }));
+  gpt.dispose();
+}
