@@ -101,6 +101,7 @@ class PlmElement extends HTMLElement {
     return sharedModel(this.constructor.Cls(), url, ({ loaded, total, phase }) => {
       this.status(phase === 'download' ? `loading ${MB(loaded)}${total ? ` of ${MB(total)}` : ''}…` : phase === 'parse' ? 'preparing…' : '');
     }).then((m) => {
+      this.loadedModel = m;
       if (this.statusEl.textContent.startsWith('loading') || this.statusEl.textContent === 'preparing…') this.status(`ready (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
       return m;
     });

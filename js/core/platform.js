@@ -5,7 +5,10 @@
 // which replaces the entries with Node versions, so the rest of the package
 // never touches node:* modules directly and stays bundler-friendly.
 
+import { crossOriginWorker } from './cross-origin.js';
+
 export const WASM_FILES = { scalar: 'plm.wasm', simd: 'plm-simd.wasm', 'simd-mt': 'plm-simd-mt.wasm' };
+const POOL_WORKER = './worker-browser.js';
 
 let yieldChannel = null;
 const yieldQueue = [];
@@ -39,7 +42,13 @@ export const platform = {
    * the worker loop. Returns { terminate() }.
    */
   startWorker({ module, memory, stackTop, index }) {
-    const worker = new Worker(new URL('./worker-browser.js', import.meta.url), { type: 'module', name: `plm-${index}` });
+    let worker;
+    try {
+      worker = new Worker(new URL('./worker-browser.js', import.meta.url), { type: 'module', name: `plm-${index}` });
+    } catch (e) {
+      if (e?.name !== 'SecurityError') throw e; // the package is on another origin (a CDN)
+      worker = crossOriginWorker(new URL(POOL_WORKER, import.meta.url), { type: 'module', name: `plm-${index}` });
+    }
     return new Promise((resolve, reject) => {
       worker.onmessage = (e) => {
         if (e.data?.type === 'ready') resolve({ terminate: () => worker.terminate() });

@@ -21,6 +21,7 @@ import * as api from '../index.js'; // (a cycle, used only at call time: the exp
 import { Engine } from './engine.js';
 import { LoaderSink, LOAD_VOCAB_ONLY, resolveSource } from './source.js';
 import { decodeError, encodeArgs, encodeError, members } from './wire.js';
+import { crossOriginWorker } from './cross-origin.js';
 
 const WINDOW = 8 << 20; // bytes of the file in flight to the worker
 const CREDIT = 16; // streamed items the worker may run ahead of the consumer
@@ -28,20 +29,6 @@ const CREDIT = 16; // streamed items the worker may run ahead of the consumer
 const LOCAL_OPTIONS = new Set(['worker', 'engine', 'signal', 'onProgress', 'cache', 'retries', 'retryDelay', 'fetch', 'baseUrl', 'hfEndpoint']);
 
 const WORKER_SCRIPT = '../worker.js';
-
-/**
- * A module worker for `url`. Browsers refuse a worker script from another origin
- * (the package served from a CDN): then a same-origin blob script imports it.
- */
-export function crossOriginWorker(url, options) {
-  const src = `import ${JSON.stringify(String(url))};`;
-  const blob = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
-  try {
-    return new Worker(blob, options);
-  } finally {
-    setTimeout(() => URL.revokeObjectURL(blob), 60000);
-  }
-}
 
 /** A browser module worker running js/worker.js (Node: remote-node.js replaces this). */
 let workerFactory = () => {

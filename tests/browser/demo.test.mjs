@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import * as plm from '../../js/node.js';
 import { convert } from '../../js/convert/index.js';
 import { createStaticServer } from '../../scripts/serve.mjs';
+import { startServer } from '../js/loader_server.mjs';
 import { ROOT, OUT, launch, newPage, outPath, unavailable } from './harness.mjs';
 
 const skip = await unavailable();
@@ -249,4 +250,28 @@ test('embedding: custom elements in a static page', { skip: skip || false, timeo
   }
 });
 
-after(() => {});
+test('embedding from another origin (the package on a CDN) in a cross-origin isolated page', { skip: skip || false, timeout: 300000 }, async () => {
+  const cdn = await serve(true); // serve.mjs sends CORS + CORP headers
+  const html = `<!doctype html><meta charset="utf-8"><title>docs</title>
+    <script type="module" src="${cdn.origin}/js/embed.js"></script>
+    <plm-generate model="${cdn.origin}/models/gpt2-stories-F16.gguf" max-tokens="${MAX}" temperature="0">${PROMPT}</plm-generate>`;
+  const site = await startServer({ files: { '/docs.html': Buffer.from(html) }, headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } });
+  const browser = await launch();
+  try {
+    const page = await newPage(browser.context);
+    await page.goto(site.url('docs.html'));
+    assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true);
+    await page.waitForFunction(() => customElements.get('plm-generate'));
+    await page.evaluate(() => document.querySelector('plm-generate').run());
+    await page.waitForSelector('plm-generate[data-state=done], plm-generate[data-state=error]', { timeout: 120000 });
+    const text = await page.evaluate(() => document.querySelector('plm-generate').shadowRoot.querySelector('.out').textContent);
+    assert.equal(text, PROMPT + ref.gpt.get('../models/gpt2-stories-F16.gguf'));
+    const rt = await page.evaluate(() => document.querySelector('plm-generate').loadedModel.runtime);
+    assert.deepEqual([rt.worker, rt.build], [true, 'simd-mt'], 'model worker and thread pool started from the other origin');
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+    await site.close();
+    await cdn.close();
+  }
+});

@@ -39,6 +39,7 @@ export async function startServer({ root, headers = {}, files = {} } = {}) {
   const cache = new Map();
   const read = (path) => {
     if (files[path]) return files[path];
+    if (!root) return null;
     let b = cache.get(path);
     if (!b) {
       const full = normalize(join(root, decodeURIComponent(path)));
