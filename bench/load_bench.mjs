@@ -163,7 +163,10 @@ async function main() {
   console.log(`worker mode: both threads). ${RUNS} runs each, fresh processes; 1 thread.`);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1])
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+
+export { writeModel, MODEL, DIR };

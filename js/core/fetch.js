@@ -232,6 +232,19 @@ export function httpShard(url, options = {}) {
     fromCache: false,
     resumes: 0,
     consumerDone: false,
+    /** The file's size without downloading it (cache entry or HEAD request); undefined if unknown. */
+    async probeSize(signal) {
+      if (shard.size >= 0) return shard.size;
+      try {
+        const store = useCache ? await modelCache.store() : null;
+        const hit = store && (await store.get(shard.name));
+        if (hit) return hit.size;
+        const res = await (options.fetch ?? globalThis.fetch)(url, { method: 'HEAD', signal });
+        return res.ok ? contentLength(res) : undefined;
+      } catch {
+        return undefined;
+      }
+    },
     /** The consumer has all it needs (it may stop reading before the last bytes). */
     finished() {
       shard.consumerDone = true;

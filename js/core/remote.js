@@ -19,7 +19,7 @@
 
 import * as api from '../index.js'; // (a cycle, used only at call time: the exported name of a model class)
 import { Engine } from './engine.js';
-import { LoaderSink, LOAD_VOCAB_ONLY, resolveSource } from './source.js';
+import { LoaderSink, LOAD_VOCAB_ONLY, resolveSource, checkTotalSize, wasmMemoryRoom } from './source.js';
 import { decodeError, encodeArgs, encodeError, members } from './wire.js';
 import { crossOriginWorker } from './cross-origin.js';
 
@@ -389,6 +389,7 @@ export async function loadRemote(Cls, source, options = {}, openLocal) {
       return openLocal();
     }
     const resolved = await resolveSource(source, options);
+    await checkTotalSize(resolved, wasmMemoryRoom(null), signal); // (the worker checks each file against its own memory)
     const workerOptions = Object.fromEntries(Object.entries(options).filter(([k]) => !LOCAL_OPTIONS.has(k)));
     const { args, release } = link.encode([{ ...workerOptions, onProgress }]);
     const loaded = link.request({ t: 'load', cls: exportedName(Cls), name: resolved.name, shards: resolved.shards.map((s) => ({ name: s.name })), options: args[0] });

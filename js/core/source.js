@@ -143,8 +143,29 @@ const MB = (n) => `${(n / 2 ** 20).toFixed(n < 10 * 2 ** 20 ? 1 : 0)} MB`;
 
 /** Most bytes of weights an engine can still take (wasm32 address space minus what is in use). */
 export function wasmMemoryRoom(engine) {
-  const limit = engine.maxMemoryBytes ?? WASM32_LIMIT;
-  return { limit, room: limit - (engine.heapUsed?.() ?? 0) };
+  const limit = engine?.maxMemoryBytes ?? WASM32_LIMIT;
+  return { limit, room: limit - (engine?.heapUsed?.() ?? 0) };
+}
+
+function tooBig(name, bytes, { limit, room }) {
+  return new PlmError(
+    `${name}: the model needs ${MB(bytes)} of WebAssembly memory for its weights, but ` +
+      (bytes > limit ? `WebAssembly (32-bit) can address at most ${MB(limit)}` : `only ${MB(room)} of the ${MB(limit)} WebAssembly can address are left`) +
+      '; use a smaller or more quantized model (e.g. Q4_0)',
+    Status.NOMEM,
+  );
+}
+
+/**
+ * A split model: the sizes of all its files (HEAD requests, cache entries) before the
+ * first byte, so that one too large for wasm memory is refused before any download.
+ */
+export async function checkTotalSize(source, memory, signal) {
+  if (source.shards.length < 2) return;
+  const sizes = await Promise.all(source.shards.map((s) => (s.size >= 0 ? s.size : s.probeSize?.(signal))));
+  if (!sizes.every((n) => n >= 0)) return;
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (total > memory.room) throw tooBig(source.name, total, memory);
 }
 
 /**
@@ -190,14 +211,8 @@ export class LoaderSink {
     if (!(bytes >= 0)) return;
     const { engine } = this;
     if (!this.metadataOnly) {
-      const { limit, room } = wasmMemoryRoom(engine);
-      if (bytes > room)
-        throw new PlmError(
-          `${name}: the model needs ${MB(bytes)} of WebAssembly memory for its weights, but ` +
-            (bytes > limit ? `WebAssembly (32-bit) can address at most ${MB(limit)}` : `only ${MB(room)} of the ${MB(limit)} WebAssembly can address are left`) +
-            '; use a smaller or more quantized model (e.g. Q4_0)',
-          Status.NOMEM,
-        );
+      const memory = wasmMemoryRoom(engine);
+      if (bytes > memory.room) throw tooBig(name, bytes, memory);
     }
     if (engine.fn.plm_loader_set_size) engine.check(engine.fn.plm_loader_set_size(this.ptr, bytes));
   }
@@ -246,6 +261,7 @@ export async function pumpSource(source, sink, { onProgress, signal, report = pr
     }
     return t;
   };
+  if (!sink.metadataOnly) await checkTotalSize(source, wasmMemoryRoom(sink.engine), signal);
   for (let i = 0; i < source.shards.length; i++) {
     const shard = source.shards[i];
     if (i > 0) {

@@ -226,7 +226,9 @@ test('split files (-00001-of-0000N.gguf) load as one model', async () => {
   const first = srv.url('split/gpt2-tiny-F32-00001-of-00003.gguf');
   const m = await GPT.load(first, opts);
   await sameModel(m, ref);
-  assert.deepEqual(srv.requests.map((r) => r.path), [1, 2, 3].map((i) => `/split/gpt2-tiny-F32-0000${i}-of-00003.gguf`));
+  const names = [1, 2, 3].map((i) => `/split/gpt2-tiny-F32-0000${i}-of-00003.gguf`);
+  assert.deepEqual(srv.requests.filter((r) => r.method === 'GET').map((r) => r.path), names);
+  assert.deepEqual(srv.requests.filter((r) => r.method === 'HEAD').map((r) => r.path).sort(), names, 'sizes checked first');
   m.dispose();
   // as an explicit list of sources (here: bytes)
   const parts = Object.values(splitFiles).map((b) => new Uint8Array(b));
@@ -235,6 +237,12 @@ test('split files (-00001-of-0000N.gguf) load as one model', async () => {
   m2.dispose();
   // a missing part
   await assert.rejects(GPT.load(parts.slice(0, 2), { threads: 1 }), /split into 3 files but only 2 were given/);
+  // too large in total: refused (HEAD requests) before any part is downloaded
+  srv.reset();
+  srv.rule('/split/gpt2-tiny-F32-00003-of-00003.gguf', { declareLength: 4.5 * 2 ** 30 });
+  for (const worker of [false, true])
+    await assert.rejects(GPT.load(first, { ...opts, worker }), (e) => e.code === Status.NOMEM && /needs 4608 MB/.test(e.message));
+  assert.ok(srv.requests.every((r) => r.method === 'HEAD'), JSON.stringify(srv.requests));
   ref.dispose();
 });
 

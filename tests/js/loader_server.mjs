@@ -59,7 +59,7 @@ export async function startServer({ root, headers = {}, files = {} } = {}) {
     const url = new URL(req.url, 'http://x');
     const path = url.pathname;
     const rule = rules.get(path) ?? {};
-    const log = { path, range: req.headers.range ?? null, ifRange: req.headers['if-range'] ?? null, status: 0, sent: 0 };
+    const log = { method: req.method, path, range: req.headers.range ?? null, ifRange: req.headers['if-range'] ?? null, status: 0, sent: 0 };
     requests.push(log);
     const common = { ...headers, 'Cache-Control': 'no-store' };
     if (rule.status) {
