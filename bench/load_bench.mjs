@@ -15,7 +15,6 @@
 //
 //   node bench/load_bench.mjs [--dir DIR] [--runs 3] [--keep]
 
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -135,21 +134,18 @@ async function main() {
 
   const modes = ['url', 'url-worker', 'file', 'bytes', 'cache'];
   console.log('source       load ms (best)   peak RSS growth (min)   wasm memory   RSS growth / file size');
+  // (children run asynchronously: the HTTP server lives in this process)
+  const { execFile } = await import('node:child_process');
+  const runChild = (mode) =>
+    new Promise((resolve, reject) =>
+      execFile(process.execPath, [fileURLToPath(import.meta.url), '--child', mode, url, cacheDir], { maxBuffer: 1 << 20 }, (e, stdout, stderr) =>
+        e ? reject(new Error(`${mode}: ${stderr || e.message}`)) : resolve(JSON.parse(stdout)),
+      ),
+    );
   for (const mode of modes) {
+    if (mode === 'cache') await runChild('cache'); // fill the cache (not measured)
     const runs = [];
-    for (let r = 0; r < RUNS; r++) {
-      if (mode === 'cache' && r === 0) {
-        // fill the cache (not measured)
-        spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', 'cache', url, cacheDir], { encoding: 'utf8' });
-      }
-      const out = await new Promise((resolve, reject) => {
-        // (async spawn: the HTTP server runs in this process)
-        import('node:child_process').then(({ execFile }) =>
-          execFile(process.execPath, [fileURLToPath(import.meta.url), '--child', mode, url, cacheDir], { maxBuffer: 1 << 20 }, (e, stdout, stderr) => (e ? reject(new Error(`${mode}: ${stderr || e.message}`)) : resolve(stdout))),
-        );
-      });
-      runs.push(JSON.parse(out));
-    }
+    for (let r = 0; r < RUNS; r++) runs.push(await runChild(mode));
     const best = Math.min(...runs.map((r) => r.ms));
     const growth = Math.min(...runs.map((r) => r.peakGrowth));
     const wasm = runs[0].wasm;

@@ -47,6 +47,7 @@ export class T5 extends ModelBase {
    * 512 for T5), onProgress, signal, engine (share an Engine), build, wasmBaseUrl.
    */
   static async load(source, options = {}) {
+    if (ModelBase.useWorker(options)) return ModelBase.loadRemote(T5, source, options, () => T5.load(source, { ...options, worker: false }));
     const opened = await ModelBase.open(source, options, 0);
     const t5 = new T5(opened);
     try {
