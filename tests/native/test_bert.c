@@ -37,8 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "test.h" /* before json.h: math.h */
-#include "json.h"
+#include "test.h"
+#include "fixture.h"
 #include "plm.h"
 
 enum { N_TYPES = 3 };
@@ -58,36 +58,6 @@ static double g_err[N_TYPES][5]; /* measured maxima: hidden, embedding, pooler, 
 
 static json_value *g_cases;
 static int E, V;
-
-/* ------------------------------------------------------------ helpers */
-static json_value *load_json(const char *path) {
-    size_t n = 0;
-    char *s = test_read_file(path, &n);
-    CHECK_MSG(s != NULL, "cannot read %s", path);
-    if (!s) return NULL;
-    json_value *v = json_parse(s, n);
-    free(s);
-    CHECK_MSG(v != NULL, "cannot parse %s", path);
-    return v;
-}
-
-static int32_t *json_i32(const json_value *a, int *n) {
-    *n = (int)a->n;
-    int32_t *v = malloc((a->n ? a->n : 1) * sizeof *v);
-    for (size_t i = 0; i < a->n; i++) v[i] = (int32_t)a->arr[i]->num;
-    return v;
-}
-
-/* max |x[i] - gold[i]| over n values of a flat JSON array */
-static double vec_err(const float *x, const json_value *gold, int n) {
-    if (!gold || (int)gold->n != n) return INFINITY;
-    double e = 0;
-    for (int i = 0; i < n; i++) {
-        double d = fabs((double)x[i] - gold->arr[i]->num);
-        if (!(d <= e)) e = d; /* NaN -> failure */
-    }
-    return e;
-}
 
 static double cosine(const float *a, const json_value *b, int n) {
     double ab = 0, aa = 0, bb = 0;
@@ -262,8 +232,8 @@ static void st_close(safetensors *st) {
 static void check_case(int t, plm_model *m, const json_value *c) {
     const char *name = json_get(c, "name")->str;
     int n, nt;
-    int32_t *ids = json_i32(json_get(c, "input_ids"), &n);
-    int32_t *types = json_i32(json_get(c, "token_type_ids"), &nt);
+    int32_t *ids = fixture_ids(json_get(c, "input_ids"), &n);
+    int32_t *types = fixture_ids(json_get(c, "token_type_ids"), &nt);
     float *h = malloc((size_t)n * E * sizeof *h), emb[64], raw[64];
     int32_t len = n;
     int rc = plm_bert_encode(m, ids, types, &len, 1, h);
@@ -272,7 +242,7 @@ static void check_case(int t, plm_model *m, const json_value *c) {
         const json_value *gold = json_get(c, "last_hidden_state");
         double e = 0;
         for (int i = 0; i < n; i++) {
-            double ei = vec_err(h + (size_t)i * E, gold->arr[i], E);
+            double ei = fixture_max_err(h + (size_t)i * E, gold->arr[i], E);
             if (!(ei <= e)) e = ei;
         }
         track(t, 0, e);
@@ -280,10 +250,10 @@ static void check_case(int t, plm_model *m, const json_value *c) {
 
         CHECK(plm_bert_pool(m, h, &len, 1, PLM_POOL_MEAN, 1, emb) == PLM_OK);
         CHECK(plm_bert_pool(m, h, &len, 1, PLM_POOL_MEAN, 0, raw) == PLM_OK);
-        e = vec_err(emb, json_get(c, "sentence_embedding"), E);
+        e = fixture_max_err(emb, json_get(c, "sentence_embedding"), E);
         track(t, 1, e);
         CHECK_MSG(e <= TOL[t][1], "%s %s: embedding max abs %.3g > %.3g", TYPES[t], name, e, TOL[t][1]);
-        e = vec_err(raw, json_get(c, "sentence_embedding_unnormalized"), E);
+        e = fixture_max_err(raw, json_get(c, "sentence_embedding_unnormalized"), E);
         CHECK_MSG(e <= TOL[t][0], "%s %s: mean max abs %.3g > %.3g", TYPES[t], name, e, TOL[t][0]);
         const double cs = cosine(emb, json_get(c, "sentence_embedding"), E);
         track(t, 4, 1 - cs);
@@ -337,12 +307,12 @@ static void run_padded_batch(int t, plm_model *m) {
     for (int s = 0, off = 0; s < n_seq; off += lens[s++]) {
         double e = 0;
         for (int i = 0; i < lens[s]; i++) {
-            double ei = vec_err(h + (size_t)(off + i) * E, json_get(pb, "last_hidden_state")->arr[s]->arr[i], E);
+            double ei = fixture_max_err(h + (size_t)(off + i) * E, json_get(pb, "last_hidden_state")->arr[s]->arr[i], E);
             if (!(ei <= e)) e = ei;
         }
         track(t, 0, e);
         CHECK_MSG(e <= TOL[t][0], "%s padded row %d: hidden max abs %.3g", TYPES[t], s, e);
-        e = vec_err(emb + (size_t)s * E, json_get(pb, "sentence_embedding")->arr[s], E);
+        e = fixture_max_err(emb + (size_t)s * E, json_get(pb, "sentence_embedding")->arr[s], E);
         track(t, 1, e);
         CHECK_MSG(e <= TOL[t][1], "%s padded row %d: embedding max abs %.3g", TYPES[t], s, e);
         /* alone: the same bits */
@@ -460,14 +430,14 @@ TEST(heads) {
             const json_value *c = cases->arr[ci];
             const char *name = json_get(c, "name")->str;
             int n, nt;
-            int32_t *ids = json_i32(json_get(c, "input_ids"), &n);
-            int32_t *types = json_i32(json_get(c, "token_type_ids"), &nt);
+            int32_t *ids = fixture_ids(json_get(c, "input_ids"), &n);
+            int32_t *types = fixture_ids(json_get(c, "token_type_ids"), &nt);
             int32_t len = n;
             float *h = malloc((size_t)n * E * sizeof *h), pooled[64], logits[3];
             CHECK(plm_bert_encode(m, ids, types, &len, 1, h) == PLM_OK);
 
             CHECK(plm_bert_pooler(m, h, &len, 1, pooled) == PLM_OK);
-            double e = vec_err(pooled, json_get(c, "pooler_output"), E);
+            double e = fixture_max_err(pooled, json_get(c, "pooler_output"), E);
             track(t, 2, e);
             CHECK_MSG(e <= TOL[t][2], "%s %s: pooler max abs %.3g > %.3g", TYPES[t], name, e, TOL[t][2]);
 
@@ -489,7 +459,7 @@ TEST(heads) {
                     memcpy(rows + (size_t)j * E, h + (size_t)pos->arr[j]->num * E, (size_t)E * sizeof *rows);
                 CHECK(plm_bert_mlm(m, rows, k, lg) == PLM_OK);
                 for (int j = 0; j < k; j++) {
-                    e = vec_err(lg + (size_t)j * V, json_get(mlm, "logits")->arr[j], V);
+                    e = fixture_max_err(lg + (size_t)j * V, json_get(mlm, "logits")->arr[j], V);
                     track(t, 3, e);
                     CHECK_MSG(e <= TOL[t][3], "%s %s: MLM logits max abs %.3g > %.3g", TYPES[t], name, e, TOL[t][3]);
                     /* the golden top-1 is our top-1 when the types are exact enough */
@@ -509,8 +479,8 @@ TEST(heads) {
         {
             const json_value *c0 = cases->arr[0], *c1 = cases->arr[4];
             int n0, n1, nt;
-            int32_t *a = json_i32(json_get(c0, "input_ids"), &n0), *b = json_i32(json_get(c1, "input_ids"), &n1);
-            int32_t *ta = json_i32(json_get(c0, "token_type_ids"), &nt), *tb = json_i32(json_get(c1, "token_type_ids"), &nt);
+            int32_t *a = fixture_ids(json_get(c0, "input_ids"), &n0), *b = fixture_ids(json_get(c1, "input_ids"), &n1);
+            int32_t *ta = fixture_ids(json_get(c0, "token_type_ids"), &nt), *tb = fixture_ids(json_get(c1, "token_type_ids"), &nt);
             int32_t *ids = malloc((size_t)(n0 + n1) * sizeof *ids), *types = malloc((size_t)(n0 + n1) * sizeof *ids);
             memcpy(ids, a, (size_t)n0 * 4), memcpy(ids + n0, b, (size_t)n1 * 4);
             memcpy(types, ta, (size_t)n0 * 4), memcpy(types + n0, tb, (size_t)n1 * 4);
@@ -612,7 +582,7 @@ TEST(fused_qkv) {
     CHECK_MSG(m != NULL, "fused: %s", plm_errmsg());
     const json_value *c = json_get(g_cases, "cases")->arr[4]; /* the sentence pair */
     int n, nt;
-    int32_t *ids = json_i32(json_get(c, "input_ids"), &n), *types = json_i32(json_get(c, "token_type_ids"), &nt);
+    int32_t *ids = fixture_ids(json_get(c, "input_ids"), &n), *types = fixture_ids(json_get(c, "token_type_ids"), &nt);
     int32_t sl = n;
     float *a = malloc((size_t)n * E * 4), *b = malloc((size_t)n * E * 4);
     CHECK(m && ref && plm_bert_encode(ref, ids, types, &sl, 1, a) == PLM_OK &&
@@ -636,7 +606,7 @@ TEST(tokenizer) {
         const json_value *c = cases->arr[i], *text = json_get(c, "text");
         const char *name = json_get(c, "name")->str;
         int n, nt;
-        int32_t *gold = json_i32(json_get(c, "input_ids"), &n), *gt = json_i32(json_get(c, "token_type_ids"), &nt);
+        int32_t *gold = fixture_ids(json_get(c, "input_ids"), &n), *gt = fixture_ids(json_get(c, "token_type_ids"), &nt);
         int got;
         if (text->type == JSON_ARR) {
             const json_value *a = text->arr[0], *b = text->arr[1];
@@ -733,7 +703,7 @@ TEST(errors) {
 }
 
 int main(void) {
-    g_cases = load_json("tests/fixtures/bert/cases.json");
+    g_cases = fixture_json("tests/fixtures/bert/cases.json");
     if (!g_cases) return 1;
     const json_value *cfg = json_get(json_get(g_cases, "model"), "config");
     E = (int)json_get(cfg, "hidden_size")->num;

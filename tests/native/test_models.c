@@ -32,8 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "test.h" /* before json.h: math.h */
-#include "json.h"
+#include "test.h"
+#include "fixture.h"
 #include "plm.h"
 
 #define PLM_MIN_INT(a, b) ((a) < (b) ? (a) : (b))
@@ -62,43 +62,6 @@ enum { N_FIXTURES = sizeof FIXTURES / sizeof *FIXTURES };
 /* measured maxima, printed at the end for the report */
 static double g_max_err[N_FIXTURES][N_TYPES];
 
-/* ------------------------------------------------------------ helpers */
-static json_value *load_json(const char *path) {
-    size_t n = 0;
-    char *s = test_read_file(path, &n);
-    CHECK_MSG(s != NULL, "cannot read %s", path);
-    if (!s) return NULL;
-    json_value *v = json_parse(s, n);
-    free(s);
-    CHECK_MSG(v != NULL, "cannot parse %s", path);
-    return v;
-}
-
-static int32_t *json_ids(const json_value *a, int *n) {
-    *n = (int)a->n;
-    int32_t *ids = malloc((a->n ? a->n : 1) * sizeof *ids);
-    for (size_t i = 0; i < a->n; i++) ids[i] = (int32_t)a->arr[i]->num;
-    return ids;
-}
-
-/* max |out - golden| over one row */
-static double row_err(const float *out, const json_value *row, int n_vocab) {
-    double e = 0;
-    if ((int)row->n != n_vocab) return INFINITY;
-    for (int i = 0; i < n_vocab; i++) {
-        double d = fabs((double)out[i] - row->arr[i]->num);
-        if (!(d <= e)) e = d; /* NaN propagates as a failure */
-    }
-    return e;
-}
-
-static int argmax(const float *x, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
-
 static plm_model *load_type(const fixture *f, int t) {
     char path[256];
     snprintf(path, sizeof path, f->pattern, TYPES[t]);
@@ -122,7 +85,7 @@ static void check_prefill(int fi, int t, plm_model *m, const json_value *cases, 
     const json_value *pre = json_get(cases, "prefill");
     for (size_t c = 0; c < pre->n; c++) {
         int n;
-        int32_t *ids = json_ids(json_get(pre->arr[c], "input_ids"), &n);
+        int32_t *ids = fixture_ids(json_get(pre->arr[c], "input_ids"), &n);
         const json_value *gold = json_get(json_get(pre->arr[c], "logits"), TYPES[t]);
         plm_ctx *ctx = plm_ctx_new(m, 0);
         CHECK(ctx != NULL);
@@ -131,7 +94,7 @@ static void check_prefill(int fi, int t, plm_model *m, const json_value *cases, 
         CHECK_MSG(rc == PLM_OK, "%s %s prefill %zu: %s", f->name, TYPES[t], c, plm_errmsg());
         double err = 0;
         for (int i = 0; rc == PLM_OK && i < n; i++) {
-            double e = row_err(logits + (size_t)i * n_vocab, gold->arr[i], n_vocab);
+            double e = fixture_max_err(logits + (size_t)i * n_vocab, gold->arr[i], n_vocab);
             if (!(e <= err)) err = e;
         }
         if (rc == PLM_OK) {
@@ -151,19 +114,19 @@ static void check_kv_cache(int fi, int t, plm_model *m, const json_value *cases,
     const json_value *kvc = json_get(cases, "kv_cache");
     for (size_t c = 0; c < kvc->n; c++) {
         int np, ns;
-        int32_t *pre = json_ids(json_get(kvc->arr[c], "prefill_ids"), &np);
-        int32_t *steps = json_ids(json_get(kvc->arr[c], "step_ids"), &ns);
+        int32_t *pre = fixture_ids(json_get(kvc->arr[c], "prefill_ids"), &np);
+        int32_t *steps = fixture_ids(json_get(kvc->arr[c], "step_ids"), &ns);
         const json_value *g_last = json_get(json_get(kvc->arr[c], "prefill_last_logits"), TYPES[t]);
         const json_value *g_steps = json_get(json_get(kvc->arr[c], "step_logits"), TYPES[t]);
         plm_ctx *ctx = plm_ctx_new(m, 0);
         float *logits = malloc((size_t)n_vocab * sizeof *logits);
         int rc = plm_ctx_decode(ctx, pre, np, logits, 0);
         CHECK_MSG(rc == PLM_OK, "%s", plm_errmsg());
-        double err = rc == PLM_OK ? row_err(logits, g_last, n_vocab) : INFINITY;
+        double err = rc == PLM_OK ? fixture_max_err(logits, g_last, n_vocab) : INFINITY;
         for (int i = 0; rc == PLM_OK && i < ns; i++) {
             rc = plm_ctx_decode(ctx, steps + i, 1, logits, 0);
             CHECK_MSG(rc == PLM_OK, "%s", plm_errmsg());
-            double e = row_err(logits, g_steps->arr[i], n_vocab);
+            double e = fixture_max_err(logits, g_steps->arr[i], n_vocab);
             if (!(e <= err)) err = e;
         }
         CHECK_EQ_INT(plm_ctx_n_past(ctx), np + ns);
@@ -183,8 +146,8 @@ static void check_greedy(int fi, int t, plm_model *m, const json_value *cases, i
     for (size_t c = 0; c < gr->n; c++) {
         const json_value *g = gr->arr[c];
         int np, n_new;
-        int32_t *prompt = json_ids(json_get(g, "prompt_ids"), &np);
-        int32_t *gold = json_ids(json_get(json_get(g, "generated_ids"), TYPES[t]), &n_new);
+        int32_t *prompt = fixture_ids(json_get(g, "prompt_ids"), &np);
+        int32_t *gold = fixture_ids(json_get(json_get(g, "generated_ids"), TYPES[t]), &n_new);
         const json_value *margins = json_get(json_get(g, "top1_top2_margins"), TYPES[t]);
         const int golden_safe = (int)json_get(json_get(g, "safe_prefix_len"), TYPES[t])->num;
         int safe = golden_safe;
@@ -250,7 +213,7 @@ static void check_tokenizer(const fixture *f, plm_model *m, const json_value *ro
     for (size_t c = 0; tc && c < tc->n; c++) {
         const json_value *text = json_get(tc->arr[c], "text");
         int n;
-        int32_t *want = json_ids(json_get(tc->arr[c], "ids"), &n);
+        int32_t *want = fixture_ids(json_get(tc->arr[c], "ids"), &n);
         int32_t got[512];
         /* gpt2: HF's tokenizer matches "<|endoftext|>" in text as a special token */
         int k = plm_tokenize(m, text->str, (int)text->slen, 1, !f->has_text, got, 512);
@@ -264,7 +227,7 @@ static void check_tokenizer(const fixture *f, plm_model *m, const json_value *ro
 
 static void run_fixture(int fi) {
     const fixture *f = &FIXTURES[fi];
-    json_value *root = load_json(f->cases);
+    json_value *root = fixture_json(f->cases);
     if (!root) return;
     const json_value *cases = json_get(root, "cases");
     for (int t = 0; t < N_TYPES; t++) {

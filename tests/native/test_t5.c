@@ -32,8 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "test.h" /* before json.h: math.h */
-#include "json.h"
+#include "test.h"
+#include "fixture.h"
 #include "model.h"
 #include "plm.h"
 
@@ -59,47 +59,6 @@ enum { N_VARIANTS = sizeof VARIANTS / sizeof *VARIANTS };
 /* measured maxima, printed for the report */
 static double g_enc[N_VARIANTS][N_TYPES], g_log[N_VARIANTS][N_TYPES];
 
-/* ------------------------------------------------------------ helpers */
-static json_value *load_json(const char *path) {
-    size_t n = 0;
-    char *s = test_read_file(path, &n);
-    CHECK_MSG(s != NULL, "cannot read %s", path);
-    if (!s) return NULL;
-    json_value *v = json_parse(s, n);
-    free(s);
-    CHECK_MSG(v != NULL, "cannot parse %s", path);
-    return v;
-}
-
-static int32_t *json_ids(const json_value *a, int *n) {
-    *n = (int)a->n;
-    int32_t *ids = malloc((a->n ? a->n : 1) * sizeof *ids);
-    for (size_t i = 0; i < a->n; i++) ids[i] = (int32_t)a->arr[i]->num;
-    return ids;
-}
-
-/* max |out - golden| over a row of n */
-static double row_err(const float *out, const json_value *row, int n) {
-    if ((int)row->n != n) return INFINITY;
-    double e = 0;
-    for (int i = 0; i < n; i++) {
-        double d = fabs((double)out[i] - row->arr[i]->num);
-        if (!(d <= e)) e = d; /* NaN propagates as a failure */
-    }
-    return e;
-}
-
-static void track(double *max, double e) {
-    if (!(e <= *max)) *max = e;
-}
-
-static int argmax(const float *x, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
-
 static plm_model *load(const variant *v, int t) {
     char path[256];
     snprintf(path, sizeof path, "%s/%s", v->dir, v->files[t]);
@@ -116,8 +75,8 @@ static void check_case(int vi, int t, plm_model *m, plm_t5 *c, const json_value 
     const int V = n_vocab_of(m), E = m->hp.n_embd;
     const char *name = json_get(cs, "name")->str;
     int n_in, n_dec;
-    int32_t *in = json_ids(json_get(cs, "input_ids"), &n_in);
-    int32_t *dec = json_ids(json_get(cs, "decoder_input_ids"), &n_dec);
+    int32_t *in = fixture_ids(json_get(cs, "input_ids"), &n_in);
+    int32_t *dec = fixture_ids(json_get(cs, "decoder_input_ids"), &n_dec);
 
     /* encoder */
     float *enc = malloc((size_t)n_in * E * sizeof *enc);
@@ -125,10 +84,10 @@ static void check_case(int vi, int t, plm_model *m, plm_t5 *c, const json_value 
     CHECK_MSG(rc == PLM_OK, "encode: %s", plm_errmsg());
     const json_value *gold_enc = json_get(cs, "encoder_last_hidden_state");
     double e = 0;
-    for (int i = 0; rc == PLM_OK && i < n_in; i++) track(&e, row_err(enc + (size_t)i * E, gold_enc->arr[i], E));
+    for (int i = 0; rc == PLM_OK && i < n_in; i++) fixture_track(&e, fixture_max_err(enc + (size_t)i * E, gold_enc->arr[i], E));
     CHECK_MSG(e <= v->tol_enc[t], "%s %s %s encoder: max err %.3g > %.3g", v->name, TYPES[t], name, e,
               v->tol_enc[t]);
-    track(&g_enc[vi][t], e);
+    fixture_track(&g_enc[vi][t], e);
 
     /* decoder logits at every position, then the same through the KV cache step by step */
     float *lg = malloc((size_t)n_dec * V * sizeof *lg), *step = malloc((size_t)V * sizeof *step);
@@ -137,10 +96,10 @@ static void check_case(int vi, int t, plm_model *m, plm_t5 *c, const json_value 
     CHECK_EQ_INT(plm_t5_n_past(c), n_dec);
     const json_value *gold_log = json_get(cs, "decoder_logits");
     e = 0;
-    for (int i = 0; rc == PLM_OK && i < n_dec; i++) track(&e, row_err(lg + (size_t)i * V, gold_log->arr[i], V));
+    for (int i = 0; rc == PLM_OK && i < n_dec; i++) fixture_track(&e, fixture_max_err(lg + (size_t)i * V, gold_log->arr[i], V));
     CHECK_MSG(e <= v->tol_logits[t], "%s %s %s decoder logits: max err %.3g > %.3g", v->name,
               TYPES[t], name, e, v->tol_logits[t]);
-    track(&g_log[vi][t], e);
+    fixture_track(&g_log[vi][t], e);
     /* argmax of the goldens (where the golden margin allows) */
     CHECK_EQ_INT(plm_t5_decoder_reset(c, 1), PLM_OK);
     int same = 1;
@@ -155,7 +114,7 @@ static void check_case(int vi, int t, plm_model *m, plm_t5 *c, const json_value 
     /* greedy from the start token */
     const json_value *gr = json_get(cs, "greedy"), *ng = json_get(cs, "greedy_no_eos_stop");
     int n_gold;
-    int32_t *gold = json_ids(json_get(gr, "ids"), &n_gold);
+    int32_t *gold = fixture_ids(json_get(gr, "ids"), &n_gold);
     const json_value *margin = json_get(ng, "top1_top2_margin"), *first3 = json_get(ng, "step_logits_first_3");
     int safe = n_gold - 1; /* generated tokens we can insist on */
     for (int i = 0; i < safe; i++)
@@ -167,7 +126,7 @@ static void check_case(int vi, int t, plm_model *m, plm_t5 *c, const json_value 
     for (int i = 0; i + 1 < n_gold; i++) {
         rc = plm_t5_decode(c, &tok, 1, step, 0);
         if (rc != PLM_OK) break;
-        if (i < 3) track(&e, row_err(step, first3->arr[i], V));
+        if (i < 3) fixture_track(&e, fixture_max_err(step, first3->arr[i], V));
         tok = argmax(step, V);
         if (i < safe) agree += tok == gold[i + 1];
         if (tok != gold[i + 1]) tok = gold[i + 1]; /* stay on the golden path */
@@ -176,7 +135,7 @@ static void check_case(int vi, int t, plm_model *m, plm_t5 *c, const json_value 
     CHECK_MSG(agree == safe, "%s %s %s greedy: %d of the first %d tokens agree", v->name, TYPES[t],
               name, agree, safe);
     CHECK_MSG(e <= v->tol_logits[t], "%s %s %s greedy step logits: max err %.3g", v->name, TYPES[t], name, e);
-    track(&g_log[vi][t], e);
+    fixture_track(&g_log[vi][t], e);
     if (t == 2) printf("  %s Q8_0 %s greedy: %d / %d golden tokens checked\n", v->name, name, safe, n_gold - 1);
 
     free(gold);
@@ -196,15 +155,15 @@ static void check_padded(int vi, int t, plm_model *m, plm_t5 *c, const json_valu
     double ee = 0, el = 0;
     for (size_t b = 0; b < ids->n; b++) {
         int n, nm, nd;
-        int32_t *in = json_ids(ids->arr[b], &n), *mk = json_ids(mask->arr[b], &nm);
-        int32_t *dec = json_ids(decs->arr[b], &nd);
+        int32_t *in = fixture_ids(ids->arr[b], &n), *mk = fixture_ids(mask->arr[b], &nm);
+        int32_t *dec = fixture_ids(decs->arr[b], &nd);
         float *enc = malloc((size_t)n * E * sizeof *enc), *lg = malloc((size_t)nd * V * sizeof *lg);
         int rc = plm_t5_encode(c, in, mk, n, enc);
         CHECK_MSG(rc == PLM_OK, "padded encode: %s", plm_errmsg());
-        for (int i = 0; rc == PLM_OK && i < n; i++) track(&ee, row_err(enc + (size_t)i * E, gold_enc->arr[b]->arr[i], E));
+        for (int i = 0; rc == PLM_OK && i < n; i++) fixture_track(&ee, fixture_max_err(enc + (size_t)i * E, gold_enc->arr[b]->arr[i], E));
         rc = plm_t5_decode(c, dec, nd, lg, 1);
         CHECK_MSG(rc == PLM_OK, "padded decode: %s", plm_errmsg());
-        for (int i = 0; rc == PLM_OK && i < nd; i++) track(&el, row_err(lg + (size_t)i * V, gold_log->arr[b]->arr[i], V));
+        for (int i = 0; rc == PLM_OK && i < nd; i++) fixture_track(&el, fixture_max_err(lg + (size_t)i * V, gold_log->arr[b]->arr[i], V));
         free(in);
         free(mk);
         free(dec);
@@ -213,15 +172,15 @@ static void check_padded(int vi, int t, plm_model *m, plm_t5 *c, const json_valu
     }
     CHECK_MSG(ee <= v->tol_enc[t], "%s %s padded encoder: %.3g", v->name, TYPES[t], ee);
     CHECK_MSG(el <= v->tol_logits[t], "%s %s padded logits: %.3g", v->name, TYPES[t], el);
-    track(&g_enc[vi][t], ee);
-    track(&g_log[vi][t], el);
+    fixture_track(&g_enc[vi][t], ee);
+    fixture_track(&g_log[vi][t], el);
 }
 
 static void run_variant(int vi) {
     const variant *v = &VARIANTS[vi];
     char path[256];
     snprintf(path, sizeof path, "%s/cases.json", v->dir);
-    json_value *root = load_json(path);
+    json_value *root = fixture_json(path);
     if (!root) return;
     const json_value *cases = json_get(root, "cases");
     for (int t = 0; t < N_TYPES; t++) {
@@ -269,7 +228,7 @@ TEST(info_and_variant) {
 
 /* ------------------------------------------------------- position buckets */
 TEST(relative_buckets) {
-    json_value *root = load_json("tests/fixtures/t5/v1_0/cases.json");
+    json_value *root = fixture_json("tests/fixtures/t5/v1_0/cases.json");
     if (!root) return;
     const json_value *rb = json_get(root, "relative_position_buckets");
     const json_value *range = json_get(rb, "relative_positions");
@@ -701,14 +660,14 @@ TEST(errors) {
 
 TEST(tokenizer) {
     /* the fixture model's tokenizer gives the golden input ids (sentencepiece + </s>) */
-    json_value *root = load_json("tests/fixtures/t5/v1_1/cases.json");
+    json_value *root = fixture_json("tests/fixtures/t5/v1_1/cases.json");
     plm_model *m = load(&VARIANTS[1], 0);
     if (!root || !m) goto done;
     const json_value *cases = json_get(root, "cases");
     for (size_t i = 0; i < cases->n; i++) {
         const json_value *text = json_get(cases->arr[i], "input_text");
         int n;
-        int32_t *want = json_ids(json_get(cases->arr[i], "input_ids"), &n), got[256];
+        int32_t *want = fixture_ids(json_get(cases->arr[i], "input_ids"), &n), got[256];
         const int k = plm_tokenize(m, text->str, (int)text->slen, 1, 0, got, 256);
         CHECK_MSG(k == n && memcmp(got, want, (size_t)n * sizeof *got) == 0, "tokenize '%s'", text->str);
         free(want);
