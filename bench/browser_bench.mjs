@@ -4,13 +4,13 @@
 //   load time: streamed from the local server, and again from Cache Storage
 //   prefill tokens/s (one 128-token prompt) and decode tokens/s (64 generated tokens)
 //   for 1 and 2 threads (and more with --threads), best of --reps, and the speed-up
-//   the page's memory (performance.measureUserAgentSpecificMemory) after loading
+//   the peak memory of the page's renderer process while a model streams in (/proc, Linux)
 // on the GPT-2-small-shaped F16 model of load_bench.mjs (random weights: the work per
 // token is the real model's, the text is meaningless).
 //
 //   node bench/browser_bench.mjs [--threads 1,2] [--reps 3] [--model path.gguf]
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeModel, MODEL } from './load_bench.mjs';
@@ -39,6 +39,7 @@ const srv = await startServer({
   files: { '/bench/model.gguf': readFileSync(model) },
 });
 const browser = await launch();
+const profileMarker = browser.profile;
 try {
   const page = await newPage(browser.context);
   await page.goto(srv.url('tests/browser/page.html'));
@@ -48,6 +49,44 @@ try {
   });
   console.log(`model: ${model} (${MB(size)}), Chromium ${browser.context.browser()?.version() ?? ''}, hardwareConcurrency ${await page.evaluate(() => navigator.hardwareConcurrency)}`);
 
+  // peak memory of the renderer process (the page and its workers live there) while a
+  // model streams in, from /proc (Linux): VmHWM after the load minus VmRSS before it
+  const renderers = () =>
+    readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+          return cmd.includes('--type=renderer') && cmd.includes(profileMarker);
+        } catch {
+          return false;
+        }
+      });
+  const status = (pid, key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  console.log('\npeak memory of the page process while loading (cache off; fresh page each):');
+  for (const worker of [false, true]) {
+    const p = await newPage(browser.context);
+    await p.goto(srv.url('tests/browser/page.html'));
+    await p.evaluate(async () => (globalThis.plm = await import('/js/index.js')));
+    const pids = renderers();
+    const before = Object.fromEntries(pids.map((pid) => [pid, status(pid, 'VmRSS')]));
+    // (VmHWM is a high-water mark since the process started: reset it)
+    for (const pid of pids) {
+      try {
+        writeFileSync(`/proc/${pid}/clear_refs`, '5');
+      } catch {}
+    }
+    const wasm = await p.evaluate(async (w) => {
+      const m = await plm.GPT.load('/bench/model.gguf', { threads: 1, cache: false, worker: w });
+      const bytes = w ? null : m.engine.memoryBytes();
+      m.dispose();
+      return bytes;
+    }, worker);
+    const growth = Math.max(...pids.map((pid) => status(pid, 'VmHWM') - before[pid]));
+    console.log(`  ${worker ? 'worker mode ' : 'in the page '}  peak growth ${MB(growth)} = ${(growth / size).toFixed(2)} x the file${wasm ? ` (wasm memory ${MB(wasm)})` : ''}`);
+    await p.close();
+  }
+
   // load times (worker mode, 1 thread): network (local server), then the cache
   const loads = await page.evaluate(async () => {
     const out = {};
@@ -55,21 +94,12 @@ try {
       const t0 = performance.now();
       const m = await plm.GPT.load('/bench/model.gguf', { threads: 1, cache });
       out[k] = performance.now() - t0;
-      if (k === 'from cache' && performance.measureUserAgentSpecificMemory) {
-        const mem = await performance.measureUserAgentSpecificMemory();
-        out.memory = mem.bytes;
-        out.memoryBreakdown = mem.breakdown.filter((b) => b.bytes > 1 << 20).map((b) => ({ bytes: b.bytes, types: b.types, scope: b.attribution.map((a) => a.scope).join(',') }));
-      }
       m.dispose();
     }
     return out;
   });
-  console.log('\nload (worker mode, 1 thread)');
-  for (const [k, v] of Object.entries(loads)) if (typeof v === 'number' && k !== 'memory') console.log(`  ${k.padEnd(20)} ${v.toFixed(0)} ms`);
-  if (loads.memory) {
-    console.log(`  page memory after loading: ${MB(loads.memory)} (file ${MB(size)}, ratio ${(loads.memory / size).toFixed(2)})`);
-    for (const b of loads.memoryBreakdown) console.log(`    ${MB(b.bytes).padStart(10)}  ${b.types.join(',') || '-'}  ${b.scope}`);
-  }
+  console.log('\nload time (worker mode, 1 thread)');
+  for (const [k, v] of Object.entries(loads)) console.log(`  ${k.padEnd(20)} ${v.toFixed(0)} ms`);
 
   console.log(`\nthreads  prefill tok/s (128)   decode tok/s (64)    [best of ${REPS}]`);
   const rows = [];

@@ -43,6 +43,7 @@ export async function launch({ viewport = { width: 1100, height: 900 } } = {}) {
   });
   return {
     context,
+    profile,
     async close() {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
