@@ -8,7 +8,7 @@
 // on the GPT-2-small-shaped F16 model of load_bench.mjs (random weights: the work per
 // token is the real model's, the text is meaningless).
 //
-//   node bench/browser_bench.mjs [--threads 1,2] [--reps 3] [--model path.gguf]
+//   node bench/browser_bench.mjs [--threads 1,2] [--reps 3] [--model path.gguf] [--parts memory,load,threads]
 
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -26,6 +26,7 @@ const opt = (name, def) => {
 const THREADS = opt('threads', '1,2').split(',').map(Number);
 const REPS = Number(opt('reps', 3));
 const model = opt('model', MODEL);
+const PARTS = new Set(opt('parts', 'memory,load,threads').split(','));
 const MB = (n) => `${(n / 2 ** 20).toFixed(1)} MB`;
 
 if (!existsSync(model)) {
@@ -64,7 +65,7 @@ try {
       });
   const status = (pid, key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
   console.log('\npeak memory of the page process while loading (cache off; fresh page each):');
-  for (const worker of [false, true]) {
+  for (const worker of PARTS.has('memory') ? [false, true] : []) {
     const p = await newPage(browser.context);
     await p.goto(srv.url('tests/browser/page.html'));
     await p.evaluate(async () => (globalThis.plm = await import('/js/index.js')));
@@ -88,7 +89,7 @@ try {
   }
 
   // load times (worker mode, 1 thread): network (local server), then the cache
-  const loads = await page.evaluate(async () => {
+  const loads = !PARTS.has('load') ? {} : await page.evaluate(async () => {
     const out = {};
     for (const [k, cache] of [['network (cache off)', false], ['network -> cache', true], ['from cache', true]]) {
       const t0 = performance.now();
@@ -98,12 +99,12 @@ try {
     }
     return out;
   });
-  console.log('\nload time (worker mode, 1 thread)');
+  if (PARTS.has('load')) console.log('\nload time (worker mode, 1 thread)');
   for (const [k, v] of Object.entries(loads)) console.log(`  ${k.padEnd(20)} ${v.toFixed(0)} ms`);
 
-  console.log(`\nthreads  prefill tok/s (128)   decode tok/s (64)    [best of ${REPS}]`);
+  if (PARTS.has('threads')) console.log(`\nthreads  prefill tok/s (128)   decode tok/s (64)    [best of ${REPS}]`);
   const rows = [];
-  for (const n of THREADS) {
+  for (const n of PARTS.has('threads') ? THREADS : []) {
     const r = await page.evaluate(
       async ([n, reps]) => {
         const m = await plm.GPT.load('/bench/model.gguf', { threads: n, contextLength: 256 });

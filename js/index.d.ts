@@ -23,6 +23,10 @@ export interface SourceShard {
   /** Each chunk is a fresh buffer the consumer may keep (transfer to a worker); default false. */
   owned?: boolean;
   open(signal?: AbortSignal): AsyncIterable<Uint8Array>;
+  /** The file's size without reading it (e.g. a HEAD request), so that a split model too large for wasm memory is refused before any download. */
+  probeSize?(signal?: AbortSignal): Promise<number | undefined>;
+  /** Called when the loader needs no more bytes of this file (it may stop reading early). */
+  finished?(): void;
 }
 
 export interface ResolvedSource {
@@ -513,7 +517,8 @@ export declare function chooseBuild(options?: { threads?: number; build?: Build 
 
 /** Add a source resolver (tried before the built-in ones). */
 export declare function registerSourceResolver(resolver: SourceResolver): void;
-export declare function resolveSource(input: ModelSource): Promise<ResolvedSource>;
+/** The files a source stands for (split names expanded, hf:// resolved, relative URLs against the page), not read yet. */
+export declare function resolveSource(input: ModelSource, options?: SourceOptions): Promise<ResolvedSource>;
 
 /** Replace platform hooks (embedders: custom worker creation, wasm fetching). */
 export declare function setPlatform(overrides: Record<string, unknown>): void;
@@ -532,7 +537,8 @@ export interface CachedModel {
 
 /** A cache backend (see js/core/cache.js for the contract). */
 export interface CacheStore {
-  get(url: string): Promise<{ size: number; chunks(signal?: AbortSignal): AsyncIterable<Uint8Array> } | null>;
+  /** A complete cached file, or null. `reused`: chunks are views of one buffer, reused between chunks. */
+  get(url: string): Promise<{ size: number; reused?: boolean; chunks(signal?: AbortSignal): AsyncIterable<Uint8Array> } | null>;
   writer(url: string, info: { size?: number }): Promise<{ write(chunk: Uint8Array): Promise<void>; commit(): Promise<unknown>; abort(): Promise<void> } | null>;
   list(): Promise<CachedModel[]>;
   delete(url: string): Promise<boolean>;

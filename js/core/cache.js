@@ -10,6 +10,7 @@
 // not cached. A cached copy is checked against its size when read.
 
 import { urlsOf } from './names.js';
+import { bodyReader } from './fetch.js';
 
 const CACHE_NAME = 'plm-wasm-models';
 const QUEUE_BYTES = 8 << 20; // bytes waiting to be written to the cache before the download waits
@@ -33,10 +34,11 @@ function cacheApiStore() {
         await cache.delete(key);
         return null;
       }
+      const reader = bodyReader(res.body);
       return {
         size,
+        reused: reader.reused,
         async *chunks(signal) {
-          const reader = res.body.getReader();
           let n = 0;
           try {
             for (;;) {

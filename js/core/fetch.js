@@ -14,6 +14,37 @@ import { modelCache } from './cache.js';
 const RETRIES = 5;
 const RETRY_DELAY_MS = 300;
 const DRAIN_LIMIT = 1 << 20; // after the loader is done: read at most this much more to complete the cached copy
+const READ_BUFFER = 1 << 20; // bytes per read of a body read into one reused buffer
+
+/**
+ * A reader of `body` and a read() that yields views of one reused buffer where the
+ * engine can (a "bytes" stream read with a BYOB reader: no garbage per chunk, so the
+ * page's memory stays at the file's size in wasm plus this buffer), else the stream's
+ * own fresh chunks. `reused` says which (views must be consumed before the next read).
+ */
+export function bodyReader(body) {
+  let reader = null;
+  try {
+    reader = body.getReader({ mode: 'byob' });
+  } catch {
+    // (not a byte stream: Node's fetch, older engines)
+  }
+  if (!reader) {
+    const r = body.getReader();
+    return { reused: false, read: () => r.read(), cancel: () => r.cancel() };
+  }
+  let buffer = new ArrayBuffer(READ_BUFFER);
+  return {
+    reused: true,
+    async read() {
+      const r = await reader.read(new Uint8Array(buffer));
+      if (r.value) buffer = r.value.buffer; // (the same memory, handed back)
+      if (!r.done && r.value.length === 0) return this.read();
+      return r;
+    },
+    cancel: () => reader.cancel(),
+  };
+}
 
 function sleep(ms, signal) {
   return new Promise((resolve, reject) => {
@@ -169,7 +200,8 @@ export async function* fetchResumable(url, { signal, retries = RETRIES, retryDel
       received += bytes.length;
       if (bytes.length) yield bytes;
     } else {
-      const reader = res.body.getReader();
+      const reader = bodyReader(res.body);
+      info.reused = reader.reused;
       let dropped = null;
       try {
         for (;;) {
@@ -228,7 +260,7 @@ export function httpShard(url, options = {}) {
     name: String(url),
     url,
     size: undefined,
-    owned: true,
+    owned: true, // (false while it yields views of one reused read buffer: see bodyReader)
     fromCache: false,
     resumes: 0,
     consumerDone: false,
@@ -256,6 +288,7 @@ export function httpShard(url, options = {}) {
         const hit = await store.get(shard.name);
         if (hit) {
           shard.size = hit.size;
+          shard.owned = !hit.reused;
           shard.fromCache = true;
           yield* hit.chunks(signal);
           return;
@@ -275,6 +308,7 @@ export function httpShard(url, options = {}) {
           }
           if (received === 0) {
             shard.size = info.size;
+            shard.owned = !info.reused;
             if (store) writer = await store.writer(shard.name, { size: info.size }).catch(() => null);
           }
           received += value.length;

@@ -3,7 +3,7 @@
 //
 //   page -> worker                               worker -> page
 //   load  { id, cls, options, shards }           progress { fn, args } (callbacks)
-//   chunk { file, size, bytes } (transferred)    ack { n }                (bytes consumed)
+//   chunk { file, size, bytes } (transferred)    ack { n, buffer }        (bytes consumed; the buffer back, transferred)
 //   end   { file }   eof {}                      filedone { file }        (loader needs no more of it)
 //   call  { id, method, args }                   result { id, value, state }
 //   iter  { id, method, args, credit }           yield { id, value }  done { id, state }
@@ -71,7 +71,7 @@ export function serve(api, port) {
     return {
       name,
       size: undefined,
-      owned: true,
+      owned: false, // (each chunk's buffer goes back to the page for reuse once consumed)
       async *open() {
         try {
           for (;;) {
@@ -82,7 +82,8 @@ export function serve(api, port) {
             try {
               yield m.bytes;
             } finally {
-              post({ t: 'ack', n: m.bytes.length });
+              const { buffer } = m.bytes;
+              post({ t: 'ack', n: m.bytes.length, buffer }, [buffer]);
             }
           }
         } finally {

@@ -24,6 +24,7 @@ import { decodeError, encodeArgs, encodeError, members } from './wire.js';
 import { crossOriginWorker } from './cross-origin.js';
 
 const WINDOW = 8 << 20; // bytes of the file in flight to the worker
+const SPARE_MIN = 1 << 20; // chunk buffers the worker hands back for reuse are at least this large
 const CREDIT = 16; // streamed items the worker may run ahead of the consumer
 // options that stay on this thread (the worker gets the rest: threads, build, contextLength, ...)
 const LOCAL_OPTIONS = new Set(['worker', 'engine', 'signal', 'onProgress', 'cache', 'retries', 'retryDelay', 'fetch', 'baseUrl', 'hfEndpoint']);
@@ -75,6 +76,7 @@ class Link {
   #signals = new Map(); // AbortSignal -> id
   #readyWaiters = [];
   #ackWaiters = [];
+  #spares = []; // chunk buffers back from the worker, to copy the next chunks into
   dead = null;
   inflight = 0;
   doneFiles = new Set();
@@ -125,6 +127,7 @@ class Link {
       }
       case 'ack':
         this.inflight -= m.n;
+        if (m.buffer?.byteLength >= SPARE_MIN && this.#spares.length < WINDOW / SPARE_MIN) this.#spares.push(m.buffer);
         this.#wakeSenders();
         break;
       case 'filedone':
@@ -273,7 +276,15 @@ class Link {
     if (this.dead) throw this.dead;
     if (this.doneFiles.has(file) || this.settled) return false;
     const transferable = owned && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer;
-    const bytes = transferable ? chunk : chunk.slice();
+    let bytes = chunk;
+    if (!transferable) {
+      // a copy, into a buffer the worker handed back when it can (streaming then
+      // allocates nothing per chunk: the memory stays at the file's size + the window)
+      const i = this.#spares.findIndex((b) => b.byteLength >= chunk.length);
+      const buffer = i >= 0 ? this.#spares.splice(i, 1)[0] : new ArrayBuffer(Math.max(chunk.length, SPARE_MIN));
+      bytes = new Uint8Array(buffer, 0, chunk.length);
+      bytes.set(chunk);
+    }
     this.inflight += bytes.length;
     this.#port.post({ t: 'chunk', file, size, bytes }, [bytes.buffer]);
     while (this.inflight > WINDOW && !this.dead && !this.settled && !this.doneFiles.has(file)) await new Promise((r) => this.#ackWaiters.push(r));
@@ -287,6 +298,7 @@ class Link {
   }
 
   terminate() {
+    this.#spares.length = 0;
     this.#die(new Error('the model worker was terminated'));
     this.#port.terminate();
   }

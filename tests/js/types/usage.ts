@@ -83,3 +83,33 @@ export async function webApi(): Promise<void> {
   setModelWorkerFactory(() => ({ post() {}, onMessage() {}, onError() {}, terminate() {}, ref() {}, unref() {} }));
   gpt.dispose();
 }
+
+// sources, runtime and platform hooks
+import { resolveSource, chooseBuild, setPlatform, T5 as T5Class } from 'plm-wasm';
+import type { ResolvedSource, Build, EngineOptions, SourceOptions } from 'plm-wasm';
+export async function lowLevel(): Promise<void> {
+  const so: SourceOptions = { cache: true, baseUrl: 'https://example.org/', hfEndpoint: 'https://hf.co', fetch: globalThis.fetch };
+  const src: ResolvedSource = await resolveSource('hf://a/b/c-00001-of-00002.gguf', so);
+  for (const s of src.shards) console.log(s.name, s.size ?? 0, s.owned ?? false, await s.probeSize?.(), s.finished?.());
+  const b: { build: Build; threads: number; fallback: string | null } = chooseBuild({ threads: 2 });
+  const eo: EngineOptions = { threads: b.threads, build: b.build, wasmBaseUrl: new URL('https://cdn.example/dist/'), log: console.log, error: console.error };
+  const engine = await Engine.create(eo);
+  console.log(engine.memoryBytes(), engine.threadsFallback, engine.build);
+  const t5 = await T5Class.load(src, { engine, worker: false, contextLength: 64 });
+  t5.dispose();
+  engine.dispose();
+  setPlatform({});
+}
+
+// plm-wasm/embed: the custom elements
+import { sharedModel, PlmGenerate } from 'plm-wasm/embed';
+import type { PlmResultDetail } from 'plm-wasm/embed';
+export async function embedApi(): Promise<void> {
+  const el: PlmGenerate = document.createElement('plm-generate');
+  el.setAttribute('model', 'models/gpt2-stories-F16.gguf');
+  el.addEventListener('plm-result', (e) => console.log((e as CustomEvent<PlmResultDetail['plm-generate']>).detail.text));
+  await el.run();
+  const gpt: GPT = await sharedModel(GPT, 'models/gpt2-stories-F16.gguf', (p) => console.log(p.loaded));
+  console.log(gpt.vocabSize, (await el.model()).info.architecture);
+  document.querySelector('plm-fill-mask')?.run();
+}
