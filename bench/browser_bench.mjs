@@ -12,6 +12,7 @@
 
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { writeModel, MODEL } from './load_bench.mjs';
 import { startServer } from '../tests/js/loader_server.mjs';
@@ -64,7 +65,7 @@ try {
         }
       });
   const status = (pid, key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-  console.log('\npeak memory of the page process while loading (cache off; fresh page each):');
+  if (PARTS.has('memory')) console.log('\npeak memory of the page process while loading (cache off; fresh page each):');
   for (const worker of PARTS.has('memory') ? [false, true] : []) {
     const p = await newPage(browser.context);
     await p.goto(srv.url('tests/browser/page.html'));
@@ -102,9 +103,28 @@ try {
   if (PARTS.has('load')) console.log('\nload time (worker mode, 1 thread)');
   for (const [k, v] of Object.entries(loads)) console.log(`  ${k.padEnd(20)} ${v.toFixed(0)} ms`);
 
-  if (PARTS.has('threads')) console.log(`\nthreads  prefill tok/s (128)   decode tok/s (64)    [best of ${REPS}]`);
+  // CPU actually given to the page (its processes' utime + stime) and how busy the whole
+  // machine was meanwhile (/proc/stat): a speed-up below 2 on a machine whose cores are
+  // busy with other work says more about the machine than about the thread pool
+  const TICK = 100; // USER_HZ
+  const pageCpu = () => renderers().reduce((t, pid) => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return t + (Number(f[11]) + Number(f[12])) / TICK;
+    } catch {
+      return t;
+    }
+  }, 0);
+  const machine = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+    return { busy: (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / TICK, all: f.slice(0, 8).reduce((a, b) => a + b, 0) / TICK };
+  };
+  if (PARTS.has('threads')) console.log(`\nthreads  prefill tok/s (128)   decode tok/s (64)    [best of ${REPS}]   page CPU   machine busy`);
   const rows = [];
   for (const n of PARTS.has('threads') ? THREADS : []) {
+    const t0 = performance.now();
+    const cpu0 = pageCpu();
+    const m0 = machine();
     const r = await page.evaluate(
       async ([n, reps]) => {
         const m = await plm.GPT.load('/bench/model.gguf', { threads: n, contextLength: 256 });
@@ -123,13 +143,17 @@ try {
       },
       [n, REPS],
     );
+    const wall = (performance.now() - t0) / 1000;
+    const cores = (pageCpu() - cpu0) / wall;
+    const m1 = machine();
+    const busy = ((m1.busy - m0.busy) / (m1.all - m0.all)) * cpus().length;
     rows.push({ n, ...r });
-    console.log(`${String(n).padStart(7)}  ${r.prefill.toFixed(1).padStart(12)}          ${r.decode.toFixed(2).padStart(10)}         (${r.rt.build}, ${r.rt.threads} thread${r.rt.threads > 1 ? 's' : ''})`);
+    console.log(`${String(n).padStart(7)}  ${r.prefill.toFixed(1).padStart(12)}          ${r.decode.toFixed(2).padStart(10)}         ${cores.toFixed(2)} cores  ${busy.toFixed(2)} of ${cpus().length} cores   (${r.rt.build}, ${r.rt.threads} thread${r.rt.threads > 1 ? 's' : ''})`);
   }
   const one = rows.find((r) => r.n === 1);
   for (const r of rows)
     if (one && r.n > 1) console.log(`speed-up 1 -> ${r.n} threads: prefill x${(r.prefill / one.prefill).toFixed(2)}, decode x${(r.decode / one.decode).toFixed(2)}`);
-  console.log(`\n(this machine: ${(await import('node:os')).cpus().length} cores shared with other jobs; load average ${(await import('node:os')).loadavg()[0].toFixed(1)})`);
+  console.log(`\n(this machine: ${cpus().length} cores shared with other jobs; load average ${loadavg().map((x) => x.toFixed(1)).join(', ')})`);
 } finally {
   await browser.close();
   await srv.close();

@@ -66,17 +66,18 @@ function dirStore() {
       return {
         size: meta.size,
         path: p.file,
+        reused: true, // (one buffer for all chunks: reading allocates nothing per chunk)
         async *chunks(signal) {
           const fh = await open(p.file, 'r');
+          const buf = new Uint8Array(Math.max(1, Math.min(CHUNK, meta.size)));
           try {
             let pos = 0;
             while (pos < meta.size) {
               signal?.throwIfAborted();
-              const buf = new Uint8Array(Math.min(CHUNK, meta.size - pos)); // fresh: consumers may keep it
-              const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+              const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, meta.size - pos), pos);
               if (bytesRead === 0) throw new Error(`the cached copy of ${key} (${p.file}) is shorter than recorded; delete it and load again`);
               pos += bytesRead;
-              yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+              yield buf.subarray(0, bytesRead);
             }
           } finally {
             await fh.close();
