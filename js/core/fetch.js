@@ -27,17 +27,17 @@ export function bodyReader(body) {
   try {
     reader = body.getReader({ mode: 'byob' });
   } catch {
-    // (not a byte stream: Node's fetch, older engines)
+    // (not a byte stream: engines before readable byte streams, custom fetch functions)
   }
   if (!reader) {
     const r = body.getReader();
     return { reused: false, read: () => r.read(), cancel: () => r.cancel() };
   }
-  let buffer = new ArrayBuffer(READ_BUFFER);
+  let buffer = null; // (allocated at the first read)
   return {
     reused: true,
     async read() {
-      const r = await reader.read(new Uint8Array(buffer));
+      const r = await reader.read(new Uint8Array(buffer ?? new ArrayBuffer(READ_BUFFER)));
       if (r.value) buffer = r.value.buffer; // (the same memory, handed back)
       if (!r.done && r.value.length === 0) return this.read();
       return r;
