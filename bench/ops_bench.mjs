@@ -1,6 +1,6 @@
 // ops_bench.mjs — matmul kernel microbenchmarks on the dist/ WebAssembly builds.
 //
-//   node bench/ops_bench.mjs [--quick] [--full] [--wall] [--builds=simd,scalar,mt] [--types=f32,f16,q8_0,q4_0]
+//   node bench/ops_bench.mjs [--quick] [--full] [--wall] [--builds=simd,scalar,mt] [--types=f32,f16,q8_0,q4_0] (also q4_K,q5_K,q6_K,q4_1,q5_0,q5_1)
 //
 // Instantiates dist/plm-simd.wasm, dist/plm.wasm and dist/plm-simd-mt.wasm
 // directly (standalone modules; the mt build gets a shared memory and
@@ -19,7 +19,7 @@ const args = new Map(process.argv.slice(2).map((a) => { const [k, v] = a.replace
 const quick = args.has('quick');
 const full = args.has('full');
 const builds = (args.get('builds') ?? 'simd,scalar,mt').split(',');
-const TYPES = { f32: 0, f16: 1, q8_0: 8, q4_0: 2 };
+const TYPES = { f32: 0, f16: 1, q8_0: 8, q4_0: 2, q4_1: 3, q5_0: 6, q5_1: 7, q4_K: 12, q5_K: 13, q6_K: 14 };
 const types = (args.get('types') ?? 'f32,f16,q8_0,q4_0').split(',');
 const dist = new URL('../dist/', import.meta.url);
 

@@ -25,6 +25,22 @@ void plm_bench_free(plm_bench *b) {
     free(b);
 }
 
+/* Random bytes with small finite fp16 scales where a block format keeps them
+ * (d / dmin / m at the block start). */
+static void random_blocks(int type, uint8_t *dst, size_t bytes, uint32_t *s) {
+    for (size_t i = 0; i < bytes; i++) {
+        *s ^= *s << 13, *s ^= *s >> 17, *s ^= *s << 5;
+        dst[i] = (uint8_t)(*s >> 24);
+    }
+    const size_t bb = plm_type_block_bytes(type);
+    const int n_scales = type == PLM_TYPE_Q5_0 ? 1 : 2; /* Q4_1, Q5_1, Q4_K, Q5_K: d and m / dmin */
+    for (size_t o = 0; o + bb <= bytes; o += bb)
+        for (int h = 0; h < n_scales; h++) {
+            const plm_fp16 d = plm_fp32_to_fp16(h ? 0.001f : 0.002f);
+            dst[o + 2 * h] = (uint8_t)d, dst[o + 2 * h + 1] = (uint8_t)(d >> 8);
+        }
+}
+
 plm_bench *plm_bench_matmul_new(int type, int n, int k, int m) {
     if (n <= 0 || k <= 0 || m <= 0 || !plm_type_supported(type) || plm_type_block_size(type) <= 0 ||
         k % plm_type_block_size(type)) {
@@ -45,10 +61,17 @@ plm_bench *plm_bench_matmul_new(int type, int n, int k, int m) {
         return NULL;
     }
     uint32_t s = 0x12345678u;
+    const int quantizer = type == PLM_TYPE_F32 || type == PLM_TYPE_F16 || type == PLM_TYPE_BF16 ||
+                          type == PLM_TYPE_Q8_0 || type == PLM_TYPE_Q4_0 || type == PLM_TYPE_Q6_K;
 #define RND() (s ^= s << 13, s ^= s >> 17, s ^= s << 5, (float)(int32_t)s * (1.0f / 2147483648.0f))
     for (int r = 0; r < n; r++) { /* row by row: no n x k float staging copy */
         for (int i = 0; i < k; i++) row[i] = 0.05f * RND();
-        if (plm_quantize(type, row, (uint8_t *)b->w.data + (size_t)r * rb, 1, k) != rb) {
+        uint8_t *dst = (uint8_t *)b->w.data + (size_t)r * rb;
+        if (!quantizer) { /* no reference quantizer (K-quants, Q4_1, Q5_*): random blocks */
+            random_blocks(type, dst, rb, &s);
+            continue;
+        }
+        if (plm_quantize(type, row, dst, 1, k) != rb) {
             plm_fail(PLM_E_UNSUPPORTED, "bench: cannot quantize to type %d", type);
             free(row);
             plm_bench_free(b);
