@@ -157,10 +157,10 @@ int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, 
 
     const int n_tasks = n_tasks_for((double)m * j->n * k, c.n_units);
     const int nb = k / QK8_0;
-    const int quant_act = W->type == PLM_TYPE_Q8_0 || W->type == PLM_TYPE_Q4_0;
+    const int quant_act = W->type == PLM_TYPE_Q8_0 || W->type == PLM_TYPE_Q4_0 || W->type == PLM_TYPE_Q5_0 ||
+                          W->type == PLM_TYPE_Q4_1 || W->type == PLM_TYPE_Q5_1;
     const int kquant = W->type == PLM_TYPE_Q4_K || W->type == PLM_TYPE_Q5_K || W->type == PLM_TYPE_Q6_K;
-    const int converted = W->type == PLM_TYPE_Q4_1 || W->type == PLM_TYPE_Q5_0 || W->type == PLM_TYPE_Q5_1 ||
-                          (W->type == PLM_TYPE_F16 && m > 1);
+    const int converted = W->type == PLM_TYPE_F16 && m > 1;
 
     /* Scratch layout: [activations][per-task converted rows]. */
     size_t act_bytes = 0;

@@ -20,7 +20,8 @@
  *   Q4_K / Q5_K / Q6_K : activations quantized to Q8_K blocks (ggml's
  *                 quantize_row_q8_K), integer dot products per super-block as
  *                 ggml's vec_dot_q{4,5,6}_K_q8_K.
- *   Q4_1 / Q5_0 / Q5_1 : each weight row dequantized to float32, then as F32.
+ *   Q5_0 / Q4_1 / Q5_1 : activations quantized to Q8_0 blocks, integer block
+ *                 dots as Q4_0 (ggml's vec_dot_q5_0_q8_0 / q4_1 / q5_1 idea).
  * Quantized types need k % 32 == 0 (k % 256 for K-quants), else PLM_E_INVALID.
  *
  * Summation order (so that scalar and SIMD twins, m == 1 and m > 1, and any
@@ -32,6 +33,9 @@
  *     with (j / 2) % 4 == l, the layout of i32x4.dot_i16x8_s), each converted
  *     to float, multiplied by (d_w * d_x) and added to float lane l; lanes
  *     combined as above (ggml's wasm path has the same per-lane structure);
+ *     Q5_0 likewise with its 5-bit values - 16; Q4_1 / Q5_1 (x = d*q + m) add,
+ *     after each block's lane term, (float)xsum_l * (m_w * d_x) to lane l, xsum_l
+ *     the same lane's sum of the activation quants;
  *   K-quants: per super-block b, two exact integers: isum_b = sum over sub-blocks
  *     of scale_j * dot(q_w, q_x) (Q6_K: q_w - 32) and msum_b = sum of min_j *
  *     (sum of the sub-block's q_x) (Q4_K / Q5_K), then one float chain over b:
@@ -151,6 +155,10 @@ float vec_dot_bf16_scalar(const uint16_t *w, const float *x, int n);
 float vec_dot_q8_0_q8_0_scalar(const block_q8_0 *w, const block_q8_0 *x8, int n);
 float vec_dot_q4_0_q8_0_scalar(const block_q4_0 *w, const block_q8_0 *x8, int n);
 void quantize_row_q8_0_act_scalar(const float *x, block_q8_0 *y, int n);
+/* Q5_0 / Q4_1 / Q5_1 weights as raw blocks (22 / 20 / 24 bytes, no alignment). */
+float vec_dot_q5_0_q8_0_scalar(const void *w, const block_q8_0 *x8, int n);
+float vec_dot_q4_1_q8_0_scalar(const void *w, const block_q8_0 *x8, int n);
+float vec_dot_q5_1_q8_0_scalar(const void *w, const block_q8_0 *x8, int n);
 float vec_dot_q4_K_q8_K_scalar(const block_q4_K *w, const block_q8_K *x, int n);
 float vec_dot_q5_K_q8_K_scalar(const block_q5_K *w, const block_q8_K *x, int n);
 float vec_dot_q6_K_q8_K_scalar(const block_q6_K *w, const block_q8_K *x, int n);
@@ -181,7 +189,7 @@ void convert_bf16_scalar(float *y, const uint16_t *x, int n);
 
 /* Matmul work description shared by ops.c and the twins: output columns
  * [c0, c1) of all m rows. tmp: OP_MM_TMP_ROWS * k floats of per-task scratch
- * (weight rows converted to float32: Q4_1 / Q5_0 / Q5_1, F16 with m > 1). */
+ * (weight rows converted to float32: F16 with m > 1). */
 #define OP_MM_TMP_ROWS 8
 typedef struct {
     int type;              /* weight type (enum plm_type) */

@@ -78,6 +78,46 @@ float vec_dot_q4_0_q8_0_scalar(const block_q4_0 *w, const block_q8_0 *x8, int n)
     return (s[0] + s[2]) + (s[1] + s[3]);
 }
 
+/* Q5_0 / Q4_1 / Q5_1 blocks: d (fp16), [m (fp16)], [qh (32 bits)], qs[16]; element j
+ * is the low nibble of qs[j] (j < 16) or the high nibble of qs[j - 16], plus bit j of
+ * qh as its 5th bit. Values q (0..15 / 0..31); Q5_0 stores q - 16. */
+static inline float rd_h(const uint8_t *p) { return plm_fp16_to_fp32((plm_fp16)(p[0] | p[1] << 8)); }
+
+static void unpack_legacy(const uint8_t *qs, uint32_t qh, int bits5, int8_t q[32]) {
+    for (int j = 0; j < 16; j++) {
+        q[j] = (int8_t)((qs[j] & 0x0F) | (bits5 ? ((qh >> j) & 1) << 4 : 0));
+        q[j + 16] = (int8_t)((qs[j] >> 4) | (bits5 ? ((qh >> (j + 16)) & 1) << 4 : 0));
+    }
+}
+
+static float dot_legacy(const uint8_t *w, const block_q8_0 *x8, int n, int bits5, int with_min) {
+    const size_t bytes = 2 + (with_min ? 2 : 0) + (bits5 ? 4 : 0) + 16;
+    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int b = 0; b < n / 32; b++, w += bytes) {
+        const uint8_t *h = w + (with_min ? 4 : 2);
+        const uint32_t qh = bits5 ? (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24 : 0;
+        int8_t q[32];
+        unpack_legacy(h + (bits5 ? 4 : 0), qh, bits5, q);
+        if (!with_min)
+            for (int j = 0; j < 32; j++) q[j] = (int8_t)(q[j] - 16);
+        const float dx = plm_fp16_to_fp32(x8[b].d);
+        block_lanes_add(s, q, x8[b].qs, rd_h(w) * dx);
+        if (with_min) {
+            const float md = rd_h(w + 2) * dx;
+            for (int l = 0; l < 4; l++) {
+                int32_t xs = 0;
+                for (int v = 0; v < 4; v++) xs += x8[b].qs[8 * v + 2 * l] + x8[b].qs[8 * v + 2 * l + 1];
+                s[l] += (float)xs * md;
+            }
+        }
+    }
+    return (s[0] + s[2]) + (s[1] + s[3]);
+}
+
+float vec_dot_q5_0_q8_0_scalar(const void *w, const block_q8_0 *x8, int n) { return dot_legacy(w, x8, n, 1, 0); }
+float vec_dot_q4_1_q8_0_scalar(const void *w, const block_q8_0 *x8, int n) { return dot_legacy(w, x8, n, 0, 1); }
+float vec_dot_q5_1_q8_0_scalar(const void *w, const block_q8_0 *x8, int n) { return dot_legacy(w, x8, n, 1, 1); }
+
 /* ggml's quantize_row_q8_0 (reference rounding: roundf, half away from zero).
  * Identical to plm_quantize_row_q8_0 for finite input; NaN quantizes to 0. */
 void quantize_row_q8_0_act_scalar(const float *x, block_q8_0 *y, int n) {
@@ -334,9 +374,8 @@ void matmul_range_scalar(const op_mm_job *j, int c0, int c1, float *tmp) {
     for (int c = c0; c < c1; c++) {
         const uint8_t *wr = j->w + (size_t)c * j->w_row_bytes;
         /* rows used by several activation rows are converted once (exact, so the
-         * same numbers as vec_dot_f16); Q4_1 / Q5_0 / Q5_1 are always dequantized first */
-        const int convert = j->type == PLM_TYPE_Q4_1 || j->type == PLM_TYPE_Q5_0 || j->type == PLM_TYPE_Q5_1 ||
-                            (j->type == PLM_TYPE_F16 && j->m > 1);
+         * same numbers as vec_dot_f16) */
+        const int convert = j->type == PLM_TYPE_F16 && j->m > 1;
         const int nbk = k / QK_K;
         if (convert) plm_dequantize_row(j->type, wr, tmp, k);
         for (int r = 0; r < j->m; r++) {
@@ -363,7 +402,10 @@ void matmul_range_scalar(const op_mm_job *j, int c0, int c1, float *tmp) {
             case PLM_TYPE_Q6_K:
                 v = vec_dot_q6_K_q8_K_scalar((const block_q6_K *)wr, j->xk + (size_t)r * nbk, k);
                 break;
-            default: v = vec_dot_f32_scalar(tmp, xr, k); break; /* Q4_1 / Q5_0 / Q5_1, dequantized */
+            case PLM_TYPE_Q5_0: v = vec_dot_q5_0_q8_0_scalar(wr, j->xq + (size_t)r * nb, k); break;
+            case PLM_TYPE_Q4_1: v = vec_dot_q4_1_q8_0_scalar(wr, j->xq + (size_t)r * nb, k); break;
+            case PLM_TYPE_Q5_1: v = vec_dot_q5_1_q8_0_scalar(wr, j->xq + (size_t)r * nb, k); break;
+            default: v = 0.0f; break; /* not reached: op_matmul checks the type */
             }
             if (j->bias) v += j->bias[c];
             j->y[(size_t)r * j->n + c] = v;

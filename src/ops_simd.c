@@ -208,6 +208,33 @@ INLINE void unpack_q4_0(const block_q4_0 *b, v128_t w[4]) {
     w[3] = wasm_i16x8_extend_high_i8x16(hi);
 }
 
+/* Q5_0 / Q4_1 / Q5_1 blocks (raw bytes): 4 x i16x8 of the values q (Q5_0: q - 16).
+ * The 5th bits: qh's bytes spread over the 16 lanes of each half, one bit per lane. */
+INLINE void unpack_legacy_simd(const uint8_t *blk, int bits5, int with_min, v128_t w[4]) {
+    const uint8_t *h = blk + (with_min ? 4 : 2), *qs = h + (bits5 ? 4 : 0);
+    const v128_t q = wasm_v128_load(qs);
+    v128_t lo = wasm_v128_and(q, wasm_i8x16_splat(0x0F)), hi = wasm_u8x16_shr(q, 4);
+    if (bits5) {
+        uint32_t qh;
+        memcpy(&qh, h, 4);
+        const v128_t v = wasm_i32x4_splat((int32_t)qh);
+        const v128_t bits = wasm_u8x16_make(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
+        const v128_t b0 = wasm_i8x16_swizzle(v, wasm_i8x16_make(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+        const v128_t b1 = wasm_i8x16_swizzle(v, wasm_i8x16_make(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+        const v128_t x10 = wasm_i8x16_splat(0x10);
+        lo = wasm_v128_or(lo, wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(b0, bits), bits), x10));
+        hi = wasm_v128_or(hi, wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(b1, bits), bits), x10));
+    }
+    if (!with_min) {
+        lo = wasm_i8x16_sub(lo, wasm_i8x16_splat(16));
+        hi = wasm_i8x16_sub(hi, wasm_i8x16_splat(16));
+    }
+    w[0] = wasm_i16x8_extend_low_i8x16(lo);
+    w[1] = wasm_i16x8_extend_high_i8x16(lo);
+    w[2] = wasm_i16x8_extend_low_i8x16(hi);
+    w[3] = wasm_i16x8_extend_high_i8x16(hi);
+}
+
 /* Exact integer lanes of one block: lane l = sum of elements j with (j/2)%4 == l. */
 INLINE v128_t block_dot(const v128_t w[4], const int16_t *x) {
     v128_t a = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w[0], wasm_v128_load(x)),
@@ -778,7 +805,10 @@ INLINE void tile_f16(const op_mm_job *j, int r0, int c0, int RM, int RN) {
         }
 }
 
-INLINE void tile_q(const op_mm_job *j, int r0, int c0, int RM, int RN, int q4) {
+/* kind: 0 Q8_0, 1 Q4_0, 2 Q5_0, 3 Q4_1, 4 Q5_1 */
+INLINE void tile_q(const op_mm_job *j, int r0, int c0, int RM, int RN, int kind) {
+    const int q4 = kind == 1, legacy = kind >= 2, with_min = kind >= 3;
+    const size_t bbytes = kind == 0 ? 34 : kind == 1 ? 18 : kind == 2 ? 22 : kind == 3 ? 20 : 24;
     const int k = j->k, nb = k / QK8_0;
     const uint8_t *w[4];
     const int16_t *x[4];
@@ -802,7 +832,13 @@ INLINE void tile_q(const op_mm_job *j, int r0, int c0, int RM, int RN, int q4) {
         for (int c = 0; c < RN; c++) {
             v128_t wv[4];
             float dw;
-            if (q4) {
+            float mw = 0.0f;
+            if (legacy) {
+                const uint8_t *blk = w[c] + (size_t)b * bbytes;
+                unpack_legacy_simd(blk, kind != 3, with_min, wv);
+                dw = g_f16_table[blk[0] | blk[1] << 8];
+                if (with_min) mw = g_f16_table[blk[2] | blk[3] << 8];
+            } else if (q4) {
                 const block_q4_0 *blk = (const block_q4_0 *)w[c] + b;
                 if (RM == 1)
                     unpack_q4_0_u(blk, wv); /* one subtraction per block instead of two */
@@ -819,6 +855,8 @@ INLINE void tile_q(const op_mm_job *j, int r0, int c0, int RM, int RN, int q4) {
                 v128_t isum = block_dot(wv, x[r] + b * QK8_0);
                 if (q4 && RM == 1) isum = wasm_i32x4_sub(isum, wasm_v128_load(xs[r] + b * 4));
                 acc[r][c] = block_acc(acc[r][c], isum, dw * xd[r][b]);
+                if (with_min) /* xs holds 8 x the lane sums: exact shift back */
+                    acc[r][c] = block_acc(acc[r][c], wasm_i32x4_shr(wasm_v128_load(xs[r] + b * 4), 3), mw * xd[r][b]);
             }
         }
     }
@@ -840,6 +878,9 @@ INLINE void tile(const op_mm_job *j, int r0, int c0, int RM, int RN) {
     case PLM_TYPE_BF16: tile_bf16(j, r0, c0, RM, RN); break;
     case PLM_TYPE_Q8_0: tile_q(j, r0, c0, RM, RN, 0); break;
     case PLM_TYPE_Q4_0: tile_q(j, r0, c0, RM, RN, 1); break;
+    case PLM_TYPE_Q5_0: tile_q(j, r0, c0, RM, RN, 2); break;
+    case PLM_TYPE_Q4_1: tile_q(j, r0, c0, RM, RN, 3); break;
+    case PLM_TYPE_Q5_1: tile_q(j, r0, c0, RM, RN, 4); break;
     default: break;
     }
 }
@@ -886,7 +927,8 @@ static void tiles(const op_mm_job *j, int r0, int r1, int c0, int c1) {
 /* Rows [r0, r1) in chunks whose activations fit in ~128 KB (L2), each chunk
  * swept once per column pair. */
 static void tiles_chunked(const op_mm_job *j, int c0, int c1) {
-    const size_t row_bytes = (j->type == PLM_TYPE_Q8_0 || j->type == PLM_TYPE_Q4_0)
+    const size_t row_bytes = (j->type == PLM_TYPE_Q8_0 || j->type == PLM_TYPE_Q4_0 || j->type == PLM_TYPE_Q5_0 ||
+                              j->type == PLM_TYPE_Q4_1 || j->type == PLM_TYPE_Q5_1)
                                  ? (size_t)j->k * sizeof(int16_t)
                                  : (size_t)j->k * sizeof(float);
     int chunk = (int)((128u << 10) / row_bytes) & ~3;
@@ -1103,7 +1145,7 @@ static void tiles_kquant(const op_mm_job *j, int c0, int c1) {
 
 /* Weight rows converted to float32 in tmp (OP_MM_TMP_ROWS at a time), then
  * float tiles: for F16 with m > 1 (conversion amortized over the m rows; the
- * same numbers as tile_f16 since the conversion is exact) and Q4_1 / Q5_0 / Q5_1. */
+ * same numbers as tile_f16 since the conversion is exact). */
 static void converted_rows(const op_mm_job *j, int c0, int c1, float *tmp) {
     const int k = j->k;
     for (int cb = c0; cb < c1; cb += OP_MM_TMP_ROWS) {
@@ -1128,8 +1170,7 @@ static void converted_rows(const op_mm_job *j, int c0, int c1, float *tmp) {
 void matmul_range_simd(const op_mm_job *j, int c0, int c1, float *tmp) {
     if (j->type == PLM_TYPE_Q4_K || j->type == PLM_TYPE_Q5_K || j->type == PLM_TYPE_Q6_K)
         tiles_kquant(j, c0, c1);
-    else if (j->type == PLM_TYPE_Q4_1 || j->type == PLM_TYPE_Q5_0 || j->type == PLM_TYPE_Q5_1 ||
-             (j->type == PLM_TYPE_F16 && j->m > 1))
+    else if (j->type == PLM_TYPE_F16 && j->m > 1)
         converted_rows(j, c0, c1, tmp);
     else
         tiles_chunked(j, c0, c1);

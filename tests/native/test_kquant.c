@@ -1,6 +1,7 @@
 /* test_kquant.c — K-quant x Q8_K dot products, Q8_K activations, the legacy
  * formats Q4_1 / Q5_0 / Q5_1 and Q5_K (dequantize, get_rows, matmul), and RoPE
  * with frequency factors / linear scaling:
+ *   - Q5_0 / Q4_1 / Q5_1 x Q8_0: canonical lane dots, double, SIMD = scalar;
  *   - formats: blocks packed here from chosen quant values (the inverse of the
  *     layouts, written from ggml's block descriptions) must dequantize to them;
  *   - dots: against double sums over the dequantized weights and the dequantized
@@ -248,7 +249,26 @@ TEST(test_k_matmul_canonical) {
         }
 }
 
-/* Q4_1 / Q5_0 / Q5_1 weights: dequantized rows, float dots; get_rows = dequantize. */
+/* Q4_1 / Q5_0 / Q5_1 weights: Q8_0 activations, the canonical lane dots (ops.h), close
+ * to the double dot of the dequantized weights and activations; get_rows = dequantize. */
+static float legacy_dot(int type, const uint8_t *w, const float *x, int k, double *ref, double *mag) {
+    block_q8_0 *q = malloc(sizeof(block_q8_0) * (size_t)(k / 32));
+    float *wd = malloc(sizeof(float) * k);
+    quantize_row_q8_0_act_scalar(x, q, k);
+    plm_dequantize_row(type, w, wd, k);
+    *ref = *mag = 0;
+    for (int i = 0; i < k; i++) {
+        const double xv = (double)plm_fp16_to_fp32(q[i / 32].d) * q[i / 32].qs[i % 32];
+        *ref += wd[i] * xv;
+        *mag += fabs(wd[i] * xv);
+    }
+    const float v = type == PLM_TYPE_Q5_0   ? vec_dot_q5_0_q8_0_scalar(w, q, k)
+                    : type == PLM_TYPE_Q4_1 ? vec_dot_q4_1_q8_0_scalar(w, q, k)
+                                            : vec_dot_q5_1_q8_0_scalar(w, q, k);
+    free(q), free(wd);
+    return v;
+}
+
 TEST(test_legacy_matmul_and_rows) {
     const int types[] = {PLM_TYPE_Q4_1, PLM_TYPE_Q5_0, PLM_TYPE_Q5_1};
     const int n = 5, k = 96;
@@ -263,15 +283,26 @@ TEST(test_legacy_matmul_and_rows) {
                 if (types[t] != PLM_TYPE_Q5_0) wr16(blk + 2, plm_fp32_to_fp16(0.1f * frand()));
             }
         plm_tensor tt = {"legacy.weight", types[t], 2, {k, n, 1, 1}, 0, rb * n, w};
-        float x[3 * 96], y[3 * 5], wd[96], rows[2 * 96];
-        for (int i = 0; i < 3 * k; i++) x[i] = frand();
-        for (int m = 1; m <= 3; m += 2) {
+        float x[9 * 96], y[9 * 5], y2[9 * 5], wd[96], rows[2 * 96];
+        for (int i = 0; i < 9 * k; i++) x[i] = frand();
+        for (int m = 1; m <= 9; m += 4) {
             CHECK_EQ_INT(op_matmul(y, &tt, NULL, x, m, k), PLM_OK);
             for (int r = 0; r < m; r++)
                 for (int c = 0; c < n; c++) {
-                    plm_dequantize_row(types[t], w + c * rb, wd, k);
-                    CHECK(same_bits(y[r * n + c], vec_dot_f32_scalar(wd, x + r * k, k)));
+                    double ref, mag;
+                    const float v = legacy_dot(types[t], w + c * rb, x + r * k, k, &ref, &mag);
+                    CHECK_MSG(same_bits(y[r * n + c], v), "%s m=%d [%d][%d]: %.9g vs canonical %.9g",
+                              plm_type_name(types[t]), m, r, c, y[r * n + c], v);
+                    CHECK_MSG(fabs(v - ref) <= 1e-6 * mag + 1e-9, "%s: %.9g vs double %.9g", plm_type_name(types[t]), v, ref);
                 }
+#if PLM_HAVE_SIMD
+            const int prev = ops_use_simd(0);
+            CHECK_EQ_INT(op_matmul(y2, &tt, NULL, x, m, k), PLM_OK);
+            ops_use_simd(prev);
+            CHECK_MSG(memcmp(y, y2, sizeof(float) * m * n) == 0, "%s m=%d: SIMD differs from scalar", plm_type_name(types[t]), m);
+#else
+            (void)y2;
+#endif
         }
         const int32_t ids[2] = {4, 1};
         CHECK_EQ_INT(op_get_rows(rows, &tt, ids, 2), PLM_OK);
