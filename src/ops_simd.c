@@ -805,10 +805,13 @@ INLINE void tile_f16(const op_mm_job *j, int r0, int c0, int RM, int RN) {
         }
 }
 
-/* kind: 0 Q8_0, 1 Q4_0, 2 Q5_0, 3 Q4_1, 4 Q5_1 */
-INLINE void tile_q(const op_mm_job *j, int r0, int c0, int RM, int RN, int kind) {
-    const int q4 = kind == 1, legacy = kind >= 2, with_min = kind >= 3;
-    const size_t bbytes = kind == 0 ? 34 : kind == 1 ? 18 : kind == 2 ? 22 : kind == 3 ? 20 : 24;
+/* Weights of `type` (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1; a constant at every call site)
+ * x Q8_0 activations. Q5_0 / Q4_1 / Q5_1 blocks are read as raw bytes: d, [m], [qh], qs. */
+INLINE void tile_q(const op_mm_job *j, int r0, int c0, int RM, int RN, int type) {
+    const int q4 = type == PLM_TYPE_Q4_0;
+    const int with_min = type == PLM_TYPE_Q4_1 || type == PLM_TYPE_Q5_1;
+    const int legacy = with_min || type == PLM_TYPE_Q5_0;
+    const size_t bbytes = legacy ? plm_type_block_bytes(type) : 0;
     const int k = j->k, nb = k / QK8_0;
     const uint8_t *w[4];
     const int16_t *x[4];
@@ -835,7 +838,7 @@ INLINE void tile_q(const op_mm_job *j, int r0, int c0, int RM, int RN, int kind)
             float mw = 0.0f;
             if (legacy) {
                 const uint8_t *blk = w[c] + (size_t)b * bbytes;
-                unpack_legacy_simd(blk, kind != 3, with_min, wv);
+                unpack_legacy_simd(blk, type != PLM_TYPE_Q4_1, with_min, wv);
                 dw = g_f16_table[blk[0] | blk[1] << 8];
                 if (with_min) mw = g_f16_table[blk[2] | blk[3] << 8];
             } else if (q4) {
@@ -876,11 +879,11 @@ INLINE void tile(const op_mm_job *j, int r0, int c0, int RM, int RN) {
     case PLM_TYPE_F32: tile_f32(j, r0, c0, RM, RN); break;
     case PLM_TYPE_F16: tile_f16(j, r0, c0, RM, RN); break;
     case PLM_TYPE_BF16: tile_bf16(j, r0, c0, RM, RN); break;
-    case PLM_TYPE_Q8_0: tile_q(j, r0, c0, RM, RN, 0); break;
-    case PLM_TYPE_Q4_0: tile_q(j, r0, c0, RM, RN, 1); break;
-    case PLM_TYPE_Q5_0: tile_q(j, r0, c0, RM, RN, 2); break;
-    case PLM_TYPE_Q4_1: tile_q(j, r0, c0, RM, RN, 3); break;
-    case PLM_TYPE_Q5_1: tile_q(j, r0, c0, RM, RN, 4); break;
+    case PLM_TYPE_Q8_0: tile_q(j, r0, c0, RM, RN, PLM_TYPE_Q8_0); break;
+    case PLM_TYPE_Q4_0: tile_q(j, r0, c0, RM, RN, PLM_TYPE_Q4_0); break;
+    case PLM_TYPE_Q5_0: tile_q(j, r0, c0, RM, RN, PLM_TYPE_Q5_0); break;
+    case PLM_TYPE_Q4_1: tile_q(j, r0, c0, RM, RN, PLM_TYPE_Q4_1); break;
+    case PLM_TYPE_Q5_1: tile_q(j, r0, c0, RM, RN, PLM_TYPE_Q5_1); break;
     default: break;
     }
 }

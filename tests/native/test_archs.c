@@ -269,14 +269,15 @@ static void rms(double *y, const double *x, const float *w) {
     for (int i = 0; i < E; i++) y[i] = x[i] * r * w[i];
 }
 /* y = W x (+ b), W of ggml type `type` [n][k]. The engine's arithmetic contract
- * (ops.h): Q8_0 / Q4_0 weights see activations quantized to Q8_0 blocks, K-quants to
+ * (ops.h): Q8_0 / Q4_0 / Q5_0 / Q4_1 / Q5_1 weights see activations quantized to Q8_0 blocks, K-quants to
  * Q8_K blocks (ggml's rules); the reference quantizes them the same way (from the
  * float32 value of its double activations) and does the rest in double. */
 static void mv(double *y, const float *W, const float *b, const double *x, int n, int k, int type) {
     float *xf = malloc(sizeof(float) * k);
     double *xd = malloc(sizeof(double) * k);
     for (int i = 0; i < k; i++) xf[i] = (float)x[i], xd[i] = x[i];
-    if (type == PLM_TYPE_Q8_0 || type == PLM_TYPE_Q4_0) {
+    if (type == PLM_TYPE_Q8_0 || type == PLM_TYPE_Q4_0 || type == PLM_TYPE_Q5_0 || type == PLM_TYPE_Q4_1 ||
+        type == PLM_TYPE_Q5_1) {
         block_q8_0 *q = malloc(sizeof(block_q8_0) * (k / 32));
         plm_quantize_row_q8_0(xf, q, k);
         for (int i = 0; i < k; i++) xd[i] = (double)plm_fp16_to_fp32(q[i / 32].d) * q[i / 32].qs[i % 32];

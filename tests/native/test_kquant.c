@@ -251,9 +251,11 @@ TEST(test_k_matmul_canonical) {
 
 /* Q4_1 / Q5_0 / Q5_1 weights: Q8_0 activations, the canonical lane dots (ops.h), close
  * to the double dot of the dequantized weights and activations; get_rows = dequantize. */
+enum { LEGACY_K = 96 }; /* row length of the legacy-type tests */
 static float legacy_dot(int type, const uint8_t *w, const float *x, int k, double *ref, double *mag) {
-    block_q8_0 *q = malloc(sizeof(block_q8_0) * (size_t)(k / 32));
-    float *wd = malloc(sizeof(float) * k);
+    block_q8_0 q[LEGACY_K / 32];
+    float wd[LEGACY_K];
+    CHECK(k == LEGACY_K);
     quantize_row_q8_0_act_scalar(x, q, k);
     plm_dequantize_row(type, w, wd, k);
     *ref = *mag = 0;
@@ -265,13 +267,12 @@ static float legacy_dot(int type, const uint8_t *w, const float *x, int k, doubl
     const float v = type == PLM_TYPE_Q5_0   ? vec_dot_q5_0_q8_0_scalar(w, q, k)
                     : type == PLM_TYPE_Q4_1 ? vec_dot_q4_1_q8_0_scalar(w, q, k)
                                             : vec_dot_q5_1_q8_0_scalar(w, q, k);
-    free(q), free(wd);
     return v;
 }
 
 TEST(test_legacy_matmul_and_rows) {
     const int types[] = {PLM_TYPE_Q4_1, PLM_TYPE_Q5_0, PLM_TYPE_Q5_1};
-    const int n = 5, k = 96;
+    const int n = 5, k = LEGACY_K;
     for (int t = 0; t < 3; t++) {
         const size_t rb = plm_type_row_bytes(types[t], k);
         uint8_t *w = malloc(rb * n);
