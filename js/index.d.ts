@@ -128,7 +128,7 @@ export interface TokenizeOptions {
 }
 
 export interface DetokenizeOptions {
-  /** Control tokens (BOS, EOS, ...) produce no text. Default true. */
+  /** Control tokens (BOS, EOS, ...) produce no text; SentencePiece models (LLaMA, T5) show an unknown token as " \u2047 " as sentencepiece does, others drop it. Default true. */
   skipSpecial?: boolean;
   /** Drop the leading space a SentencePiece tokenizer adds (as sentencepiece's decode). Default true. */
   stripLeadingSpace?: boolean;

@@ -75,6 +75,18 @@ struct plm_vocab {
 /* Token id of an exact byte string, -1 if not in the vocabulary. */
 int32_t tok_find(const plm_vocab *v, const char *s, size_t len);
 
+/* sentencepiece's decode renders an unknown piece as the model's unk_surface,
+ * " \u2047 " by default (TrainerSpec.unk_surface; a GGUF does not carry it).
+ * SentencePiece vocabularies (SPM, UGM) do the same under PLM_DECODE_SKIP_SPECIAL,
+ * which is sentencepiece's DecodeIds: control pieces vanish, unknown ones show.
+ * Without the flag every special token shows its own text ("<unk>"), as
+ * llama.cpp's token_to_piece(special = true). The other vocabularies drop
+ * UNKNOWN tokens under the flag (HF skip_special_tokens). */
+#define TOK_UNK_SURFACE " \xE2\x81\x87 "
+#define TOK_UNK_SURFACE_LEN 5
+/* 1 if token id decodes to TOK_UNK_SURFACE with these flags. */
+int tok_unk_surface(const plm_vocab *v, int32_t id, int flags);
+
 /* tok_bpe.c: byte length of the GPT-2 pre-tokenizer regex match at s[i]
  * (0 if i >= len); exposed for tools/tok_cli and cross-checks. */
 size_t tok_bpe_pretokenize_len(const char *s, size_t len, size_t i);

@@ -544,8 +544,10 @@ static int ugm_token_bytes(const plm_vocab *v, int32_t id, int flags, char *out,
     int n = (int)v->text_len[id], pos = 0, i = 0;
     switch (v->types[id]) {
     case PLM_TOKEN_UNUSED: return 0;
-    case PLM_TOKEN_CONTROL:
     case PLM_TOKEN_UNKNOWN:
+        if (tok_unk_surface(v, id, flags)) return put_bytes(out, cap, 0, TOK_UNK_SURFACE, TOK_UNK_SURFACE_LEN);
+        return (flags & PLM_DECODE_SKIP_SPECIAL) ? 0 : put_bytes(out, cap, 0, s, n);
+    case PLM_TOKEN_CONTROL:
         return (flags & PLM_DECODE_SKIP_SPECIAL) ? 0 : put_bytes(out, cap, 0, s, n);
     case PLM_TOKEN_BYTE: {
         int b = byte_piece_value(s, (size_t)n);

@@ -582,6 +582,16 @@ done:
 
 static int is_special_type(int t) { return t == PLM_TOKEN_CONTROL || t == PLM_TOKEN_UNKNOWN; }
 
+int tok_unk_surface(const plm_vocab *v, int32_t id, int flags) {
+    return (flags & PLM_DECODE_SKIP_SPECIAL) && v->types[id] == PLM_TOKEN_UNKNOWN &&
+           (v->algo->type == PLM_VOCAB_SPM || v->algo->type == PLM_VOCAB_UGM);
+}
+
+/* Bytes a token's piece may take in the generic decode. */
+static size_t piece_room(const plm_vocab *v, int32_t id, int flags) {
+    return tok_unk_surface(v, id, flags) ? PLM_MAX(v->text_len[id], TOK_UNK_SURFACE_LEN) : v->text_len[id];
+}
+
 /* The generic piece rule (SentencePiece style): U+2581 -> space, <0xNN> byte
  * tokens -> the byte, special tokens as written. buf has room for
  * text_len[id] bytes, which is always enough. */
@@ -614,10 +624,14 @@ static int generic_piece(const plm_vocab *v, int32_t id, char *buf) {
     return (int)o;
 }
 
-/* Bytes of one token into buf (room >= text_len[id]), without the leading
+/* Bytes of one token into buf (room >= piece_room()), without the leading
  * space rule (vocab_decode applies it to the first piece that has text). */
 static int piece(const plm_vocab *v, int32_t id, int flags, char *buf) {
     int t = v->types[id];
+    if (tok_unk_surface(v, id, flags)) {
+        memcpy(buf, TOK_UNK_SURFACE, TOK_UNK_SURFACE_LEN);
+        return TOK_UNK_SURFACE_LEN;
+    }
     if ((flags & PLM_DECODE_SKIP_SPECIAL) && is_special_type(t)) return 0;
     int n;
     if (v->algo->token_bytes) {
@@ -641,6 +655,10 @@ int vocab_token_bytes(const plm_vocab *v, int32_t id, int flags, char *out, int 
     if (id < 0 || id >= v->n_tokens)
         return plm_fail(PLM_E_INVALID, "token id %d is out of range [0, %d)", (int)id, (int)v->n_tokens);
     if (cap < 0 || (cap > 0 && !out)) return plm_fail(PLM_E_INVALID, "token_bytes: bad output buffer");
+    if (tok_unk_surface(v, id, flags)) {
+        if (cap > 0) memcpy(out, TOK_UNK_SURFACE, PLM_MIN(TOK_UNK_SURFACE_LEN, cap));
+        return TOK_UNK_SURFACE_LEN;
+    }
     if ((flags & PLM_DECODE_SKIP_SPECIAL) && is_special_type(v->types[id])) return 0;
     /* an algorithm with its own rule applies every flag itself */
     if (v->algo->token_bytes) return v->algo->token_bytes(v, id, flags, out, cap);
@@ -663,7 +681,7 @@ int vocab_decode(const plm_vocab *v, const int32_t *ids, int n, int flags, char 
     for (int i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= v->n_tokens)
             return plm_fail(PLM_E_INVALID, "token id %d is out of range [0, %d)", (int)ids[i], (int)v->n_tokens);
-        room += v->text_len[ids[i]];
+        room += piece_room(v, ids[i], flags);
     }
     if (room > (uint64_t)INT_MAX / 3) return plm_fail(PLM_E_TOO_LONG, "decode: the text would be too long");
     if (v->algo->decode) return v->algo->decode(v, ids, n, flags, out, cap);

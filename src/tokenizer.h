@@ -80,7 +80,9 @@ int vocab_encode_pair(const plm_vocab *v, const char *a, size_t alen, const char
 
 /* Decoding flags */
 enum {
-    PLM_DECODE_SKIP_SPECIAL = 1, /* drop control tokens (bos/eos/pad/cls/sep/...) */
+    PLM_DECODE_SKIP_SPECIAL = 1, /* drop control tokens (bos/eos/pad/cls/sep/...); unknown
+                                    tokens: dropped too, except in SentencePiece vocabularies
+                                    (llama, t5), which print sentencepiece's " \u2047 " */
     PLM_DECODE_STRIP_LEADING = 2 /* remove the leading space a SentencePiece decode strips */
 };
 

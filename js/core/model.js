@@ -138,7 +138,8 @@ export class ModelBase {
 
   /**
    * Text of token ids. skipSpecial (default true): control tokens such as BOS/EOS
-   * produce no text; stripLeadingSpace (default true): drop the leading space
+   * produce no text (SentencePiece models show <unk> as " \u2047 ", as sentencepiece's
+   * decode; false: every token as written, "<unk>"); stripLeadingSpace (default true): drop the leading space
    * SentencePiece tokenizers add (as sentencepiece's decode does).
    */
   detokenize(ids, { skipSpecial = true, stripLeadingSpace = true } = {}) {

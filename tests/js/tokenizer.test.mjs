@@ -2,6 +2,7 @@
 // (with and without special tokens) and decodes back.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { Tokenizer, GPT, Engine, PlmError, Status } from 'plm-wasm';
 import { fixture, readJSONL } from './helpers.mjs';
 
@@ -68,6 +69,23 @@ for (const c of CASES) {
     });
   });
 }
+
+test('SentencePiece <unk> decodes as sentencepiece prints it (" \u2047 "; "<unk>" with skipSpecial: false)', async () => {
+  const fx = JSON.parse(readFileSync(fixture('tokenizers', 'unk_decode.json'), 'utf8'));
+  for (const name of ['llama', 't5']) {
+    const { vocab, unk, cases } = fx[name];
+    const tok = await Tokenizer.load(fixture('tokenizers', vocab), { engine });
+    try {
+      for (const { ids, text } of cases) assert.equal(tok.decode(ids), text, `${name} ${JSON.stringify(ids).slice(0, 40)}`);
+      assert.equal(tok.decode([unk], { skipSpecial: false }), '<unk>');
+      const bytes = (flags) => new TextDecoder().decode(Uint8Array.from(tok.tokenBytes(unk, flags)));
+      assert.equal(bytes(1 /* skip special: what generate() streams */), ' \u2047 ');
+      assert.equal(bytes(0), '<unk>');
+    } finally {
+      tok.dispose();
+    }
+  }
+});
 
 test('Tokenizer.load frees everything on dispose', async () => {
   const base = engine.heapUsed();

@@ -1,7 +1,8 @@
 /* test_tok_spm.c — SentencePiece BPE ("llama").
  * Goldens: tests/fixtures/tokenizers/llama.jsonl (sentencepiece on Meta's
  * Llama 2 tokenizer.model, 32000 pieces, byte fallback) and the stories260K
- * model's own 512-piece tokenizer cases. */
+ * model's own 512-piece tokenizer cases; unk_decode.json (sentencepiece's
+ * decode of ids holding <unk>). */
 #include "test.h"
 #include "tok_test_util.h"
 
@@ -237,6 +238,13 @@ TEST(test_stories260k_model) {
     json_free(root);
 }
 
+/* <unk>: sentencepiece's decode shows " \u2047 " (tests/fixtures/tokenizers/unk_decode.json) */
+TEST(test_llama_unk_decode) {
+    const int n = check_unk_decode(llama, "llama");
+    printf("  unk_decode.json llama: %d cases equal sentencepiece's decode\n", n);
+    CHECK(n > 10);
+}
+
 /* Vocabularies built here: metadata defaults and flags. */
 TEST(test_spm_metadata_flags) {
     static const char *const toks[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "▁a", "ab"};
@@ -293,6 +301,7 @@ int main(void) {
     RUN(test_llama_random_bytes);
     RUN(test_llama_pair);
     RUN(test_stories260k_model);
+    RUN(test_llama_unk_decode);
     RUN(test_spm_metadata_flags);
     vocab_free(llama);
     return test_summary();

@@ -6,11 +6,12 @@
  *   t5_tiny.jsonl   the same on the 1000-piece model of t5/ (many <unk> runs)
  *   ugm_mini.json   a model with USER_DEFINED pieces and byte fallback
  *   t5/tokenizer_cases.json  input/decoder ids of the tiny T5 model goldens
+ *   unk_decode.json  sentencepiece's decode of t5-small ids holding <unk>
  *
  * Round trip: decode(encode(text), SKIP_SPECIAL | STRIP_LEADING) is the
  * sentencepiece-normalized text (NFKC, whitespace collapsed and stripped,
- * U+2581 -> ' ') without the leading space and without the characters that
- * became <unk> (they are special tokens, skipped). It is compared with the
+ * U+2581 -> ' ') without the leading space, each <unk> (a run of characters
+ * the model does not know) shown as sentencepiece's " \u2047 ". It is compared with the
  * normalized pieces sentencepiece itself returned, not with the input: NFKC
  * and whitespace collapsing make the input unrecoverable in general.
  */
@@ -21,6 +22,7 @@
 #include "gguf_writer.h"
 #include "json.h"
 #include "tokenizer.h"
+#include "tok_test_util.h"
 
 #define FX "tests/fixtures/"
 
@@ -68,12 +70,6 @@ static int ids_equal(const int32_t *a, int n, const json_value *arr) {
     return 1;
 }
 
-static void print_ids(const char *what, const int32_t *a, int n) {
-    fprintf(stderr, "  %s:", what);
-    for (int i = 0; i < n && i < 64; i++) fprintf(stderr, " %d", a[i]);
-    fprintf(stderr, n > 64 ? " ...\n" : "\n");
-}
-
 /* Input bytes of a record: "text", or "hex" for inputs that are not UTF-8. */
 static char *record_input(const json_value *rec, size_t *n) {
     const json_value *t = json_get(rec, "text"), *h = json_get(rec, "hex");
@@ -94,25 +90,29 @@ static char *record_input(const json_value *rec, size_t *n) {
     return s;
 }
 
-/* The expected round trip: normalized pieces without <unk>, U+2581 -> ' ',
- * leading spaces removed. */
+/* The expected round trip: normalized pieces, U+2581 -> ' ', leading spaces
+ * removed while the text is empty, <unk> as sentencepiece's " \u2047 ". */
 static char *expected_roundtrip(const json_value *rec, int32_t unk) {
     const json_value *pieces = json_get(rec, "pieces"), *ids = json_get(rec, "ids");
     size_t cap = 1;
-    for (size_t i = 0; i < pieces->n; i++) cap += pieces->arr[i]->slen;
+    for (size_t i = 0; i < pieces->n; i++) cap += pieces->arr[i]->slen + 5;
     char *s = malloc(cap), *o = s;
     for (size_t i = 0; i < pieces->n; i++) {
-        if ((int32_t)ids->arr[i]->num == unk) continue;
+        if ((int32_t)ids->arr[i]->num == unk) {
+            memcpy(o, " \xE2\x81\x87 ", 5), o += 5;
+            continue;
+        }
         const char *p = pieces->arr[i]->str;
         for (size_t k = 0; k < pieces->arr[i]->slen;) {
-            if (!strncmp(p + k, "\xE2\x96\x81", 3)) *o++ = ' ', k += 3;
-            else *o++ = p[k++];
+            if (!strncmp(p + k, "\xE2\x96\x81", 3)) {
+                if (o > s) *o++ = ' ';
+                k += 3;
+            } else {
+                *o++ = p[k++];
+            }
         }
     }
     *o = 0;
-    char *b = s;
-    while (*b == ' ') b++;
-    memmove(s, b, strlen(b) + 1);
     return s;
 }
 
@@ -332,6 +332,16 @@ TEST(ugm_user_defined_and_byte_fallback) {
     free(text);
 }
 
+TEST(t5_unk_decode) {
+    plm_vocab *v = load_vocab(FX "tokenizers/ggml-vocab-t5-small.gguf");
+    CHECK(v != NULL);
+    if (!v) return;
+    const int n = check_unk_decode(v, "t5");
+    printf("  unk_decode.json t5: %d cases equal sentencepiece's decode\n", n);
+    CHECK(n > 10);
+    vocab_free(v);
+}
+
 TEST(t5_edges) {
     plm_vocab *v = load_vocab(FX "tokenizers/ggml-vocab-t5-small.gguf");
     CHECK(v != NULL);
@@ -401,6 +411,7 @@ int main(void) {
     RUN(t5_tiny_jsonl);
     RUN(t5_model_cases);
     RUN(ugm_user_defined_and_byte_fallback);
+    RUN(t5_unk_decode);
     RUN(t5_edges);
     RUN(t5_long_word);
     return test_summary();

@@ -146,6 +146,59 @@ static inline void print_json_ids(const char *label, const json_value *arr) {
     fprintf(stderr, arr && arr->n > 40 ? " ...\n" : "\n");
 }
 
+/* tests/fixtures/tokenizers/unk_decode.json, section `model` ("llama" / "t5"):
+ * sentencepiece's decode of id sequences holding the unknown piece must equal
+ * vocab_decode(SKIP_SPECIAL | STRIP_LEADING); without SKIP_SPECIAL the unknown
+ * token shows its own text. Returns the number of cases checked. */
+static inline int check_unk_decode(const plm_vocab *v, const char *model) {
+    size_t len;
+    char *text = test_read_file("tests/fixtures/tokenizers/unk_decode.json", &len);
+    json_value *root = text ? json_parse(text, len) : NULL;
+    free(text);
+    const json_value *sec = root ? json_get(root, model) : NULL;
+    const json_value *cases = sec ? json_get(sec, "cases") : NULL;
+    CHECK_MSG(cases != NULL, "unk_decode.json: no section %s", model);
+    if (!cases) {
+        json_free(root);
+        return 0;
+    }
+    const int32_t unk = (int32_t)json_get(sec, "unk")->num;
+    CHECK_EQ_INT(vocab_unk(v), unk);
+    int ok = 0;
+    for (size_t c = 0; c < cases->n; c++) {
+        const json_value *jids = json_get(cases->arr[c], "ids"), *want = json_get(cases->arr[c], "text");
+        int32_t ids[512];
+        const int n = (int)jids->n;
+        CHECK(n <= 512);
+        if (n > 512) continue;
+        for (int i = 0; i < n; i++) ids[i] = (int32_t)jids->arr[i]->num;
+        char *got;
+        int gl = decode_alloc(v, ids, n, PLM_DECODE_SKIP_SPECIAL | PLM_DECODE_STRIP_LEADING, &got);
+        const int good = gl == (int)want->slen && !memcmp(got, want->str, want->slen);
+        ok += good;
+        CHECK_MSG(good, "%s unk case %zu: \"%s\", sentencepiece \"%s\"", model, c, got ? got : "(error)", want->str);
+        free(got);
+        /* without SKIP_SPECIAL: "<unk>" as written, once per unknown id */
+        gl = decode_alloc(v, ids, n, PLM_DECODE_STRIP_LEADING, &got);
+        int n_unk = 0, n_lit = 0;
+        for (int i = 0; i < n; i++) n_unk += ids[i] == unk;
+        for (const char *p = got; p && (p = strstr(p, "<unk>")) != NULL; p += 5) n_lit++;
+        CHECK_MSG(gl >= 0 && n_lit == n_unk && (!got || !strstr(got, "\xE2\x81\x87")),
+                  "%s unk case %zu without SKIP_SPECIAL: \"%s\"", model, c, got ? got : "(error)");
+        free(got);
+    }
+    /* one token at a time (streaming) */
+    char buf[8];
+    CHECK_EQ_INT(vocab_token_bytes(v, unk, PLM_DECODE_SKIP_SPECIAL, buf, sizeof buf), 5);
+    CHECK(!memcmp(buf, " \xE2\x81\x87 ", 5));
+    CHECK_EQ_INT(vocab_token_bytes(v, unk, PLM_DECODE_SKIP_SPECIAL | PLM_DECODE_STRIP_LEADING, buf, 3), 5);
+    CHECK(!memcmp(buf, " \xE2\x81", 3));
+    CHECK_EQ_INT(vocab_token_bytes(v, unk, 0, buf, sizeof buf), 5);
+    CHECK(!memcmp(buf, "<unk>", 5));
+    json_free(root);
+    return ok;
+}
+
 /* Calls fn(line object) for every line of a JSONL file; returns lines read or -1. */
 static inline int for_each_jsonl(const char *path, void (*fn)(const json_value *, void *), void *ctx) {
     size_t len;
