@@ -3,7 +3,8 @@
  *   cmake -S . -B build-rel && cmake --build build-rel -j2
  *   gcc -O2 -Isrc bench/tok_bench.c build-rel/libplm.a -lm -lpthread -o build-rel/tok_bench
  *   build-rel/tok_bench [vocab.gguf text-file]...
- * Default: the GPT-2 and LLaMA vocabularies on tests/fixtures/tokenizers/gpt2.jsonl. */
+ * Default: the GPT-2, LLaMA, BERT (WordPiece) and T5 (Unigram) vocabularies on
+ * tests/fixtures/tokenizers/gpt2.jsonl. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,5 +78,7 @@ int main(int argc, char **argv) {
     }
     bench("tests/fixtures/tokenizers/ggml-vocab-gpt-2.gguf", "tests/fixtures/tokenizers/gpt2.jsonl");
     bench("tests/fixtures/tokenizers/ggml-vocab-llama-spm.gguf", "tests/fixtures/tokenizers/gpt2.jsonl");
+    bench("tests/fixtures/tokenizers/ggml-vocab-bert-base-uncased.gguf", "tests/fixtures/tokenizers/gpt2.jsonl");
+    bench("tests/fixtures/tokenizers/ggml-vocab-t5-small.gguf", "tests/fixtures/tokenizers/gpt2.jsonl");
     return 0;
 }

@@ -322,11 +322,12 @@ static int wpm_token_bytes(const plm_vocab *v, int32_t id, int flags, char *out,
     return put_bytes(out, cap, pos, s, n);
 }
 
-/* In-place str.replace(from, to) for len(to) <= len(from). */
+/* In-place str.replace(from, to) for len(to) <= len(from), len(from) >= 2. Every
+ * pattern starts with a space: the second byte is tested before the memcmp. */
 static size_t replace_all(char *s, size_t n, const char *from, const char *to) {
     size_t fl = strlen(from), tl = strlen(to), r = 0, w = 0;
     while (r < n) {
-        if (s[r] == from[0] && r + fl <= n && !memcmp(s + r, from, fl)) {
+        if (s[r] == from[0] && r + fl <= n && s[r + 1] == from[1] && !memcmp(s + r, from, fl)) {
             memcpy(s + w, to, tl);
             w += tl, r += fl;
         } else {
