@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+// report.mjs — markdown tables from run.mjs' JSON lines: best of N over repetitions/rounds
+// for rates (the least disturbed run on a shared machine), medians for load time and memory.
+//
+//   node bench/compare/report.mjs out/gen.jsonl [out/embed.jsonl ...]
+//
+// Decoders, per model / threads / precision and engine:
+//   prefill tok/s   128 prompt tokens / prefill time              (wall clock)
+//   decode tok/s    64 tokens / time of the 63 steps after the prefill (wall clock)
+//   CPU columns     the same work per CPU-second of the page's renderer process (all threads):
+//                   prefill = a 1-token generation of the same prompt, decode = the difference
+//                   between the 64-token and the 1-token generation (63 steps)
+//   ratio columns   plm-wasm's rate / the engine's rate (> 1: plm-wasm is faster)
+// Encoders: sentences/s (wall) and sentences per CPU-second, 8 sentences, batch 1 and 8.
+
+import fs from 'node:fs';
+
+const files = process.argv.slice(2);
+if (!files.length) {
+  console.error('usage: node report.mjs results.jsonl ...');
+  process.exit(2);
+}
+const rows = files.flatMap((f) =>
+  fs
+    .readFileSync(f, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l)),
+);
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const best = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x) && x > 0);
+  return s.length ? Math.max(...s) : NaN;
+};
+const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+const ENGINE_NAMES = { plm: 'plm-wasm', wllama: 'wllama', tjs: 'transformers.js', ort: 'onnxruntime-web' };
+const ORDER = ['plm', 'wllama', 'tjs', 'ort'];
+const group = (xs, key) => {
+  const m = new Map();
+  for (const x of xs) {
+    const k = key(x);
+    if (!m.has(k)) m.set(k, []);
+    m.get(k).push(x);
+  }
+  return m;
+};
+const PREC = { 8: '8-bit', 4: '4-bit', 16: '16-bit', 32: 'fp32' };
+
+const errors = rows.filter((r) => r.error);
+for (const e of errors) console.log(`<!-- error: ${e.engine} ${e.model} ${e.variant} t${e.threads}: ${e.error.split('\n')[0]} -->`);
+const ok = rows.filter((r) => !r.error);
+const loads = ok.map((r) => r.loadavg).filter(Number.isFinite);
+if (loads.length) console.log(`\nload average (1 min) during the measurements: median ${f(median(loads))}, min ${f(Math.min(...loads))}, max ${f(Math.max(...loads))}; ${ok[0].cpu} x${ok[0].cpus}; ${ok[0].date?.slice(0, 10)}\n`);
+
+// ------------------------------------------------------------------ decoders
+const gen = ok.filter((r) => r.task === 'gen');
+for (const [key, list] of group(gen, (r) => `${r.model}|${r.threads}`)) {
+  const [model, threads] = key.split('|');
+  console.log(`\n#### ${model}, ${threads} thread${threads === '1' ? '' : 's'} (prompt ${list[0].promptTokens}, decode ${list[0].generated}; load average ${f(median(list.map((r) => r.loadavg)))})\n`);
+  console.log('| precision | engine | file | prefill tok/s | decode tok/s | prefill tok/CPU-s | decode tok/CPU-s | load s | peak MB | plm ÷ engine: prefill / decode (wall) | (CPU) |');
+  console.log('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const [prec, plist] of [...group(list, (r) => r.precision)].sort((a, b) => a[0] - b[0])) {
+    const stats = new Map();
+    for (const [engine, es] of group(plist, (r) => r.engine)) {
+      stats.set(engine, {
+        variant: es[0].variant,
+        prefill: best(es.map((r) => (r.promptTokens * 1000) / r.prefillMs)),
+        decode: best(es.map((r) => (r.generated * 1000) / r.decodeMs)),
+        prefillCpu: best(es.map((r) => r.promptTokens / r.prefillCpuS)),
+        decodeCpu: best(es.map((r) => (r.generated - 1) / (r.cpuS - r.prefillCpuS))),
+        load: median(es.map((r) => r.loadMs / 1000)),
+        peak: median(es.map((r) => r.peakMB)),
+        n: es.length,
+        loadavg: median(es.map((r) => r.loadavg)),
+        prompt: es[0].promptTokens,
+      });
+    }
+    const p = stats.get('plm');
+    for (const engine of ORDER) {
+      const s = stats.get(engine);
+      if (!s) continue;
+      const ratio = (a, b) => (p && engine !== 'plm' ? `${f(p[a] / s[a], 2)} / ${f(p[b] / s[b], 2)}` : '');
+      console.log(`| ${PREC[prec]} | ${ENGINE_NAMES[engine]} | ${s.variant} | ${f(s.prefill)} | ${f(s.decode, 2)} | ${f(s.prefillCpu)} | ${f(s.decodeCpu, 2)} | ${f(s.load, 2)} | ${f(s.peak, 0)} | ${ratio('prefill', 'decode')} | ${ratio('prefillCpu', 'decodeCpu')} |`);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ encoders
+const emb = ok.filter((r) => r.task === 'embed');
+for (const [key, list] of group(emb, (r) => `${r.model}|${r.threads}`)) {
+  const [model, threads] = key.split('|');
+  console.log(`\n#### ${model} embeddings, ${threads} thread${threads === '1' ? '' : 's'} (8 sentences, mean pooling + normalize; sentences/s wall | per CPU-s)\n`);
+  const cols = [...group(list, (r) => `${r.tokens}|${r.batch}`).keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  console.log(`| precision | engine | file | ${cols.map((c) => `${c.split('|')[0]} tok, batch ${c.split('|')[1]}`).join(' | ')} | peak MB | plm ÷ engine (CPU) |`);
+  console.log(`|---|---|---|${cols.map(() => '---:|').join('')}---:|---|`);
+  for (const [prec, plist] of [...group(list, (r) => r.precision)].sort((a, b) => a[0] - b[0])) {
+    const byEngine = group(plist, (r) => r.engine);
+    const cpuRate = (es, c) => best(es.filter((r) => `${r.tokens}|${r.batch}` === c).map((r) => r.nSent / r.cpuS));
+    const wallRate = (es, c) => best(es.filter((r) => `${r.tokens}|${r.batch}` === c).map((r) => (r.nSent * 1000) / r.totalMs));
+    const plm = byEngine.get('plm');
+    for (const engine of ORDER) {
+      const es = byEngine.get(engine);
+      if (!es) continue;
+      const cells = cols.map((c) => `${f(wallRate(es, c))} \\| ${f(cpuRate(es, c))}`);
+      const ratios = plm && engine !== 'plm' ? cols.map((c) => f(cpuRate(plm, c) / cpuRate(es, c), 2)).join(' / ') : '';
+      console.log(`| ${PREC[prec]} | ${ENGINE_NAMES[engine]} | ${es[0].variant} | ${cells.join(' | ')} | ${f(median(es.map((r) => r.peakMB)), 0)} | ${ratios} |`);
+    }
+  }
+}

@@ -1,0 +1,264 @@
+// bench.mjs — one engine at a time, driven by run.mjs through window.bench:
+//
+//   await bench.load({ engine, task, model, variant, threads })  -> { loadMs, ... }
+//   await bench.generate({ prompt: number[], nDecode })           -> decoder timings
+//   await bench.embed({ sentences: number[][], batch })           -> encoder timings
+//
+// engine: 'plm' (plm-wasm, this repo's js/ + dist/), 'wllama' (@wllama/wllama, llama.cpp),
+//         'tjs' (@huggingface/transformers: AutoModelForCausalLM.generate / AutoModel),
+//         'ort' (onnxruntime-web InferenceSession driven directly: what transformers.js does
+//               underneath, without its generation loop).
+// Every file comes from the local server (server.mjs); nothing from a CDN.
+// Timing conventions (the same for every engine):
+//   prefillMs  the forward pass over the prompt (for tjs: generate() start to the first token)
+//   decodeMs   the remaining steps: nDecode - 1 forward passes + sampling of nDecode tokens
+//              (decode tok/s = nDecode / decodeMs, as plm's stats and llama-server's timings)
+//   totalMs    the whole call as seen from JS
+
+const now = () => performance.now();
+const GGUF = (model, variant) => `${location.origin}/models/gguf/${model}-${variant}.gguf`;
+const ORT_DTYPE = { F32: 'fp32', Q8: 'q8', Q4: 'q4' };
+const ORT_SUFFIX = { F32: '', Q8: '_quantized', Q4: '_q4' };
+
+let current = null;
+
+function argmaxLast(data, vocab) {
+  const off = data.length - vocab;
+  let best = 0;
+  let bv = -Infinity;
+  for (let i = 0; i < vocab; i++) if (data[off + i] > bv) (bv = data[off + i]), (best = i);
+  return best;
+}
+
+/** Mean over tokens, L2-normalized: sentence-transformers' pooling, for ORT outputs. */
+function meanPoolNormalize(hidden, batch, seq, dim) {
+  const out = [];
+  for (let b = 0; b < batch; b++) {
+    const v = new Float32Array(dim);
+    for (let t = 0; t < seq; t++) {
+      const row = (b * seq + t) * dim;
+      for (let i = 0; i < dim; i++) v[i] += hidden[row + i];
+    }
+    let n = 0;
+    for (let i = 0; i < dim; i++) n += (v[i] /= seq) ** 2;
+    n = Math.sqrt(n) || 1;
+    for (let i = 0; i < dim; i++) v[i] /= n;
+    out.push(v);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ plm-wasm
+const plm = {
+  async load({ task, model, variant, threads }) {
+    const { GPT, BERT } = await import('/repo/js/index.js');
+    const t0 = now();
+    if (task === 'gen') this.m = await GPT.load(GGUF(model, variant), { threads, contextLength: 256 });
+    else this.m = await BERT.load(GGUF(model, variant), { threads });
+    const loadMs = now() - t0;
+    return { loadMs, build: this.m.engine.build, threads: this.m.engine.threads, wasmBytes: this.m.engine.memoryBytes() };
+  },
+  async generate({ prompt, nDecode }) {
+    const t0 = now();
+    const r = await this.m.complete(Int32Array.from(prompt), { maxTokens: nDecode, temperature: 0, ignoreEos: true });
+    const totalMs = now() - t0;
+    return { prefillMs: r.stats.prefillMs, decodeMs: r.stats.decodeMs, promptTokens: r.stats.promptTokens, generated: r.tokens.length, totalMs, first: r.tokens[0], wasmBytes: this.m.engine.memoryBytes() };
+  },
+  async embed({ sentences, batch }) {
+    const t0 = now();
+    let dim = 0;
+    for (let i = 0; i < sentences.length; i += batch) {
+      const part = sentences.slice(i, i + batch).map((s) => Int32Array.from(s));
+      const v = await this.m.embed(batch === 1 ? part[0] : part, { pooling: 'mean', normalize: true });
+      dim = (batch === 1 ? v : v[0]).length;
+    }
+    return { totalMs: now() - t0, dim, wasmBytes: this.m.engine.memoryBytes() };
+  },
+  async dispose() {
+    this.m?.dispose();
+  },
+};
+
+// ------------------------------------------------------------------ wllama (llama.cpp)
+const wllama = {
+  async load({ task, model, variant, threads }) {
+    const { Wllama } = await import('/nm/@wllama/wllama/esm/index.js');
+    const t0 = now();
+    this.w = new Wllama({ default: '/nm/@wllama/wllama/esm/wasm/wllama.wasm' }, { suppressNativeLog: true });
+    const blob = await (await fetch(GGUF(model, variant))).blob();
+    const params = { n_threads: threads, n_gpu_layers: 0, n_ctx: task === 'gen' ? 256 : 1024, seed: 1 };
+    if (task === 'embed') Object.assign(params, { embeddings: true, pooling_type: 'mean', n_batch: 1024, n_ubatch: 1024, n_parallel: 1 });
+    else params.n_parallel = 1;
+    await this.w.loadModel([new File([blob], 'model.gguf')], params);
+    const loadMs = now() - t0;
+    return { loadMs, build: this.w.isMultithread() ? 'mt' : 'st', threads: this.w.getNumThreads?.() ?? threads };
+  },
+  async generate({ text, nDecode }) {
+    // llama-server's completion API takes text only: run.mjs makes texts that tokenize to the
+    // same ids the other engines get (prompt_n is checked against them)
+    const t0 = now();
+    const r = await this.w.createCompletion({ prompt: text, max_tokens: nDecode, temperature: 0, ignore_eos: true, cache_prompt: false, stream: false });
+    const totalMs = now() - t0;
+    const t = r.timings;
+    return { prefillMs: t.prompt_ms, decodeMs: t.predicted_ms, promptTokens: t.prompt_n, generated: t.predicted_n, totalMs };
+  },
+  async embed({ sentences, batch }) {
+    const t0 = now();
+    let dim = 0;
+    for (let i = 0; i < sentences.length; i += batch) {
+      const part = sentences.slice(i, i + batch);
+      const r = await this.w.createEmbedding({ input: batch === 1 ? part[0] : part });
+      dim = r.data[0].embedding.length;
+    }
+    return { totalMs: now() - t0, dim };
+  },
+  async dispose() {
+    await this.w?.exit();
+  },
+};
+
+// ------------------------------------------------------------------ transformers.js
+const TJS_ORT = '/nm/@huggingface/transformers/node_modules/onnxruntime-web/dist/';
+const tjs = {
+  async load({ task, model, variant, threads }) {
+    const T = (this.T = await import('/nm/@huggingface/transformers/dist/transformers.js'));
+    const { env } = T;
+    env.allowRemoteModels = false;
+    env.allowLocalModels = true;
+    env.localModelPath = '/models/onnx/';
+    env.useBrowserCache = false;
+    env.useWasmCache = false;
+    // transformers.js' default ORT build (asyncify), from its own onnxruntime-web copy
+    env.backends.onnx.wasm.wasmPaths = { mjs: `${TJS_ORT}ort-wasm-simd-threaded.asyncify.mjs`, wasm: `${TJS_ORT}ort-wasm-simd-threaded.asyncify.wasm` };
+    env.backends.onnx.wasm.numThreads = threads;
+    const t0 = now();
+    const Cls = task === 'gen' ? T.AutoModelForCausalLM : T.AutoModel;
+    this.m = await Cls.from_pretrained(model, { dtype: ORT_DTYPE[variant], device: 'wasm' });
+    const loadMs = now() - t0;
+    return { loadMs, build: `ort ${env.backends.onnx.versions?.web ?? ''}`, threads: env.backends.onnx.wasm.numThreads };
+  },
+  async generate({ prompt, nDecode }) {
+    const { Tensor, BaseStreamer } = this.T;
+    const stamps = [];
+    class Clock extends BaseStreamer {
+      put() {
+        stamps.push(now());
+      }
+      end() {}
+    }
+    const n = prompt.length;
+    const input_ids = new Tensor('int64', BigInt64Array.from(prompt, BigInt), [1, n]);
+    const attention_mask = new Tensor('int64', new BigInt64Array(n).fill(1n), [1, n]);
+    const t0 = now();
+    const out = await this.m.generate({ input_ids, attention_mask, max_new_tokens: nDecode, min_new_tokens: nDecode, do_sample: false, streamer: new Clock() });
+    const totalMs = now() - t0;
+    // stamps[0]: the prompt (before any forward pass); stamps[1]: first token; stamps[nDecode]: last
+    const gen = stamps.length - 1;
+    return { prefillMs: stamps[1] - t0, decodeMs: stamps[gen] - stamps[1], promptTokens: n, generated: gen, totalMs, first: Number(out.data[n]) };
+  },
+  async embed({ sentences, batch }) {
+    const { Tensor, mean_pooling } = this.T;
+    const t0 = now();
+    let dim = 0;
+    for (let i = 0; i < sentences.length; i += batch) {
+      const part = sentences.slice(i, i + batch);
+      const seq = part[0].length;
+      const ids = new Tensor('int64', BigInt64Array.from(part.flat(), BigInt), [part.length, seq]);
+      const mask = new Tensor('int64', new BigInt64Array(part.length * seq).fill(1n), [part.length, seq]);
+      const types = new Tensor('int64', new BigInt64Array(part.length * seq), [part.length, seq]);
+      const { last_hidden_state } = await this.m({ input_ids: ids, attention_mask: mask, token_type_ids: types });
+      // = pipeline('feature-extraction')(texts, { pooling: 'mean', normalize: true }) after tokenization
+      const v = mean_pooling(last_hidden_state, mask).normalize(2, -1);
+      dim = v.dims.at(-1);
+    }
+    return { totalMs: now() - t0, dim };
+  },
+  async dispose() {
+    await this.m?.dispose();
+  },
+};
+
+// ------------------------------------------------------------------ onnxruntime-web, directly
+const ort_ = {
+  async load({ task, model, variant, threads }) {
+    const ort = (this.ort = await import('/nm/onnxruntime-web/dist/ort.wasm.min.mjs'));
+    ort.env.wasm.wasmPaths = '/nm/onnxruntime-web/dist/';
+    ort.env.wasm.numThreads = threads;
+    ort.env.wasm.proxy = false;
+    const t0 = now();
+    const url = `${location.origin}/models/onnx/${model}/onnx/model${ORT_SUFFIX[variant]}.onnx`;
+    this.s = await ort.InferenceSession.create(url, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    this.cfg = await (await fetch(`${location.origin}/models/onnx/${model}/config.json`)).json();
+    const loadMs = now() - t0;
+    return { loadMs, build: `ort ${ort.env.versions?.web ?? ''}`, threads: ort.env.wasm.numThreads };
+  },
+  async generate({ prompt, nDecode }) {
+    const { ort, cfg } = this;
+    const nLayer = cfg.n_layer ?? cfg.num_hidden_layers;
+    const nkv = cfg.n_head ?? cfg.num_key_value_heads;
+    const hd = (cfg.n_embd ?? cfg.hidden_size) / (cfg.n_head ?? cfg.num_attention_heads);
+    const V = cfg.vocab_size;
+    const i64 = (a, dims) => new ort.Tensor('int64', BigInt64Array.from(a, BigInt), dims);
+    let past = {};
+    for (let l = 0; l < nLayer; l++)
+      for (const kv of ['key', 'value']) past[`past_key_values.${l}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, nkv, 0, hd]);
+    let pos = 0;
+    const step = async (ids) => {
+      const out = await this.s.run({
+        input_ids: i64(ids, [1, ids.length]),
+        attention_mask: i64(new Array(pos + ids.length).fill(1), [1, pos + ids.length]),
+        position_ids: i64(ids.map((_, i) => pos + i), [1, ids.length]),
+        ...past,
+      });
+      for (const t of Object.values(past)) t.dispose?.();
+      past = {};
+      for (let l = 0; l < nLayer; l++) for (const kv of ['key', 'value']) past[`past_key_values.${l}.${kv}`] = out[`present.${l}.${kv}`];
+      pos += ids.length;
+      const id = argmaxLast(out.logits.data, V);
+      out.logits.dispose?.();
+      return id;
+    };
+    const t0 = now();
+    let id = await step(prompt);
+    const t1 = now();
+    const tokens = [id];
+    while (tokens.length < nDecode) tokens.push((id = await step([id])));
+    const t2 = now();
+    for (const t of Object.values(past)) t.dispose?.();
+    return { prefillMs: t1 - t0, decodeMs: t2 - t1, promptTokens: prompt.length, generated: tokens.length, totalMs: t2 - t0, first: tokens[0] };
+  },
+  async embed({ sentences, batch }) {
+    const { ort, cfg } = this;
+    const t0 = now();
+    for (let i = 0; i < sentences.length; i += batch) {
+      const part = sentences.slice(i, i + batch);
+      const seq = part[0].length;
+      const dims = [part.length, seq];
+      const out = await this.s.run({
+        input_ids: new ort.Tensor('int64', BigInt64Array.from(part.flat(), BigInt), dims),
+        attention_mask: new ort.Tensor('int64', new BigInt64Array(part.length * seq).fill(1n), dims),
+        token_type_ids: new ort.Tensor('int64', new BigInt64Array(part.length * seq), dims),
+      });
+      meanPoolNormalize(out.last_hidden_state.data, part.length, seq, cfg.hidden_size);
+    }
+    return { totalMs: now() - t0, dim: cfg.hidden_size };
+  },
+  async dispose() {
+    await this.s?.release();
+  },
+};
+
+const ENGINES = { plm, wllama, tjs, ort: ort_ };
+
+window.bench = {
+  isolated: () => crossOriginIsolated,
+  async load(cfg) {
+    current = ENGINES[cfg.engine];
+    if (!current) throw new Error(`unknown engine ${cfg.engine}`);
+    return current.load(cfg);
+  },
+  generate: (cfg) => current.generate(cfg),
+  embed: (cfg) => current.embed(cfg),
+  dispose: () => current?.dispose(),
+};
+document.getElementById('log').textContent += '\nready';
