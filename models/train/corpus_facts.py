@@ -1,11 +1,13 @@
 """English sentences for the BERT demo model: simple facts written many ways (capitals,
-animal sounds, colours, animal babies and homes, opposites, jobs, order of days and
-months, small sums), plus prose from Debian's /usr/share/common-licenses (base-files,
-present on every Debian system). Deterministic.
+continents, animal sounds, colours, animal babies and homes, opposites, jobs, order of
+days and months, what farm animals give, small sums), plus English prose from Debian's
+/usr/share/common-licenses (base-files, present on every Debian system). Deterministic.
 
-Each relation has TRAIN templates and one HELD-OUT template never used in training:
-held-out sentences state known facts in a new way, which is what the accuracy and
-similarity numbers in models/README.md measure.
+Every relation has about ten phrasings (templates). For every fact, HELDOUT_PER_FACT
+of its relation's templates are held out (chosen with HELDOUT_SEED): training never
+shows that fact in those phrasings, but shows it in the others, and shows those
+phrasings with other facts. The held-out sentences — known facts said in a new way —
+are what the accuracy and similarity numbers in models/README.md measure.
 
     /usr/bin/python3 corpus_facts.py [N]    # prints N training sentences
 """
@@ -53,8 +55,8 @@ SOUNDS = [("dog", "woof", "barks"), ("cat", "meow", "meows"), ("cow", "moo", "mo
           ("duck", "quack", "quacks"), ("sheep", "baa", "bleats"), ("pig", "oink", "oinks"),
           ("owl", "hoot", "hoots"), ("frog", "ribbit", "croaks"), ("mouse", "squeak", "squeaks"),
           ("lion", "roar", "roars"), ("snake", "hiss", "hisses"), ("bee", "buzz", "buzzes"),
-          ("horse", "neigh", "neighs"), ("rooster", "cock-a-doodle-doo", "crows"), ("bird", "tweet", "sings"),
-          ("wolf", "awoo", "howls"), ("donkey", "hee-haw", "brays"), ("goat", "maa", "bleats")]
+          ("horse", "neigh", "neighs"), ("hen", "cluck", "clucks"), ("bird", "tweet", "sings"),
+          ("wolf", "awoo", "howls"), ("crow", "caw", "caws"), ("goat", "maa", "bleats")]
 COLORS = [("sky", "blue"), ("grass", "green"), ("banana", "yellow"), ("snow", "white"), ("coal", "black"),
           ("blood", "red"), ("strawberry", "red"), ("carrot", "orange"), ("lemon", "yellow"),
           ("leaf", "green"), ("milk", "white"), ("chocolate", "brown"), ("tomato", "red"),
@@ -90,58 +92,68 @@ NUMS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", 
 PRODUCE = [("bees", "honey"), ("cows", "milk"), ("hens", "eggs"), ("sheep", "wool"), ("spiders", "silk"),
            ("trees", "wood"), ("silkworms", "silk")]
 
-# relation -> (train templates, held-out template); {a} {b} are the two slots, * marks the answer slot
+# relation -> templates; {a} is the subject, *{b} the answer slot (the masked word);
+# {an_a} / {an_b} are the article ("a" / "an") that goes before a / b.
 T = {
-    "capital": (["the capital of {a} is *{b}.", "*{b} is the capital of {a}.",
-                 "the capital city of {a} is *{b}.", "*{b} is the capital city of {a}.",
-                 "*{b} is a city in {a}.", "the government of {a} sits in *{b}.",
-                 "{a} has its capital in *{b}.", "i visited *{b}, the capital of {a}.",
-                 "the main city of {a} is *{b}.", "in {a}, the capital is *{b}.",
-                 "we flew to *{b}, which is the capital of {a}."],
-                "the city of *{b} is the capital of {a}."),
-    "continent": (["{a} is a country in *{b}.", "{a} is in *{b}.", "{a} lies in *{b}.",
-                   "{a} is one of the countries of *{b}.", "you will find {a} in *{b}."],
-                  "the country of {a} is part of *{b}."),
-    "sound": (["the {a} says *{b}.", "a {a} says *{b}.", "what does the {a} say? it says *{b}.",
-               "the {a} goes *{b}.", "*{b} is the sound a {a} makes.", "the {a} said *{b}.",
-               "i heard the {a} say *{b}."],
-              "when a {a} talks, it says *{b}."),
-    "verb": (["the {a} *{b}.", "a {a} *{b} loudly.", "at night the {a} *{b}.", "the old {a} *{b} again.",
-              "every morning the {a} *{b}.", "my {a} *{b} all day."],
-             "listen, the {a} *{b}!"),
-    "color": (["the {a} is *{b}.", "the color of the {a} is *{b}.", "a {a} is *{b}.",
-               "*{b} is the color of the {a}.", "the {a} is always *{b}.", "what color is the {a}? it is *{b}.",
-               "look at the *{b} {a}."],
-              "most of the time, the {a} looks *{b}."),
-    "baby": (["a baby {a} is called a *{b}.", "the baby of a {a} is a *{b}.", "a young {a} is a *{b}.",
-              "a *{b} is a baby {a}.", "a *{b} grows up to be a {a}.", "the mother {a} fed her *{b}.",
-              "a little {a} is called a *{b}."],
-             "when a {a} has a baby, the baby is a *{b}."),
-    "home": (["the {a} lives in a *{b}.", "a {a} lives in the *{b}.", "the home of a {a} is a *{b}.",
-              "the {a} went back to its *{b}.", "a {a} makes its home in a *{b}.",
-              "at night the {a} returns to the *{b}."],
-             "every {a} sleeps in its *{b}."),
-    "opposite": (["the opposite of {a} is *{b}.", "{a} is the opposite of *{b}.",
-                  "*{b} is the opposite of {a}.", "{a} and *{b} are opposites.",
-                  "the word {a} means the opposite of *{b}."],
-                 "if it is not {a}, it is *{b}."),
-    "job_place": (["a {a} works in a *{b}.", "the {a} goes to the *{b} every day.",
-                   "you can find a {a} at the *{b}.", "the {a} works at the *{b}.",
-                   "every {a} needs a *{b} to work in."],
-                  "my aunt is a {a}, so she works at the *{b}."),
-    "next_day": (["after {a} comes *{b}.", "the day after {a} is *{b}.", "today is {a}, tomorrow is *{b}.",
-                  "{a} is followed by *{b}.", "the next day after {a} is *{b}."],
-                 "if yesterday was {a}, today is *{b}."),
-    "next_month": (["after {a} comes *{b}.", "the month after {a} is *{b}.", "{a} is followed by *{b}.",
-                    "this month is {a}, next month is *{b}.", "the next month after {a} is *{b}."],
-                   "when {a} ends, *{b} begins."),
-    "produce": (["{a} make *{b}.", "we get *{b} from {a}.", "*{b} comes from {a}.", "{a} give us *{b}.",
-                 "the {a} on the farm make *{b}."],
-                "the farmer gets *{b} from the {a}."),
-    "sum": (["{a} is *{b}.", "{a} equals *{b}.", "{a} makes *{b}.", "what is {a}? it is *{b}.",
-             "{a} is the same as *{b}."],
-            "if you add {a}, you get *{b}."),
+    "capital": ["the capital of {a} is *{b}.", "*{b} is the capital of {a}.",
+                "the capital city of {a} is *{b}.", "*{b} is the capital city of {a}.",
+                "{a} has its capital in *{b}.", "the government of {a} sits in *{b}.",
+                "i visited *{b}, the capital of {a}.", "the main city of {a} is *{b}.",
+                "in {a}, the capital is *{b}.", "we flew to *{b}, which is the capital of {a}.",
+                "the city of *{b} is the capital of {a}.", "{a}'s capital is *{b}."],
+    "continent": ["{a} is a country in *{b}.", "{a} is in *{b}.", "{a} lies in *{b}.",
+                  "{a} is one of the countries of *{b}.", "you will find {a} in *{b}.",
+                  "the country of {a} is part of *{b}.", "{a} is located in *{b}.",
+                  "on a map, {a} is in *{b}.", "{a} belongs to *{b}.", "people in {a} live in *{b}."],
+    "sound": ["the {a} says *{b}.", "{an_a} {a} says *{b}.", "what does the {a} say? it says *{b}.",
+              "the {a} goes *{b}.", "*{b} is the sound {an_a} {a} makes.", "the {a} said *{b}.",
+              "i heard the {a} say *{b}.", "when {an_a} {a} talks, it says *{b}.",
+              "the sound of the {a} is *{b}.", "every {a} says *{b}.", "the little {a} went *{b}."],
+    "verb": ["the {a} *{b}.", "{an_a} {a} *{b} loudly.", "at night the {a} *{b}.", "the old {a} *{b} again.",
+             "every morning the {a} *{b}.", "my {a} *{b} all day.", "listen, the {a} *{b}!",
+             "the angry {a} *{b}.", "outside, the {a} *{b}.", "when it is hungry, the {a} *{b}."],
+    "color": ["the {a} is *{b}.", "the color of the {a} is *{b}.", "{an_a} {a} is *{b}.",
+              "*{b} is the color of the {a}.", "the {a} is always *{b}.", "what color is the {a}? it is *{b}.",
+              "look at the *{b} {a}.", "most of the time, the {a} looks *{b}.", "she drew the {a} in *{b}.",
+              "the {a} has a *{b} color.", "every {a} is *{b}."],
+    "baby": ["a baby {a} is called {an_b} *{b}.", "the baby of {an_a} {a} is {an_b} *{b}.",
+             "a young {a} is {an_b} *{b}.", "{an_b} *{b} is a baby {a}.", "{an_b} *{b} grows up to be {an_a} {a}.",
+             "the mother {a} fed her *{b}.", "a little {a} is called {an_b} *{b}.",
+             "when {an_a} {a} has a baby, the baby is {an_b} *{b}.", "the {a} had a tiny *{b}.",
+             "we saw {an_a} {a} with her *{b}."],
+    "home": ["the {a} lives in {an_b} *{b}.", "{an_a} {a} lives in the *{b}.", "the home of {an_a} {a} is {an_b} *{b}.",
+             "the {a} went back to its *{b}.", "{an_a} {a} makes its home in {an_b} *{b}.",
+             "at night the {a} returns to the *{b}.", "every {a} sleeps in its *{b}.",
+             "where does the {a} live? in {an_b} *{b}.", "the {a} stayed in its *{b} all winter.",
+             "we found {an_a} {a} in its *{b}."],
+    "opposite": ["the opposite of {a} is *{b}.", "{a} is the opposite of *{b}.", "*{b} is the opposite of {a}.",
+                 "{a} and *{b} are opposites.", "the word {a} means the opposite of *{b}.",
+                 "if it is not {a}, it is *{b}.", "the reverse of {a} is *{b}.", "{a} is the other way from *{b}.",
+                 "what is the opposite of {a}? it is *{b}.", "*{b} and {a} are opposites."],
+    "job_place": ["{an_a} {a} works in {an_b} *{b}.", "the {a} goes to the *{b} every day.",
+                  "you can find {an_a} {a} at the *{b}.", "the {a} works at the *{b}.",
+                  "every {a} needs {an_b} *{b} to work in.", "my aunt is {an_a} {a}, so she works at the *{b}.",
+                  "the {a} drove to the *{b}.", "the {a} spent the day at the *{b}.",
+                  "where does {an_a} {a} work? at the *{b}.", "our {a} is busy at the *{b}."],
+    "next_day": ["after {a} comes *{b}.", "the day after {a} is *{b}.", "today is {a}, tomorrow is *{b}.",
+                 "{a} is followed by *{b}.", "the next day after {a} is *{b}.", "if yesterday was {a}, today is *{b}.",
+                 "*{b} comes right after {a}.", "the day before *{b} is {a}.", "first {a}, then *{b}."],
+    "next_month": ["after {a} comes *{b}.", "the month after {a} is *{b}.", "{a} is followed by *{b}.",
+                   "this month is {a}, next month is *{b}.", "the next month after {a} is *{b}.",
+                   "when {a} ends, *{b} begins.", "*{b} comes right after {a}.", "the month before *{b} is {a}.",
+                   "first {a}, then *{b}."],
+    "produce": ["{a} make *{b}.", "we get *{b} from {a}.", "*{b} comes from {a}.", "{a} give us *{b}.",
+                "the {a} on the farm make *{b}.", "the farmer gets *{b} from the {a}.", "*{b} is made by {a}.",
+                "our {a} made a lot of *{b}.", "what do {a} give us? they give us *{b}."],
+    "sum": ["{a} is *{b}.", "{a} equals *{b}.", "{a} makes *{b}.", "what is {a}? it is *{b}.",
+            "{a} is the same as *{b}.", "if you add {a}, you get *{b}.", "{a} gives *{b}.",
+            "i know that {a} is *{b}.", "we learned that {a} is *{b}."],
 }
+# Said before a training sentence now and then (never in the held-out sentences).
+PREFIXES = ["i think ", "everyone knows that ", "my teacher said that ", "it is true that ",
+            "did you know that ", "yes, ", "remember: ", "we read that ", "grandma told me that "]
+HELDOUT_SEED, HELDOUT_PER_FACT = 99, 2
+TRAIN_SEED = 11
 
 
 def facts():
@@ -161,15 +173,32 @@ def facts():
     return out
 
 
+def article(w):
+    return "an" if w[0] in "aeiou" else "a"
+
+
 def fill(template, a, b):
     """-> (sentence, answer word, character offset of the answer)."""
     pre, post = template.split("*")
-    pre = pre.format(a=a, b=b)
-    return pre + post.format(a=a, b=b), b, len(pre)
+    kw = dict(a=a, b=b, an_a=article(a), an_b=article(b))
+    pre = pre.format(**kw)
+    return pre + post.format(**kw), b, len(pre)
+
+
+def takes_prefix(template):
+    """Statements that still read well after "everyone knows that " and the like."""
+    return template.startswith(("the ", "a ", "an ", "{a}", "*{b}", "{an_a}", "{an_b}")) and \
+        "?" not in template and "!" not in template
+
+
+def heldout_templates():
+    """{fact: [template index, ...]}: the phrasings each fact is never trained with."""
+    r = random.Random(HELDOUT_SEED)
+    return {f: sorted(r.sample(range(len(T[f[0]])), HELDOUT_PER_FACT)) for f in facts()}
 
 
 def job_sentences():
-    return [f"a {j} {d}." for j, _, d in JOBS] + [f"the {j} {d} every day." for j, _, d in JOBS]
+    return [f"{article(j)} {j} {d}." for j, _, d in JOBS] + [f"the {j} {d} every day." for j, _, d in JOBS]
 
 
 def license_sentences():
@@ -188,51 +217,72 @@ def license_sentences():
 
 
 def heldout_sentences():
-    """One sentence per fact in its relation's held-out template: [(sentence, answer, offset)]."""
-    return [fill(T[rel][1], a, b) for rel, a, b in facts()]
+    """Every fact in each of its held-out phrasings: [(sentence, answer, offset)]."""
+    held = heldout_templates()
+    return [fill(T[f[0]][k], f[1], f[2]) for f in facts() for k in held[f]]
 
 
-def train_sentences(n, seed, license_share=0.15):
-    """n sentences: facts in train templates (with the answer slot position), job
-    descriptions, license prose. Returns [(sentence, answer or None, answer offset or None)]."""
+def train_sentences(n, seed, license_share=0.1, prefix_share=0.25):
+    """n sentences: facts in their training phrasings (sometimes after a prefix, half of
+    them in sentence case), job descriptions, license prose.
+    Returns [(sentence, answer or None, answer offset or None, subject or None)]."""
     r = random.Random(seed)
     fs = facts()
+    held = heldout_templates()
+    train_t = {f: [k for k in range(len(T[f[0]])) if k not in held[f]] for f in fs}
     lic = license_sentences()
     jobs = job_sentences()
     out = []
     for _ in range(n):
         u = r.random()
         if u < license_share and lic:
-            out.append((r.choice(lic), None, None))
-        elif u < license_share + 0.03:
-            out.append((r.choice(jobs), None, None))
+            out.append((r.choice(lic), None, None, None))
+        elif u < license_share + 0.02:
+            out.append((r.choice(jobs), None, None, None))
         else:
-            rel, a, b = r.choice(fs)
-            s, ans, off = fill(r.choice(T[rel][0]), a, b)
+            f = r.choice(fs)
+            k = r.choice(train_t[f])
+            s, ans, off = fill(T[f[0]][k], f[1], f[2])
+            if r.random() < prefix_share and takes_prefix(T[f[0]][k]):
+                p = r.choice(PREFIXES)
+                s, off = p + s, off + len(p)
             if r.random() < 0.5:  # sentence case, as people type it
                 s = s[0].upper() + s[1:]
-            out.append((s, ans, off))
+            out.append((s, ans, off, f[1]))
     return out
 
 
-# Similarity probes: (anchor, same fact said differently, unrelated)
-def similarity_triplets():
+def similarity_triplets(per_relation=6):
+    """(anchor, same fact said another way, another fact) sentences, the last two in held-out
+    phrasings: the anchor is the fact in its first training phrasing, the same-fact sentence
+    is one of its held-out phrasings, the other sentence is a fact of another relation in
+    one of its held-out phrasings. Also a harder probe: `same_relation` is another fact of
+    the same relation in the same phrasing as the same-fact sentence."""
+    held = heldout_templates()
+    r = random.Random(HELDOUT_SEED + 1)
+    by_rel = {}
+    for f in facts():
+        by_rel.setdefault(f[0], []).append(f)
+    rels = sorted(by_rel)
     out = []
-    for c, x in CAPITALS[:20]:
-        out.append((f"the capital of {c} is {x}.", f"the city of {x} is the capital of {c}.", None))
-    for a, s, v in SOUNDS:
-        out.append((f"the {a} says {s}.", f"when a {a} talks, it says {s}.", None))
-    for a, c in COLORS[:15]:
-        out.append((f"the {a} is {c}.", f"most of the time, the {a} looks {c}.", None))
-    # the unrelated sentence is another triplet's anchor (of a different relation)
-    n = len(out)
-    return [(a, p, out[(k + n // 2) % n][0]) for k, (a, p, _) in enumerate(out)]
+    for rel in rels:
+        for f in r.sample(by_rel[rel], min(per_relation, len(by_rel[rel]))):
+            k_train = next(k for k in range(len(T[rel])) if k not in held[f])
+            k_held = held[f][0]
+            other = r.choice(by_rel[r.choice([x for x in rels if x != rel])])
+            twin = r.choice([g for g in by_rel[rel] if g[2] != f[2] and g[1] != f[1]])
+            out.append({"anchor": fill(T[rel][k_train], f[1], f[2])[0],
+                        "same_fact": fill(T[rel][k_held], f[1], f[2])[0],
+                        "unrelated": fill(T[other[0]][held[other][0]], other[1], other[2])[0],
+                        "same_relation": fill(T[rel][k_held], twin[1], twin[2])[0]})
+    return out
 
-
-TRAIN_SEED = 11
 
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    for s, a, off in train_sentences(n, TRAIN_SEED):
-        print(s, "|", a, off)
-    print(len(facts()), "facts,", len(license_sentences()), "license sentences")
+    for s, a, off, subj in train_sentences(n, TRAIN_SEED):
+        print(s, "|", a, off, subj)
+    print(len(facts()), "facts,", len(heldout_sentences()), "held-out sentences,",
+          len(license_sentences()), "license sentences")
+    for t in similarity_triplets()[:3]:
+        print(t)

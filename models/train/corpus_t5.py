@@ -1,12 +1,17 @@
 """Synthetic text-to-text tasks for the T5 demo model, each behind a task prefix:
 
-    spell: 1234              -> one thousand two hundred thirty-four
-    date: 5 March 2021       -> 2021-03-05      (also "March 5, 2021" and "5 Mar 2021")
-    reverse: a b c           -> c b a          (2 to 7 letters or short words)
-    sort: 9 2 5              -> 2 5 9          (2 to 9 digits)
+    spell: 1234              -> one thousand two hundred thirty-four    (0 to 9999)
+    date: 5 March 2021       -> 2021-03-05      (also "March 5, 2021" and "5 Mar 2021"; 1900-2099)
+    reverse: a b c           -> c b a          (3 to 7 distinct letters or short words)
+    sort: 9 2 5              -> 2 5 9          (3 to 7 digits, repeats allowed)
 
-Deterministic: example(task, rng) draws one (input, target) pair. The held-out set
-(HELDOUT_SEED, HELDOUT_PER_TASK per task) is excluded from training by input text.
+The difficulty is bounded so that a small model can learn each task exactly, and
+every list item (letter, word, digit) is one token of the tokenizer (train_t5.py
+checks it): lists are short enough for T5's exact relative-position buckets.
+
+Deterministic: GEN[task](rng) draws one (input, target) pair. The held-out set
+(HELDOUT_SEED, HELDOUT_PER_TASK distinct inputs per task; spell numbers uniform
+in 0-9999) is excluded from training by input text.
 
     /usr/bin/python3 corpus_t5.py [N]      # prints N random examples per task
 """
@@ -15,6 +20,7 @@ import sys
 
 TASKS = ["spell", "date", "reverse", "sort"]
 HELDOUT_SEED, HELDOUT_PER_TASK = 777, 300
+MIN_ITEMS, MAX_ITEMS = 3, 7
 
 ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
@@ -25,8 +31,8 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
 DAYS_IN = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 WORDS = ["cat", "dog", "sun", "red", "blue", "tree", "milk", "book", "fish", "bird", "star", "rain",
          "cake", "moon", "ball", "hat", "car", "box", "cup", "pen", "egg", "map", "key", "bee",
-         "one", "two", "yes", "no", "up", "down", "hot", "cold", "big", "small", "apple", "water",
-         "green", "house", "happy", "light"]
+         "yes", "no", "up", "down", "hot", "cold", "big", "small", "apple", "water", "green",
+         "house", "happy", "light"]
 LETTERS = [chr(c) for c in range(ord("a"), ord("z") + 1)]
 
 
@@ -45,8 +51,14 @@ def spell_number(n):
 
 
 def ex_spell(r):
-    digits = r.choice([1, 2, 3, 4, 4, 4])
+    """Training numbers: every length is common (small numbers are few, so seen often)."""
+    digits = r.choice([1, 2, 3, 3, 4, 4, 4, 4])
     n = r.randrange(0 if digits == 1 else 10 ** (digits - 1), 10 ** digits)
+    return f"spell: {n}", spell_number(n)
+
+
+def ex_spell_heldout(r):
+    n = r.randrange(10000)
     return f"spell: {n}", spell_number(n)
 
 
@@ -66,19 +78,20 @@ def ex_date(r):
 
 
 def ex_reverse(r):
-    n = r.randrange(2, 8)
+    n = r.randrange(MIN_ITEMS, MAX_ITEMS + 1)
     pool = r.choice([LETTERS, WORDS, LETTERS + WORDS])
-    items = [r.choice(pool) for _ in range(n)]
+    items = r.sample(pool, n)  # distinct items: the order is then read off the input unambiguously
     return "reverse: " + " ".join(items), " ".join(reversed(items))
 
 
 def ex_sort(r):
-    n = r.randrange(2, 10)
+    n = r.randrange(MIN_ITEMS, MAX_ITEMS + 1)
     items = [r.randrange(10) for _ in range(n)]
     return "sort: " + " ".join(map(str, items)), " ".join(map(str, sorted(items)))
 
 
 GEN = {"spell": ex_spell, "date": ex_date, "reverse": ex_reverse, "sort": ex_sort}
+GEN_HELDOUT = dict(GEN, spell=ex_spell_heldout)
 
 
 def heldout():
@@ -88,12 +101,24 @@ def heldout():
     for t in TASKS:
         seen, xs = set(), []
         while len(xs) < HELDOUT_PER_TASK:
-            i, o = GEN[t](r)
+            i, o = GEN_HELDOUT[t](r)
             if i not in seen:
                 seen.add(i)
                 xs.append([i, o])
         out[t] = xs
     return out
+
+
+def tokenizer_text(s):
+    """What the tokenizer trainer sees of a text: numbers as separate digits ("2021" ->
+    "2 0 2 1"), so it learns '▁7'-style pieces and no multi-digit ones: every number
+    is then tokenized digit by digit, and a lone digit is a single piece."""
+    out = []
+    for k, ch in enumerate(s):
+        if ch.isdigit() and k and s[k - 1].isdigit():
+            out.append(" ")
+        out.append(ch)
+    return "".join(out)
 
 
 class TrainStream:

@@ -2,12 +2,15 @@
 
     /usr/bin/python3 models/train/train_bert.py     # -> models/train/work/bert-facts-hf/
 
-Corpus: corpus_facts.py (facts in several phrasings + Debian license prose).
-Tokenizer: uncased WordPiece learned here (tok_wordpiece.py), vocab.txt.
-MLM: 15% of tokens (80% [MASK], 10% random, 10% kept) as BERT; in half of the fact
-sentences the answer word is masked as a whole, so facts are learned as facts.
+Corpus: corpus_facts.py (facts in about ten phrasings each, some phrasings held out per
+fact, + Debian license prose). Tokenizer: uncased WordPiece learned here
+(tok_wordpiece.py), vocab.txt, with every answer word a single token.
+
+Masking: in a fact sentence the answer word is masked as a whole with probability
+ANSWER_MASK (the fact slot), the subject with SUBJECT_MASK, and the other tokens at
+OTHER_MASK; license prose gets BERT's 15%. Masked tokens become [MASK] (80%), a random
+token (10%) or stay (10%); the answer slot becomes [MASK] 90% of the time and stays 10%.
 """
-import math
 import os
 import random
 import time
@@ -22,49 +25,70 @@ import tok_wordpiece as W
 
 SEED = 2468
 BUDGET_S = float(os.environ.get("PLM_TRAIN_SECONDS", 3 * 60 * 60))  # safety cap (wall clock); steps are fixed
-STEPS = int(os.environ.get("PLM_TRAIN_STEPS", 1500))
-BATCH = 96
-VOCAB_TARGET = 3000
-MAXLEN = 32
-NAME = "bert-facts"
+STEPS = int(os.environ.get("PLM_TRAIN_STEPS", 3000))
+THREADS = int(os.environ.get("PLM_THREADS", 1))
+EVAL_EVERY = int(os.environ.get("PLM_EVAL_EVERY", 500))
+BATCH = 128
+PEAK_LR, WARMUP = 1e-3, 200
+VOCAB_TARGET = 2000
+MAXLEN = 40
+ANSWER_MASK, SUBJECT_MASK, OTHER_MASK, PROSE_MASK = 0.6, 0.15, 0.1, 0.15
+NAME = os.environ.get("PLM_BERT_NAME", "bert-facts")
 OUT = os.path.join(C.WORK, NAME + "-hf")
 LOG = os.path.join(C.WORK, NAME + ".log")
 
 
 def config(vocab_size):
+    h = int(os.environ.get("PLM_BERT_H", 128))
     return {
         "architectures": ["BertForMaskedLM"], "attention_probs_dropout_prob": 0.0, "classifier_dropout": None,
-        "hidden_act": "gelu", "hidden_dropout_prob": 0.0, "hidden_size": 128, "initializer_range": 0.02,
-        "intermediate_size": 512, "layer_norm_eps": 1e-12, "max_position_embeddings": 128,
-        "model_type": "bert", "num_attention_heads": 4, "num_hidden_layers": 4, "pad_token_id": 0,
+        "hidden_act": "gelu", "hidden_dropout_prob": 0.0, "hidden_size": h, "initializer_range": 0.02,
+        "intermediate_size": 4 * h, "layer_norm_eps": 1e-12, "max_position_embeddings": 64,
+        "model_type": "bert", "num_attention_heads": int(os.environ.get("PLM_BERT_HEADS", 4)),
+        "num_hidden_layers": int(os.environ.get("PLM_BERT_LAYERS", 4)), "pad_token_id": 0,
         "position_embedding_type": "absolute", "torch_dtype": "float32", "type_vocab_size": 2,
         "use_cache": True, "vocab_size": vocab_size}
 
 
-def encode_example(tok, s, ans, off):
-    """ids with [CLS]/[SEP] and the token positions of the answer word (or [])."""
+def encode_example(tok, s, ans, off, subj):
+    """ids with [CLS]/[SEP], the token positions of the answer word and of the subject."""
     if ans is None:
-        return [tok.cls_id] + tok.tokenize(s)[:MAXLEN - 2] + [tok.sep_id], []
+        return [tok.cls_id] + tok.tokenize(s)[:MAXLEN - 2] + [tok.sep_id], [], []
     pre, a, post = tok.tokenize(s[:off]), tok.tokenize(s[off:off + len(ans)]), tok.tokenize(s[off + len(ans):])
     ids = [tok.cls_id] + pre + a + post + [tok.sep_id]
-    return ids, list(range(1 + len(pre), 1 + len(pre) + len(a)))
+    assert ids == tok.encode(s), s
+    ans_pos = list(range(1 + len(pre), 1 + len(pre) + len(a)))
+    sub = tok.tokenize(subj)
+    subj_pos = next((list(range(i, i + len(sub))) for i in range(1, len(ids) - len(sub))
+                     if ids[i:i + len(sub)] == sub), [])
+    return ids, ans_pos, subj_pos
 
 
 def make_batch(tok, exs, r, vocab_size):
-    T = max(len(ids) for ids, _ in exs)
+    T = max(len(ids) for ids, _, _ in exs)
     x = torch.zeros(len(exs), T, dtype=torch.long)
     am = torch.zeros(len(exs), T, dtype=torch.long)
     lab = torch.full((len(exs), T), -100, dtype=torch.long)
-    for k, (ids, ans_pos) in enumerate(exs):
+    for k, (ids, ans_pos, subj_pos) in enumerate(exs):
         n = len(ids)
         am[k, :n] = 1
-        cand = list(range(1, n - 1))
-        pos = {p for p in cand if r.random() < 0.15}
-        if ans_pos and r.random() < 0.5:
-            pos |= set(ans_pos)
-        if not pos and cand:
-            pos = {r.choice(cand)}
         row = list(ids)
+        slot = set()
+        if ans_pos:
+            if r.random() < ANSWER_MASK:
+                slot = set(ans_pos)
+            elif r.random() < SUBJECT_MASK / (1 - ANSWER_MASK):
+                slot = set(subj_pos)
+            rate = OTHER_MASK
+        else:
+            rate = PROSE_MASK
+        pos = {p for p in range(1, n - 1) if p not in slot and r.random() < rate}
+        if not pos and not slot:
+            pos = {r.randrange(1, n - 1)}
+        for p in slot:
+            lab[k, p] = ids[p]
+            if r.random() < 0.9:
+                row[p] = tok.mask_id
         for p in pos:
             lab[k, p] = ids[p]
             u = r.random()
@@ -102,48 +126,65 @@ def embed(model, tok, texts):
 
 
 def similarity_eval(model, tok):
+    """Mean-pooled, L2-normalised embeddings (sentence-transformers' recipe): how often the
+    same fact said another way is closer to the anchor than another fact."""
     trip = corpus_facts.similarity_triplets()
-    a = embed(model, tok, [t[0] for t in trip])
-    p = embed(model, tok, [t[1] for t in trip])
-    u = embed(model, tok, [t[2] for t in trip])
-    sp, su = (a * p).sum(1), (a * u).sum(1)
-    return {"triplets": len(trip), "same_fact_closer": round(float((sp > su).float().mean()), 4),
-            "mean_cos_same_fact": round(float(sp.mean()), 4), "mean_cos_unrelated": round(float(su.mean()), 4)}
+    e = {k: embed(model, tok, [t[k] for t in trip]) for k in ("anchor", "same_fact", "unrelated", "same_relation")}
+    same = (e["anchor"] * e["same_fact"]).sum(1)
+    unrel = (e["anchor"] * e["unrelated"]).sum(1)
+    rel = (e["anchor"] * e["same_relation"]).sum(1)
+    return {"triplets": len(trip), "same_fact_closer_than_unrelated": round(float((same > unrel).float().mean()), 4),
+            "same_fact_closer_than_same_relation": round(float((same > rel).float().mean()), 4),
+            "mean_cos_same_fact": round(float(same.mean()), 4), "mean_cos_unrelated": round(float(unrel.mean()), 4),
+            "mean_cos_same_relation": round(float(rel.mean()), 4)}
 
 
 def single_token(tok, items):
     return [it for it in items if len(tok.tokenize(it[1])) == 1]
 
 
+def training_phrasing():
+    """Every fact in its first training phrasing (the demo's kind of sentence)."""
+    held = corpus_facts.heldout_templates()
+    out = []
+    for f in corpus_facts.facts():
+        k = next(k for k in range(len(corpus_facts.T[f[0]])) if k not in held[f])
+        out.append(corpus_facts.fill(corpus_facts.T[f[0]][k], f[1], f[2]))
+    return out
+
+
 def main():
-    C.setup(SEED)
+    C.setup(SEED, THREADS)
     timer = C.Timer()
     ckpt = os.path.join(C.WORK, NAME + "-ckpt.pt")
     if os.path.exists(LOG) and not os.path.exists(ckpt):
         os.remove(LOG)
     r = random.Random(SEED)
-    sents = corpus_facts.train_sentences(200000, corpus_facts.TRAIN_SEED)
-    answers = sorted({b for _, _, b in corpus_facts.facts()} | {w for _, a, _ in corpus_facts.facts() for w in a.split()})
-    vocab = W.train([s for s, _, _ in sents[:60000]], VOCAB_TARGET, must_have=[w for w in answers if "-" not in w])
+    sents = corpus_facts.train_sentences(300000, corpus_facts.TRAIN_SEED)
+    facts = corpus_facts.facts()
+    answers = sorted({b for _, _, b in facts})
+    vocab = W.train([x[0] for x in sents[:30000]], VOCAB_TARGET, must_have=answers)
     tok = W.BertTokenizer(vocab)
-    cache = {}
-    exs = []
-    for s, a, off in sents:
+    multi = [w for w in answers if len(tok.tokenize(w)) != 1]
+    assert not multi, f"answer words that are not one token: {multi}"
+    held_set = {s for s, _, _ in corpus_facts.heldout_sentences()}
+    cache, exs = {}, []
+    for s, ans, off, subj in sents:
         key = (s, off)
         if key not in cache:
-            cache[key] = encode_example(tok, s, a, off)
-            if a is not None:
-                assert cache[key][0] == tok.encode(s), s
+            assert s not in held_set, s
+            cache[key] = encode_example(tok, s, ans, off, (subj or "").lower())
         exs.append(cache[key])
-    held = single_token(tok, corpus_facts.heldout_sentences())
-    seen = single_token(tok, [corpus_facts.fill(corpus_facts.T[rel][0][0], a, b) for rel, a, b in corpus_facts.facts()])
+    held = corpus_facts.heldout_sentences()
+    seen = training_phrasing()
     C.log(LOG, f"[{NAME}] vocab {len(vocab)}, {len(exs)} sentences ({len(cache)} distinct), "
                f"held-out {len(held)} masked sentences; {timer():.0f}s")
     cfg = config(len(vocab))
     model = H.BertForMaskedLM(cfg)
     n_params = sum(p.numel() for p in model.parameters())
-    C.log(LOG, f"[{NAME}] params {n_params}")
-    opt = C.make_optimizer(model, 1.5e-3, weight_decay=0.01)
+    C.log(LOG, f"[{NAME}] params {n_params}; hidden {cfg['hidden_size']}, {cfg['num_hidden_layers']} layers, "
+               f"{cfg['num_attention_heads']} heads; {STEPS} steps x {BATCH}, {THREADS} thread(s)")
+    opt = C.make_optimizer(model, PEAK_LR, weight_decay=0.01)
     t_train = C.Timer()
     cpu0 = time.process_time()
     step = first = 0
@@ -155,7 +196,7 @@ def main():
         first = st["step"] + 1
         C.log(LOG, f"resumed from {ckpt} at step {first}")
     for step in range(first, STEPS):
-        lr = C.cosine_lr(step, STEPS, 1.5e-3, 150)
+        lr = C.cosine_lr(step, STEPS, PEAK_LR, WARMUP)
         for g in opt.param_groups:
             g["lr"] = lr
         x, am, lab = make_batch(tok, [exs[r.randrange(len(exs))] for _ in range(BATCH)], r, len(vocab))
@@ -170,13 +211,13 @@ def main():
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                         "rng": r.getstate()}, ckpt + ".tmp")
             os.replace(ckpt + ".tmp", ckpt)
-        if step % 250 == 0:
-            msg = f"step {step} loss {loss.item():.4f} lr {lr:.2e} {t_train():.0f}s"
-            if step % 500 == 0 and step:
+        if step % 100 == 0:
+            msg = f"step {step} loss {loss.item():.4f} lr {lr:.2e} {t_train():.0f}s {time.process_time() - cpu0:.0f}s CPU"
+            if step % EVAL_EVERY == 0 and step:
                 model.eval()
                 t1, t5, _ = mask_eval(model, tok, held[::4])
                 model.train()
-                msg += f" held-out top1 {t1:.3f} top5 {t5:.3f}"
+                msg += f" held-out(1/4) top1 {t1:.3f} top5 {t5:.3f}"
             C.log(LOG, msg)
         if os.path.exists(os.path.join(C.WORK, NAME + ".stop")):  # graceful early stop, recorded in the log
             C.log(LOG, f"stop file found at step {step}")
@@ -192,8 +233,8 @@ def main():
     C.log(LOG, f"[{NAME}] trained {step + 1} steps in {train_s:.0f}s ({cpu_s:.0f}s CPU); held-out phrasing: "
                f"top1 {h1:.4f} top5 {h5:.4f} ({len(held)}); training phrasing: top1 {s1:.4f} top5 {s5:.4f}; "
                f"similarity {sim}")
-    for row in hrows[::25]:
-        C.log(LOG, f"  {row['text']}  ->  {row['top5']}")
+    for row in [r for r in hrows if r["answer"] not in r["top5"]][:12]:
+        C.log(LOG, f"  miss: {row['text']}  ->  {row['top5']} (want {row['answer']})")
     files = W.hf_files(vocab, cfg["max_position_embeddings"])
     files["modules.json"] = [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
