@@ -3,7 +3,7 @@
 //
 //   node scripts/build.mjs            native build (ASan+UBSan, for the C tests) + wasm build -> dist/*.wasm
 //   node scripts/build.mjs --test     build, then every test: ctest native, ctest wasm, node --test tests/js
-//   node scripts/build.mjs --demo     build, then generate text with the shipped model
+//   node scripts/build.mjs --demo     build, then run the shipped models (story, fill-mask, T5 task)
 //   node scripts/build.mjs --serve    build, then serve the demo page (scripts/serve.mjs) and print its URL
 //   --setup      first install missing system tools with apt-get (Debian 12, as root)
 //   --wasm-only / --native-only, --jobs N (default 2)
@@ -115,4 +115,10 @@ if (flag('--serve')) {
   }
   run(process.execPath, ['scripts/serve.mjs', ...pass]);
 }
-if (flag('--demo')) run(process.execPath, ['js/cli.js', 'generate', 'models/gpt2-stories-F16.gguf', 'Once upon a time', '--max-tokens', '64', '--seed', '42']);
+if (flag('--demo')) {
+  // the shipped models (models/README.md): a story, a fact, a text-to-text task
+  run(process.execPath, ['js/cli.js', 'generate', 'models/gpt2-stories-F16.gguf', 'Once upon a time', '--max-tokens', '64', '--seed', '42']);
+  run(process.execPath, ['js/cli.js', 'fill-mask', 'models/bert-facts-F16.gguf', 'The capital of France is [MASK].', '--top-k', '3']);
+  run(process.execPath, ['js/cli.js', 't5', 'models/t5-tasks-F16.gguf', 'spell: 1234']);
+  run(process.execPath, ['js/cli.js', 't5', 'models/t5-tasks-F16.gguf', 'date: 5 March 2021']);
+}

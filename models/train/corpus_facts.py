@@ -232,8 +232,12 @@ def train_sentences(n, seed, license_share=0.1, prefix_share=0.25):
     train_t = {f: [k for k in range(len(T[f[0]])) if k not in held[f]] for f in fs}
     lic = license_sentences()
     jobs = job_sentences()
+    # a held-out sentence can also arise from another fact (opposites are listed both ways:
+    # "{a} and *{b} are opposites." for (fast, slow) is "*{b} and {a} ..." for (slow, fast))
+    # or inside a longer phrasing: training never shows any sentence that contains one.
+    held_text = {s for s, _, _ in heldout_sentences()}
     out = []
-    for _ in range(n):
+    while len(out) < n:
         u = r.random()
         if u < license_share and lic:
             out.append((r.choice(lic), None, None, None))
@@ -246,6 +250,9 @@ def train_sentences(n, seed, license_share=0.1, prefix_share=0.25):
             if r.random() < prefix_share and takes_prefix(T[f[0]][k]):
                 p = r.choice(PREFIXES)
                 s, off = p + s, off + len(p)
+            low = s.lower()
+            if any(low[i:] in held_text for i in [0] + [k + 1 for k, c in enumerate(low) if c == " "]):
+                continue  # contains a held-out sentence ("i know that {a} is *{b}." holds "{a} is *{b}.")
             if r.random() < 0.5:  # sentence case, as people type it
                 s = s[0].upper() + s[1:]
             out.append((s, ans, off, f[1]))

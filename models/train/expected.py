@@ -26,8 +26,9 @@ import tok_bpe
 import tok_wordpiece as W
 
 WHICH = sys.argv[1]
-FTYPE = sys.argv[2] if len(sys.argv) > 2 else {"gpt2": "F16", "llama": "F16", "t5": "Q8_0", "bert": "Q8_0"}[WHICH]
-NAME = {"gpt2": "gpt2-stories", "llama": "llama-stories", "t5": "t5-tasks", "bert": "bert-facts"}[WHICH]
+FTYPE = sys.argv[2] if len(sys.argv) > 2 else {"gpt2": "F16", "llama": "F16", "t5": "F16", "bert": "F16"}[WHICH]
+NAME = {"gpt2": "gpt2-stories", "llama": "llama-stories", "t5": os.environ.get("PLM_T5_NAME", "t5-tasks"),
+        "bert": os.environ.get("PLM_BERT_NAME", "bert-facts")}[WHICH]  # the training scripts' names
 HF = os.path.join(C.WORK, NAME + "-hf")
 GGUF = f"{NAME}-{FTYPE}.gguf"
 
@@ -144,6 +145,14 @@ def t5_expected():
     tasks = {}
     for t, xs in held.items():
         tasks[t] = [{"input": i, "target": o, "pytorch": g} for (i, o), g in zip(xs, outs[t])]
+    logit_cases = []  # teacher-forced: decoder ids = [start] + PyTorch's greedy output
+    for t, xs in held.items():
+        i = xs[0][0]
+        ids = sp.encode(i) + [1]
+        dec = [0] + sp.encode(outs[t][0])
+        logits = model.decode(torch.tensor([dec]), model.encode(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long)),
+                              torch.ones(1, len(ids), dtype=torch.long))[0]
+        logit_cases.append({"input": i, "input_ids": ids, "decoder_ids": dec, "logits": f8(logits.reshape(-1).tolist())})
     tok_cases = []
     for t, xs in held.items():
         for i, o in xs[:5]:
@@ -158,7 +167,7 @@ def t5_expected():
             "semantics": "greedy decoding from decoder_start_token_id 0 until </s> (id 1), at most 24 tokens; "
                          "input ids = sentencepiece encode + [1]; exact match on the decoded text",
             "exact_match_on_file_weights": {t: round(a, 4) for t, a in acc.items()},
-            "tasks": tasks, "tokenizer_cases": tok_cases}
+            "tasks": tasks, "logit_cases": logit_cases, "tokenizer_cases": tok_cases}
 
 
 @torch.no_grad()
@@ -167,18 +176,23 @@ def bert_expected():
     model, cfg = load(H.BertForMaskedLM)
     vocab = [l.rstrip("\n") for l in open(os.path.join(HF, "vocab.txt"), encoding="utf-8")]
     tok = W.BertTokenizer(vocab)
-    held = train_bert.single_token(tok, corpus_facts.heldout_sentences())
-    demo = train_bert.single_token(tok, [corpus_facts.fill(corpus_facts.T[rel][0][0], a, b)
-                                         for rel, a, b in corpus_facts.facts()])
+    held = corpus_facts.heldout_sentences()
+    demo = train_bert.training_phrasing()
     h1, h5, hrows = train_bert.mask_eval(model, tok, held)
     d1, d5, drows = train_bert.mask_eval(model, tok, demo)
     sim = train_bert.similarity_eval(model, tok)
-    trip = corpus_facts.similarity_triplets()
     sims = []
-    for a, p, u in trip:
-        e = train_bert.embed(model, tok, [a, p, u])
-        sims.append({"anchor": a, "same_fact": p, "unrelated": u,
-                     "cos_same_fact": round(float(e[0] @ e[1]), 6), "cos_unrelated": round(float(e[0] @ e[2]), 6)})
+    for t in corpus_facts.similarity_triplets():
+        e = train_bert.embed(model, tok, [t["anchor"], t["same_fact"], t["unrelated"], t["same_relation"]])
+        sims.append(dict(t, cos_same_fact=round(float(e[0] @ e[1]), 6), cos_unrelated=round(float(e[0] @ e[2]), 6),
+                         cos_same_relation=round(float(e[0] @ e[3]), 6)))
+    logit_cases = []
+    for s, ans, off in held[:4]:
+        text = s[:off] + "[MASK]" + s[off + len(ans):]
+        ids = tok.encode(text)
+        logits = model(torch.tensor([ids]))[0, ids.index(tok.mask_id)]
+        logit_cases.append({"text": text, "ids": ids, "mask_logits": f8(logits.tolist())})
+    paris = train_bert.mask_eval(model, tok, [corpus_facts.fill("The capital of France is *{b}.", "France", "paris")])[2][0]
     texts = [s for s, _, _ in held[:20]] + corpus_facts.license_sentences()[:10] + \
         ["Hello, World! Ünïcödé text, numbers 12345 and [MASK] tokens."]
     tok_cases = [{"text": t, "ids": tok.encode(t)} for t in texts]
@@ -190,8 +204,8 @@ def bert_expected():
             "measured_on_file_weights": {"heldout_phrasing": {"n": len(hrows), "top1": round(h1, 4), "top5": round(h5, 4)},
                                          "training_phrasing": {"n": len(drows), "top1": round(d1, 4), "top5": round(d5, 4)},
                                          "similarity": sim},
-            "fill_mask_heldout": hrows, "fill_mask_training_phrasing": drows,
-            "similarity_triplets": sims, "tokenizer_cases": tok_cases}
+            "paris": paris, "fill_mask_heldout": hrows, "fill_mask_training_phrasing": drows,
+            "similarity_triplets": sims, "logit_cases": logit_cases, "tokenizer_cases": tok_cases}
 
 
 def main():

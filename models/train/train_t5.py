@@ -26,7 +26,11 @@ import hf_models as H
 
 SEED = 4321
 BUDGET_S = float(os.environ.get("PLM_TRAIN_SECONDS", 3 * 60 * 60))  # safety cap (wall clock); steps are fixed
-STEPS = int(os.environ.get("PLM_TRAIN_STEPS", 1800))
+# The shipped run was started with an 1800-step cosine schedule and, on a machine shared by
+# many jobs, shortened at step 800 to end at step 1400 (cosine over 1400 steps from there
+# on); lr_at() reproduces exactly that. PLM_TRAIN_STEPS=N gives a plain N-step schedule.
+STEPS = int(os.environ.get("PLM_TRAIN_STEPS", 1400))
+PLANNED_STEPS, SHORTENED_AFTER = (1800, 800) if "PLM_TRAIN_STEPS" not in os.environ else (STEPS, STEPS)
 THREADS = int(os.environ.get("PLM_THREADS", 1))
 EVAL_EVERY = int(os.environ.get("PLM_EVAL_EVERY", 400))
 BATCH = 128
@@ -181,9 +185,10 @@ def main():
         stream.r.setstate(st["stream"][0])
         stream.k = st["stream"][1]
         first = st["step"] + 1
+        cpu0 -= st.get("cpu_s", 0)  # CPU time counts the whole run
         C.log(LOG, f"resumed from {ckpt} at step {first}")
     for step in range(first, STEPS):
-        lr = C.cosine_lr(step, STEPS, PEAK_LR, WARMUP)
+        lr = C.cosine_lr(step, PLANNED_STEPS if step <= SHORTENED_AFTER else STEPS, PEAK_LR, WARMUP)
         for g in opt.param_groups:
             g["lr"] = lr
         ids, mask, dec, lab = batch_tensors(sp, [next(stream) for _ in range(BATCH)])
@@ -195,7 +200,7 @@ def main():
         opt.step()
         if step % 200 == 0 and step:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                        "stream": (stream.r.getstate(), stream.k)}, ckpt + ".tmp")
+                        "stream": (stream.r.getstate(), stream.k), "cpu_s": time.process_time() - cpu0}, ckpt + ".tmp")
             os.replace(ckpt + ".tmp", ckpt)
         if step % 100 == 0:
             msg = f"step {step} loss {loss.item():.4f} lr {lr:.2e} {t_train():.0f}s {time.process_time() - cpu0:.0f}s CPU"

@@ -4,7 +4,7 @@
 // the same inputs. Screenshots of each panel (desktop and phone) go to tests/out/browser/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as plm from '../../js/node.js';
 import { convert } from '../../js/convert/index.js';
@@ -24,9 +24,14 @@ const SENTENCES = ['The cat sat on the mat.', 'A kitten is sitting on a rug.', '
 const MASKED = 'The capital of France is [MASK].';
 const T5_INPUT = 'spell: 1234';
 const fileOf = (m) => join(ROOT, 'web', m.url);
+// The trained demo models' fixed held-out checks (tests/fixtures/models/*.json, as in
+// tests/js/models.test.mjs), run on the model the page loaded.
+const fixture = (name) => JSON.parse(readFileSync(join(ROOT, 'tests', 'fixtures', 'models', `${name}.json`), 'utf8'));
+const TRAINED = { bert: fixture('bert-facts'), t5: fixture('t5-tasks') };
+const trained = (kind, m) => m.url.endsWith(`/models/${TRAINED[kind].gguf}`);
 
-// A BERT with the masked-LM head for fill-mask: the fixture's HF folder through the
-// project's converter (the trained bert-facts model, once shipped, has it too).
+// A BERT with the masked-LM head loaded by a custom URL: the fixture's HF folder through
+// the project's converter (the trained bert-facts model is checked in its own panel run).
 const HEADS = join(OUT, 'models', 'tiny-bert-heads-F32.gguf');
 const HEADS_URL = '/tests/out/browser/models/tiny-bert-heads-F32.gguf';
 
@@ -161,6 +166,26 @@ for (const isolate of [true, false]) {
         const want = ref.bert.get(m.url);
         assert.equal(got.length, want.length);
         for (let i = 0; i < want.length; i++) for (let j = 0; j < want.length; j++) assert.ok(Math.abs(got[i][j] - want[i][j]) < 1e-6, `${m.url} sim[${i}][${j}]: ${got[i][j]} vs ${want[i][j]}`);
+        if (!trained('bert', m)) continue;
+        // the trained model: fill-mask in the panel, then the held-out masked set and similarity triplets
+        await page.fill('#bert-mask', MASKED);
+        await page.click('#bert-fill');
+        await waitDone(page, '#bert-fills');
+        assert.equal(await page.$eval('#bert-fills li', (l) => l.dataset.token), 'paris');
+        const exp = TRAINED.bert;
+        const res = await page.evaluate(async ({ rows, trip }) => {
+          const bert = globalThis.plmDemo.slots.bert.model;
+          let hit = 0;
+          for (const r of rows) if ((await bert.fillMask(r.text, { topK: 5 })).some((f) => f.token === r.answer)) hit++;
+          let closer = 0;
+          for (const t of trip) {
+            const [a, p, u] = await bert.embed([t.anchor, t.same_fact, t.unrelated]);
+            if (bert.similarity(a, p) > bert.similarity(a, u)) closer++;
+          }
+          return { hit, closer };
+        }, { rows: exp.fill_mask_heldout, trip: exp.similarity_triplets });
+        assert.ok(res.hit / exp.fill_mask_heldout.length >= 0.8, `held-out top-5: ${res.hit}/${exp.fill_mask_heldout.length}`);
+        assert.ok(res.closer / exp.similarity_triplets.length >= 0.9, `same fact closer: ${res.closer}/${exp.similarity_triplets.length}`);
       }
       await pick(page, 'bert', HEADS_URL, { custom: true });
       await page.fill('#bert-mask', MASKED);
@@ -185,6 +210,18 @@ for (const isolate of [true, false]) {
           await page.click('#t5-run');
           await waitDone(page, '#t5-output');
           assert.equal(await page.textContent('#t5-output .answer'), ref.t5.get(m.url));
+          if (!trained('t5', m)) continue;
+          // the trained model: every task's held-out prompts, greedy, >= 95% exact match
+          const right = await page.evaluate(async (tasks) => {
+            const t5 = globalThis.plmDemo.slots.t5.model;
+            const out = {};
+            for (const [task, rows] of Object.entries(tasks)) {
+              out[task] = 0;
+              for (const r of rows) if ((await t5.complete(r.input, { maxTokens: 24 })).text === r.target) out[task]++;
+            }
+            return out;
+          }, TRAINED.t5.tasks);
+          for (const [task, rows] of Object.entries(TRAINED.t5.tasks)) assert.ok(right[task] / rows.length >= 0.95, `${task}: exact match ${right[task]}/${rows.length}`);
         }
       } else {
         assert.match(await page.textContent('[data-slot=t5] .slot-error'), /no T5 support/);

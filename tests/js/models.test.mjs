@@ -6,7 +6,11 @@
 //   - GPT-2 / LLaMA: tokenizer round trip, last-position logits of each prompt, greedy
 //     continuation equal to PyTorch's (up to the first step where PyTorch's top-2 margin
 //     is below the logit tolerance; after that a tie may legitimately break either way).
-//   - T5 / BERT: see the notes at the end of this file (their JS classes land later).
+//   - T5: exact match >= 95% per task on the held-out prompts, outputs and teacher-forced
+//     logits as PyTorch's; tokenizer round trip.
+//   - BERT: answer in the top 5 for >= 80% of held-out masked sentences, 'The capital of
+//     France is [MASK].' -> paris, masked-LM logits and embeddings as PyTorch's; the same
+//     fact said two ways is closer than two unrelated facts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -91,8 +95,64 @@ for (const name of ['gpt2-stories', 'llama-stories']) {
   });
 }
 
+// T5 (t5-tasks-*.gguf): the four text-to-text tasks on held-out prompts (never trained on).
+const T5_MODELS = ['t5-tasks'];
+for (const name of T5_MODELS) {
+  const exp = expected(name);
+  const file = path.join(ROOT, 'models', exp.gguf);
+
+  test(`${name}: ${exp.gguf} is a T5 model of the expected shape; its tokenizer round-trips held-out text`, async () => {
+    const t5 = await plm.T5.load(file, { threads: 1 });
+    try {
+      assert.equal(t5.info.architecture, 't5');
+      assert.equal(t5.vocabSize, exp.config.vocab_size);
+      assert.equal(t5.info.nParams, exp.training.params);
+      for (const { text, ids } of exp.tokenizer_cases) {
+        assert.deepEqual(Array.from(t5.tokenize(text)), ids, `tokenize ${JSON.stringify(text)}`);
+        assert.equal(t5.detokenize(ids, { skipSpecial: true }), text, `detokenize ${JSON.stringify(text)}`);
+      }
+    } finally {
+      t5.dispose();
+    }
+  });
+
+  test(`${name}: decoder logits equal the PyTorch model's (teacher forcing)`, async () => {
+    const t5 = await plm.T5.load(file, { threads: 1 });
+    try {
+      for (const c of exp.logit_cases) {
+        assert.deepEqual(Array.from(t5.tokenize(c.input)), c.input_ids);
+        const got = await t5.logits(c.input_ids, c.decoder_ids);
+        const err = maxAbsDiff(got, c.logits);
+        assert.ok(err < LOGIT_TOL, `${JSON.stringify(c.input)}: logits differ by ${err}`);
+      }
+    } finally {
+      t5.dispose();
+    }
+  });
+
+  test(`${name}: >= 95% exact match per task on the held-out prompts (greedy), as PyTorch`, async () => {
+    const t5 = await plm.T5.load(file, { threads: 1 });
+    try {
+      for (const [task, rows] of Object.entries(exp.tasks)) {
+        let right = 0;
+        let same = 0;
+        for (const row of rows) {
+          const { text } = await t5.complete(row.input, { maxTokens: 24 });
+          if (text === row.target) right++;
+          if (text === row.pytorch) same++;
+        }
+        const n = rows.length;
+        assert.ok(right / n >= 0.95, `${task}: exact match ${right}/${n}`);
+        assert.ok(same >= n - 1, `${task}: the same output as PyTorch for only ${same}/${n}`);
+      }
+    } finally {
+      t5.dispose();
+    }
+  });
+}
+
 // BERT (bert-facts-*.gguf): fill-mask and sentence similarity through the BERT class.
-const BERT_MODELS = []; // 'bert-facts' joins when its file is shipped and plm.BERT is on main
+const BERT_MODELS = ['bert-facts'];
 for (const name of BERT_MODELS) {
   const exp = expected(name);
   const file = path.join(ROOT, 'models', exp.gguf);
@@ -100,8 +160,24 @@ for (const name of BERT_MODELS) {
   test(`${name}: the WordPiece tokenizer in the GGUF matches BertTokenizer on held-out text`, async () => {
     const bert = await plm.BERT.load(file, { threads: 1 });
     try {
+      assert.equal(bert.info.architecture, 'bert');
+      assert.equal(bert.vocabSize, exp.config.vocab_size);
       for (const { text, ids } of exp.tokenizer_cases)
-        assert.deepEqual(Array.from(bert.tokenize(text, { parseSpecial: true })), ids, `tokenize ${JSON.stringify(text)}`);
+        assert.deepEqual(Array.from(bert.tokenize(text, { parseSpecial: true }).ids), ids, `tokenize ${JSON.stringify(text)}`);
+    } finally {
+      bert.dispose();
+    }
+  });
+
+  test(`${name}: masked-LM logits equal the PyTorch model's`, async () => {
+    const bert = await plm.BERT.load(file, { threads: 1 });
+    try {
+      for (const c of exp.logit_cases) {
+        const { data, ids } = await bert.maskedLogits(c.text);
+        assert.deepEqual(Array.from(ids), c.ids);
+        const err = maxAbsDiff(data, c.mask_logits);
+        assert.ok(err < LOGIT_TOL, `${JSON.stringify(c.text)}: logits differ by ${err}`);
+      }
     } finally {
       bert.dispose();
     }
@@ -116,14 +192,15 @@ for (const name of BERT_MODELS) {
         for (const row of exp[set]) {
           const top = (await bert.fillMask(row.text, { topK: 5 })).map((r) => r.token);
           if (top.includes(row.answer)) hit++;
-          if (top[0] === row.top5[0]) agree++;
+          if (top.join() === row.top5.join()) agree++;
         }
         const n = exp[set].length;
         assert.ok(hit / n >= 0.8, `${set}: answer in the top 5 for ${hit}/${n}`);
-        assert.ok(agree / n >= 0.9, `${set}: top-1 equals PyTorch's for only ${agree}/${n}`);
+        assert.ok(agree >= n - 2, `${set}: top 5 equal to PyTorch's for only ${agree}/${n}`);
       }
       const paris = await bert.fillMask('The capital of France is [MASK].', { topK: 5 });
       assert.equal(paris[0].token, 'paris');
+      assert.deepEqual(paris.map((p) => p.token), exp.paris.top5);
     } finally {
       bert.dispose();
     }
@@ -137,7 +214,8 @@ for (const name of BERT_MODELS) {
         const [a, p, u] = await bert.embed([t.anchor, t.same_fact, t.unrelated]);
         const same = bert.similarity(a, p);
         const other = bert.similarity(a, u);
-        assert.ok(Math.abs(same - t.cos_same_fact) < 0.02, `${t.anchor} / ${t.same_fact}: ${same} vs PyTorch ${t.cos_same_fact}`);
+        assert.ok(Math.abs(same - t.cos_same_fact) < 1e-3, `${t.anchor} / ${t.same_fact}: ${same} vs PyTorch ${t.cos_same_fact}`);
+        assert.ok(Math.abs(other - t.cos_unrelated) < 1e-3, `${t.anchor} / ${t.unrelated}: ${other} vs PyTorch ${t.cos_unrelated}`);
         if (same > other) closer++;
       }
       const n = exp.similarity_triplets.length;
@@ -147,14 +225,3 @@ for (const name of BERT_MODELS) {
     }
   });
 }
-
-// T5 (t5-tasks-*.gguf) and BERT (bert-facts-*.gguf): tests/fixtures/models/t5-tasks.json
-// and bert-facts.json hold the checks; they are written here once the JS classes for
-// these architectures exist:
-//   - T5: for every task, the `tasks[task]` prompts (held-out, never trained on) decoded
-//     greedily from decoder start 0 until </s>: exact match with `target` in >= 95%
-//     (`exact_match_on_file_weights` is what PyTorch gets on the same weights), and
-//     `tokenizer_cases` (ids with </s>) round-trip.
-//   - BERT: `fill_mask_heldout` (and `fill_mask_training_phrasing`): the answer is in
-//     the top 5 for >= 80%; `similarity_triplets`: cos(anchor, same_fact) >
-//     cos(anchor, unrelated) for >= 90%; `tokenizer_cases` ([CLS] ... [SEP]) round-trip.
