@@ -186,6 +186,7 @@ for (const isolate of [true, false]) {
         }, { rows: exp.fill_mask_heldout, trip: exp.similarity_triplets });
         assert.ok(res.hit / exp.fill_mask_heldout.length >= 0.8, `held-out top-5: ${res.hit}/${exp.fill_mask_heldout.length}`);
         assert.ok(res.closer / exp.similarity_triplets.length >= 0.9, `same fact closer: ${res.closer}/${exp.similarity_triplets.length}`);
+        t.diagnostic(`${m.url}: held-out top-5 ${res.hit}/${exp.fill_mask_heldout.length}, same fact closer ${res.closer}/${exp.similarity_triplets.length}`);
       }
       await pick(page, 'bert', HEADS_URL, { custom: true });
       await page.fill('#bert-mask', MASKED);
@@ -222,6 +223,7 @@ for (const isolate of [true, false]) {
             return out;
           }, TRAINED.t5.tasks);
           for (const [task, rows] of Object.entries(TRAINED.t5.tasks)) assert.ok(right[task] / rows.length >= 0.95, `${task}: exact match ${right[task]}/${rows.length}`);
+          t.diagnostic(`${m.url}: held-out exact match ${Object.entries(right).map(([k, v]) => `${k} ${v}/${TRAINED.t5.tasks[k].length}`).join(', ')}`);
         }
       } else {
         assert.match(await page.textContent('[data-slot=t5] .slot-error'), /no T5 support/);
