@@ -195,6 +195,10 @@ for (const isolate of [true, false]) {
       const fills = await page.$$eval('#bert-fills li', (li) => li.map((l) => ({ token: l.dataset.token, score: Number(l.dataset.score) })));
       assert.deepEqual(fills.map((f) => f.token), ref.fill.map((f) => f.token));
       fills.forEach((f, i) => assert.ok(Math.abs(f.score - ref.fill[i].score) < 1e-6));
+      // the screenshot shows the default (first, trained) model
+      await pick(page, 'bert', BERTS[0].url);
+      await page.click('#bert-fill');
+      await waitDone(page, '#bert-fills');
       await page.click('#bert-sim');
       await waitDone(page, '#bert-matrix');
       await page.screenshot({ path: outPath(`bert-${mode}.png`), fullPage: true });
@@ -225,6 +229,9 @@ for (const isolate of [true, false]) {
           for (const [task, rows] of Object.entries(TRAINED.t5.tasks)) assert.ok(right[task] / rows.length >= 0.95, `${task}: exact match ${right[task]}/${rows.length}`);
           t.diagnostic(`${m.url}: held-out exact match ${Object.entries(right).map(([k, v]) => `${k} ${v}/${TRAINED.t5.tasks[k].length}`).join(', ')}`);
         }
+        await pick(page, 't5', T5S[0].url);
+        await page.click('#t5-run');
+        await waitDone(page, '#t5-output');
       } else {
         assert.match(await page.textContent('[data-slot=t5] .slot-error'), /no T5 support/);
         t.diagnostic('T5 is not in this build yet: the panel says so');
