@@ -169,6 +169,7 @@ async function session(base, cfg, measure) {
       throw new Error(`${e.message}\n${errors.join('\n')}`);
     });
     const loadCpu = rendererCpu() - c0;
+    if (loaded.engineThreads !== cfg.threads) throw new Error(`${cfg.engine} runs ${loaded.engineThreads} threads, asked for ${cfg.threads}`);
     await measure(page, loaded, (extra) => rows.push({ ...cfg, ...loaded, loadCpuS: loadCpu, ...extra }));
     const peak = rendererPeakMB();
     for (const r of rows) r.peakMB = peak;

@@ -56,13 +56,14 @@ const plm = {
     if (task === 'gen') this.m = await GPT.load(GGUF(model, variant), { threads, contextLength: 256 });
     else this.m = await BERT.load(GGUF(model, variant), { threads });
     const loadMs = now() - t0;
-    return { loadMs, build: this.m.engine.build, threads: this.m.engine.threads, wasmBytes: this.m.engine.memoryBytes() };
+    const rt = this.m.runtime; // { worker, build, threads, fallback }: browsers default to worker mode
+    return { loadMs, build: `${rt.build}${rt.worker ? ' (worker)' : ''}`, engineThreads: rt.threads };
   },
   async generate({ prompt, nDecode }) {
     const t0 = now();
     const r = await this.m.complete(Int32Array.from(prompt), { maxTokens: nDecode, temperature: 0, ignoreEos: true });
     const totalMs = now() - t0;
-    return { prefillMs: r.stats.prefillMs, decodeMs: r.stats.decodeMs, promptTokens: r.stats.promptTokens, generated: r.tokens.length, totalMs, first: r.tokens[0], wasmBytes: this.m.engine.memoryBytes() };
+    return { prefillMs: r.stats.prefillMs, decodeMs: r.stats.decodeMs, promptTokens: r.stats.promptTokens, generated: r.tokens.length, totalMs, first: r.tokens[0] };
   },
   async embed({ sentences, batch }) {
     const t0 = now();
@@ -72,7 +73,7 @@ const plm = {
       const v = await this.m.embed(batch === 1 ? part[0] : part, { pooling: 'mean', normalize: true });
       dim = (batch === 1 ? v : v[0]).length;
     }
-    return { totalMs: now() - t0, dim, wasmBytes: this.m.engine.memoryBytes() };
+    return { totalMs: now() - t0, dim };
   },
   async dispose() {
     this.m?.dispose();
@@ -91,7 +92,7 @@ const wllama = {
     else params.n_parallel = 1;
     await this.w.loadModel([new File([blob], 'model.gguf')], params);
     const loadMs = now() - t0;
-    return { loadMs, build: this.w.isMultithread() ? 'mt' : 'st', threads: this.w.getNumThreads?.() ?? threads };
+    return { loadMs, build: this.w.isMultithread() ? 'mt' : 'st', engineThreads: this.w.getNumThreads?.() ?? threads };
   },
   async generate({ text, nDecode }) {
     // llama-server's completion API takes text only: run.mjs makes texts that tokenize to the
@@ -135,7 +136,7 @@ const tjs = {
     const Cls = task === 'gen' ? T.AutoModelForCausalLM : T.AutoModel;
     this.m = await Cls.from_pretrained(model, { dtype: ORT_DTYPE[variant], device: 'wasm' });
     const loadMs = now() - t0;
-    return { loadMs, build: `ort ${env.backends.onnx.versions?.web ?? ''}`, threads: env.backends.onnx.wasm.numThreads };
+    return { loadMs, build: `ort ${env.backends.onnx.versions?.web ?? ''}`, engineThreads: env.backends.onnx.wasm.numThreads };
   },
   async generate({ prompt, nDecode }) {
     const { Tensor, BaseStreamer } = this.T;
@@ -190,7 +191,7 @@ const ort_ = {
     this.s = await ort.InferenceSession.create(url, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
     this.cfg = await (await fetch(`${location.origin}/models/onnx/${model}/config.json`)).json();
     const loadMs = now() - t0;
-    return { loadMs, build: `ort ${ort.env.versions?.web ?? ''}`, threads: ort.env.wasm.numThreads };
+    return { loadMs, build: `ort ${ort.env.versions?.web ?? ''}`, engineThreads: ort.env.wasm.numThreads };
   },
   async generate({ prompt, nDecode }) {
     const { ort, cfg } = this;
