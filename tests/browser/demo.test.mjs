@@ -20,7 +20,7 @@ const BERTS = present(manifest.bert);
 const T5S = present(manifest.t5);
 const PROMPT = 'Once upon a time';
 const MAX = 40;
-const SENTENCES = ['The cat sat on the mat.', 'A kitten is sitting on a rug.', 'Paris is the capital of France.'];
+const SENTENCES = ['The capital of France is Paris.', 'Paris is the capital city of France.', 'The dog says woof.', 'A puppy barks: woof!'];
 const MASKED = 'The capital of France is [MASK].';
 const T5_INPUT = 'spell: 1234';
 const fileOf = (m) => join(ROOT, 'web', m.url);
