@@ -131,9 +131,9 @@ try {
         const prompt = Array.from({ length: 128 }, (_, i) => 1 + ((i * 37) % 1000));
         let prefill = 0;
         let decode = 0;
-        await m.complete(prompt.slice(0, 8), { maxTokens: 4, temperature: 0 }); // warm-up
+        await m.complete(prompt.slice(0, 8), { maxTokens: 4, temperature: 0, reusePrefix: false }); // warm-up
         for (let k = 0; k < reps; k++) {
-          const c = await m.complete(prompt, { maxTokens: 64, temperature: 0, ignoreEos: true });
+          const c = await m.complete(prompt, { maxTokens: 64, temperature: 0, ignoreEos: true, reusePrefix: false });
           prefill = Math.max(prefill, c.stats.promptTokensPerSecond);
           decode = Math.max(decode, c.stats.tokensPerSecond);
         }

@@ -5,10 +5,26 @@
 //
 // One plm_ctx (KV cache) per model; logits()/generate()/complete() run one at
 // a time (later calls wait for earlier ones to finish).
+//
+// Prefix reuse: the model remembers the token ids whose keys/values are in the
+// cache (the prompt and the generated tokens that were decoded). The next
+// generation keeps the longest common prefix with its prompt (never the last
+// prompt token, which is decoded again for fresh logits) and decodes only the
+// rest, so a chat that re-sends the whole conversation costs only the new turn.
+// Rows are computed with the same summation order whatever the batch, so the
+// logits (hence the tokens, for a given seed) are the same as without reuse.
 
 import { ModelBase, Lock, toIds } from './core/model.js';
 import { platform } from './core/platform.js';
 import { TextStream, samplingOptions, checkNumber, randomSeed, now } from './core/generation.js';
+
+/** Length of the common prefix of a and b, at most max. */
+function commonPrefix(a, b, max) {
+  const n = Math.min(a.length, b.length, max);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
 
 /** Sampling defaults (llama.cpp's). */
 export const GENERATE_DEFAULTS = Object.freeze({
@@ -24,6 +40,7 @@ export const GENERATE_DEFAULTS = Object.freeze({
 function normalizeOptions(opts) {
   const o = samplingOptions(opts, GENERATE_DEFAULTS);
   if (o.truncate !== undefined && o.truncate !== 'start') throw new RangeError(`truncate must be 'start' or undefined (got ${o.truncate})`);
+  if (o.reusePrefix !== undefined && typeof o.reusePrefix !== 'boolean') throw new TypeError(`reusePrefix must be a boolean (got ${o.reusePrefix})`);
   return o;
 }
 
@@ -51,6 +68,7 @@ export class GPT extends ModelBase {
   #nVocab = 0;
   #lock = new Lock();
   #sampler = 0; // sampler of the running generation (freed by it, or by dispose())
+  #kv = null; // ids at positions 0..n_past-1 of the KV cache (number[]), or null = unknown
 
   #init({ contextLength }) {
     const { engine } = this;
@@ -73,6 +91,7 @@ export class GPT extends ModelBase {
   /** The plm_ctx handle (for benchmarks and low-level calls through engine.fn). */
   get ctxPtr() {
     this.assertLive();
+    this.#kv = null; // the caller may change the cache behind our back
     return this.#ctx;
   }
 
@@ -100,6 +119,7 @@ export class GPT extends ModelBase {
       return engine.scoped((s) => {
         const idp = s.i32(ids);
         const out = s.alloc(ids.length * this.#nVocab * 4, 'logits of every position');
+        this.#kv = null;
         engine.check(fn.plm_ctx_truncate(this.#ctx, 0));
         engine.check(fn.plm_ctx_decode(this.#ctx, idp, ids.length, out, 1));
         return engine.view(Float32Array, out, ids.length * this.#nVocab).slice();
@@ -169,10 +189,17 @@ export class GPT extends ModelBase {
       engine.check(fn.plm_sampler_set(sampler, o.temperature, o.topK, o.topP, o.minP, o.repetitionPenalty, o.penaltyLastN));
       for (const id of ids) fn.plm_sampler_accept(sampler, id);
 
-      // prefill
+      // prefill: keep the cached prefix shared with the prompt, decode the rest
       const t0 = now();
-      engine.check(fn.plm_ctx_truncate(this.#ctx, 0));
-      engine.scoped((s) => engine.check(fn.plm_ctx_decode(this.#ctx, s.i32(ids), ids.length, this.#logits, 0)));
+      const kv = this.#kv;
+      this.#kv = null; // unknown until the decode below succeeds
+      const cached = o.reusePrefix !== false && kv && kv.length === fn.plm_ctx_n_past(this.#ctx) ? commonPrefix(kv, ids, ids.length - 1) : 0;
+      const rest = ids.subarray(cached);
+      engine.check(fn.plm_ctx_truncate(this.#ctx, cached));
+      engine.scoped((s) => engine.check(fn.plm_ctx_decode(this.#ctx, s.i32(rest), rest.length, this.#logits, 0)));
+      const cachedIds = kv ? kv.slice(0, cached) : [];
+      for (const id of rest) cachedIds.push(id);
+      this.#kv = cachedIds;
       const prefillMs = now() - t0;
       let decodeMs = 0;
 
@@ -217,7 +244,10 @@ export class GPT extends ModelBase {
         if (signal?.aborted) throw signal.reason;
         this.#assertNotDisposedDuring();
         const t2 = now();
+        this.#kv = null;
         engine.scoped((s) => engine.check(fn.plm_ctx_decode(this.#ctx, s.i32([id]), 1, this.#logits, 0)));
+        cachedIds.push(id);
+        this.#kv = cachedIds;
         decodeMs += now() - t2;
         await platform.yieldToEventLoop();
         if (signal?.aborted) throw signal.reason;
@@ -226,13 +256,18 @@ export class GPT extends ModelBase {
 
       run.stats = {
         promptTokens: ids.length,
+        cachedTokens: cached,
         generatedTokens: run.tokens.length,
         prefillMs,
         decodeMs,
-        promptTokensPerSecond: prefillMs > 0 ? (ids.length * 1000) / prefillMs : 0,
+        promptTokensPerSecond: prefillMs > 0 ? ((ids.length - cached) * 1000) / prefillMs : 0,
         tokensPerSecond: decodeMs > 0 ? (run.tokens.length * 1000) / decodeMs : 0,
       };
       this.lastStats = run.stats;
+    } catch (e) {
+      // the mirror is only updated after successful decodes, but be conservative on anything but an abort
+      if (!(signal?.aborted && e === signal.reason)) this.#kv = null;
+      throw e;
     } finally {
       if (sampler && this.#sampler === sampler && !engine.disposed) fn.plm_sampler_free(sampler);
       if (this.#sampler === sampler) this.#sampler = 0;
@@ -251,6 +286,7 @@ export class GPT extends ModelBase {
     if (this.#logits) this.engine.free(this.#logits);
     this.#sampler = 0;
     this.#ctx = 0;
+    this.#kv = null;
     this.#logits = 0;
   }
 

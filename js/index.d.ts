@@ -163,6 +163,13 @@ export interface GenerateOptions {
    * min(maxTokens, contextLength / 2) tokens can be generated.
    */
   truncate?: 'start';
+  /**
+   * Keep the longest common prefix of this prompt and the tokens already in the KV cache
+   * (the previous prompt + the generated tokens that were decoded) and run only the rest:
+   * a chat that re-sends the whole conversation pays only for the new turn. The results are
+   * the same as without reuse. false = run the whole prompt (e.g. to time the prefill). Default true.
+   */
+  reusePrefix?: boolean;
 }
 
 export interface GeneratedToken {
@@ -176,11 +183,14 @@ export type FinishReason = 'eos' | 'stop' | 'length' | 'context';
 
 export interface GenerationStats {
   promptTokens: number;
+  /** Prompt tokens whose keys/values were reused from the previous generation (not recomputed). */
+  cachedTokens: number;
   generatedTokens: number;
   /** Time of the prompt pass. */
   prefillMs: number;
   /** Compute time of the generated tokens (sampling + one decode step each). */
   decodeMs: number;
+  /** (promptTokens - cachedTokens) / prefillMs. */
   promptTokensPerSecond: number;
   /** generatedTokens / decodeMs. */
   tokensPerSecond: number;
@@ -229,7 +239,7 @@ export declare class GPT extends Model {
   lastStats?: GenerationStats;
   tokenize(text: string, options?: TokenizeOptions): Int32Array;
   detokenize(ids: ArrayLike<number>, options?: DetokenizeOptions): string;
-  /** Logits of every position (row-major [ids.length][vocabSize]) computed in a fresh context. */
+  /** Logits of every position (row-major [ids.length][vocabSize]) computed in a fresh context (the next generation then reuses nothing). */
   logits(ids: ArrayLike<number>): Promise<Float32Array>;
   /**
    * Stream a continuation. prompt: a string (tokenized with the model's special tokens,
@@ -358,7 +368,7 @@ export interface T5InputOptions {
   truncate?: boolean;
 }
 
-export interface T5GenerateOptions extends Omit<GenerateOptions, 'ignoreEos' | 'truncate'> {
+export interface T5GenerateOptions extends Omit<GenerateOptions, 'ignoreEos' | 'truncate' | 'reusePrefix'> {
   /** Beam search with this many beams (default 1: greedy, or sampling with a temperature > 0). */
   numBeams?: number;
   /** Beam scores are summed log-probabilities / length^lengthPenalty (default 1; < 0 favours short outputs). */

@@ -41,15 +41,15 @@ for (const model of MODELS)
   for (const variant of VARIANTS) {
     const gpt = await GPT.load(path.join(HERE, 'work', 'gguf', `${model}-${variant}.gguf`), { threads: 1, contextLength: 256 });
     const prompt = Int32Array.from({ length: 128 }, (_, i) => 1000 + ((i * 7919) % 20000));
-    await gpt.complete(prompt, { maxTokens: 4, temperature: 0, ignoreEos: true }); // warm-up
+    await gpt.complete(prompt, { maxTokens: 4, temperature: 0, ignoreEos: true, reusePrefix: false }); // warm-up
     let pre = 0;
     let dec = 0;
     for (let r = 0; r < REPS; r++) {
       let c0 = cpu();
-      await gpt.complete(prompt, { maxTokens: 1, temperature: 0, ignoreEos: true });
+      await gpt.complete(prompt, { maxTokens: 1, temperature: 0, ignoreEos: true, reusePrefix: false });
       const p = cpu() - c0;
       c0 = cpu();
-      await gpt.complete(prompt, { maxTokens: N_DECODE, temperature: 0, ignoreEos: true });
+      await gpt.complete(prompt, { maxTokens: N_DECODE, temperature: 0, ignoreEos: true, reusePrefix: false });
       const d = cpu() - c0 - p;
       pre = Math.max(pre, 128 / p);
       dec = Math.max(dec, (N_DECODE - 1) / d);

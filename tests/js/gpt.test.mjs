@@ -206,3 +206,144 @@ describe('context length', () => {
     assert.equal(r.tokens.length, 16 - 10 + 1);
   });
 });
+
+// KV-cache prefix reuse: a model that reuses (a) against one that never does (b), same calls.
+// Rows are computed in the same summation order whatever the batch, so the logits and hence
+// the tokens (greedy, or sampled with the same seed) must be identical.
+for (const f of GPT_FIXTURES) {
+  for (const type of ['F32', 'Q4_0']) {
+    describe(`prefix reuse ${f.name} ${type}`, () => {
+      let a, b;
+      before(async () => {
+        a = await GPT.load(ggufPath(f, type), { engine });
+        b = await GPT.load(ggufPath(f, type), { engine });
+      });
+      after(() => {
+        a.dispose();
+        b.dispose();
+      });
+      const V = () => a.vocabSize;
+      const ids = (n, seed) => Array.from({ length: n }, (_, i) => 3 + ((seed * 7919 + i * 104729) % (V() - 3)));
+      /** Run the same call on both; check identical outputs and the expected number of reused tokens. */
+      async function both(prompt, opts, cached) {
+        const ra = await a.complete(Int32Array.from(prompt), opts);
+        const rb = await b.complete(Int32Array.from(prompt), { ...opts, reusePrefix: false });
+        assert.deepEqual(Array.from(ra.tokens), Array.from(rb.tokens), `prompt of ${prompt.length}, ${ra.stats.cachedTokens} reused`);
+        assert.equal(ra.text, rb.text);
+        assert.equal(ra.finishReason, rb.finishReason);
+        assert.equal(rb.stats.cachedTokens, 0);
+        if (cached !== undefined) assert.equal(ra.stats.cachedTokens, cached, 'cachedTokens');
+        assert.equal(ra.stats.promptTokens, prompt.length);
+        return ra;
+      }
+
+      for (const [mode, sampling] of [
+        ['greedy', { temperature: 0 }],
+        ['seeded sampling', { temperature: 1, topK: 0, topP: 1, minP: 0, seed: 11 }],
+      ]) {
+        test(`multi-turn chat (${mode}): identical results, the conversation so far is reused`, async () => {
+          const o = { ...sampling, maxTokens: 6, ignoreEos: true };
+          let conv = ids(9, 1);
+          let r = await both(conv, o);
+          for (let turn = 2; turn <= 4; turn++) {
+            // the next turn re-sends everything; decoded so far = conv + all generated tokens but the last (never decoded)
+            const next = [...conv, ...r.tokens, ...ids(4, turn)];
+            r = await both(next, { ...o, seed: sampling.seed === undefined ? undefined : sampling.seed + turn }, conv.length + r.tokens.length - 1);
+            conv = next;
+          }
+        });
+      }
+
+      test('a prompt equal to the previous full sequence, a shorter one, one diverging at token 0', async () => {
+        const o = { temperature: 0, maxTokens: 5, ignoreEos: true };
+        const p = ids(7, 3);
+        const r = await both(p, o);
+        const full = [...p, ...r.tokens];
+        await both(full, o, full.length - 1);
+        await both(full.slice(0, 4), o, 3); // a prefix of the cache: the last prompt token is decoded again
+        await both(full.slice(0, 4), o, 3);
+        const other = [(full[0] + 1) % V(), ...full.slice(1)];
+        await both(other, o, 0);
+        await both([other[0]], o, 0); // one token: nothing can be reused (its logits are needed)
+      });
+
+      test('sampling with a repetition penalty over the whole prompt', async () => {
+        const o = { temperature: 0.7, seed: 5, repetitionPenalty: 1.3, penaltyLastN: 0, maxTokens: 8, ignoreEos: true };
+        const p = ids(6, 4);
+        const r = await both(p, o);
+        await both([...p, ...r.tokens, ...ids(2, 5)], o, p.length + r.tokens.length - 1);
+      });
+
+      test('an aborted generation followed by a new one', async () => {
+        const o = { temperature: 0, maxTokens: 50, ignoreEos: true };
+        const p = ids(8, 6);
+        await both(p, { ...o, maxTokens: 2 });
+        const ac = new AbortController();
+        const seen = [];
+        await assert.rejects(
+          (async () => {
+            for await (const { token } of a.generate(Int32Array.from(p), { ...o, signal: ac.signal })) {
+              seen.push(token);
+              if (seen.length === 4) ac.abort();
+            }
+          })(),
+          { name: 'AbortError' },
+        );
+        // the abort comes between tokens: 3 of the 4 yielded tokens were decoded
+        await both([...p, ...seen, ...ids(3, 7)], { ...o, maxTokens: 5 }, p.length + 3);
+        // early break (return()) of the consumer
+        for await (const _ of a.generate(Int32Array.from(p), o)) break;
+        await both([...p, ...ids(2, 8)], { ...o, maxTokens: 5 }, p.length);
+      });
+
+      test('logits(), errors, reusePrefix: false and dispose-free invalidation', async () => {
+        const o = { temperature: 0, maxTokens: 4, ignoreEos: true };
+        const p = ids(6, 9);
+        await both(p, o);
+        await a.logits(p); // reuses the context: nothing is known afterwards
+        await both(p, o, 0);
+        await both(p, o, p.length - 1);
+        await assert.rejects(a.complete(Int32Array.from([...p, V()]), o), { status: 'INVALID' }); // bad id: decode fails
+        await both(p, o, 0);
+        const r = await a.complete(Int32Array.from(p), { ...o, reusePrefix: false });
+        assert.equal(r.stats.cachedTokens, 0);
+        await both(p, o, p.length - 1); // the run without reuse still left a known cache
+        await assert.rejects(a.complete(Int32Array.from(p), { ...o, reusePrefix: 1 }), TypeError);
+        void a.ctxPtr; // low-level access: the cache may be changed behind the model's back
+        await both(p, o, 0);
+      });
+    });
+  }
+}
+
+describe('prefix reuse at the end of the context', () => {
+  const f = GPT_FIXTURES.find((x) => x.name === 'stories260K');
+  let a, b;
+  before(async () => {
+    a = await GPT.load(ggufPath(f, 'F32'), { engine, contextLength: 24 });
+    b = await GPT.load(ggufPath(f, 'F32'), { engine, contextLength: 24 });
+  });
+  after(() => {
+    a.dispose();
+    b.dispose();
+  });
+
+  test("a full context, then truncate: 'start' of the grown conversation", async () => {
+    const o = { temperature: 0, maxTokens: 100, ignoreEos: true };
+    const p = [1, 400, 401, 402, 403, 404, 405, 406, 407, 408];
+    const ra = await a.complete(p, o);
+    const rb = await b.complete(p, { ...o, reusePrefix: false });
+    assert.equal(ra.finishReason, 'context');
+    assert.deepEqual(ra.tokens, rb.tokens);
+    // the whole conversation no longer fits: the start is dropped (BOS kept), positions shift, nothing reusable past BOS
+    const conv = [...p, ...ra.tokens, 410, 411];
+    const ta = await a.complete(conv, { ...o, maxTokens: 4, truncate: 'start' });
+    const tb = await b.complete(conv, { ...o, maxTokens: 4, truncate: 'start', reusePrefix: false });
+    assert.deepEqual(ta.tokens, tb.tokens);
+    assert.equal(ta.stats.promptTokens, 20);
+    assert.equal(ta.stats.cachedTokens, 1);
+    const again = await a.complete(conv, { ...o, maxTokens: 4, truncate: 'start' });
+    assert.deepEqual(again.tokens, ta.tokens);
+    assert.equal(again.stats.cachedTokens, 19);
+  });
+});

@@ -305,6 +305,7 @@ test('worker mode (worker_threads): same results, sync tokenize, streamed genera
   let streamed = '';
   for await (const { text } of remote.generate('Once upon a time', o)) streamed += text;
   assert.equal(streamed, a.text);
+  assert.equal(remote.lastStats.cachedTokens, remote.tokenize('Once upon a time').length - 1); // the same prompt again: KV prefix reused
   // early break, then abort
   let n = 0;
   for await (const _ of remote.generate('Once', { maxTokens: 100 })) if (++n === 3) break;

@@ -61,7 +61,7 @@ const plm = {
   },
   async generate({ prompt, nDecode }) {
     const t0 = now();
-    const r = await this.m.complete(Int32Array.from(prompt), { maxTokens: nDecode, temperature: 0, ignoreEos: true });
+    const r = await this.m.complete(Int32Array.from(prompt), { maxTokens: nDecode, temperature: 0, ignoreEos: true, reusePrefix: false });
     const totalMs = now() - t0;
     return { prefillMs: r.stats.prefillMs, decodeMs: r.stats.decodeMs, promptTokens: r.stats.promptTokens, generated: r.tokens.length, totalMs, first: r.tokens[0] };
   },

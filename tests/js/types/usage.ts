@@ -16,14 +16,14 @@ export async function main(): Promise<void> {
   const ids: Int32Array = gpt.tokenize('Hello', { addSpecial: false, parseSpecial: true });
   const text: string = gpt.detokenize(ids, { skipSpecial: true });
   const logits: Float32Array = await gpt.logits(ids);
-  const opts: GenerateOptions = { maxTokens: 8, temperature: 0, topK: 40, topP: 0.9, minP: 0.05, repetitionPenalty: 1.1, seed: 1, stop: ['\n'], ignoreEos: false, signal: ac.signal, truncate: 'start' };
+  const opts: GenerateOptions = { maxTokens: 8, temperature: 0, topK: 40, topP: 0.9, minP: 0.05, repetitionPenalty: 1.1, seed: 1, stop: ['\n'], ignoreEos: false, signal: ac.signal, truncate: 'start', reusePrefix: true };
   for await (const t of gpt.generate('Once', opts)) {
     const tok: GeneratedToken = t;
     console.log(tok.token + 1, tok.text.length);
   }
   const c: Completion = await gpt.complete([1, 2, 3], { maxTokens: GENERATE_DEFAULTS.maxTokens });
   const reason: FinishReason = c.finishReason;
-  console.log(c.text, c.tokens.length, c.stats.tokensPerSecond, reason, ctx, text, logits.length);
+  console.log(c.text, c.tokens.length, c.stats.tokensPerSecond, c.stats.cachedTokens, reason, ctx, text, logits.length);
   gpt.dispose();
 
   const engine = await Engine.create({ threads: 1, build: 'simd' });
