@@ -211,7 +211,7 @@ describe('context length', () => {
 // Rows are computed in the same summation order whatever the batch, so the logits and hence
 // the tokens (greedy, or sampled with the same seed) must be identical.
 for (const f of GPT_FIXTURES) {
-  for (const type of ['F32', 'Q4_0']) {
+  for (const type of FILE_TYPES) {
     describe(`prefix reuse ${f.name} ${type}`, () => {
       let a, b;
       before(async () => {
