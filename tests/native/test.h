@@ -5,6 +5,7 @@
 #ifndef PLM_TEST_H
 #define PLM_TEST_H
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,20 @@ static int test_summary(void) {
     printf("%d checks, %d failures\n", test_checks, test_failures);
     return test_failures ? 1 : 0;
 }
+
+/* Test data: one xorshift64 stream per test program (reseed with *test_rng_state() = seed). */
+static inline uint64_t *test_rng_state(void) {
+    static uint64_t state = 0x9E3779B97F4A7C15ull;
+    return &state;
+}
+static inline uint32_t rnd_u32(void) {
+    uint64_t *r = test_rng_state();
+    *r ^= *r << 13;
+    *r ^= *r >> 7;
+    *r ^= *r << 17;
+    return (uint32_t)(*r >> 11);
+}
+static inline float frand(void) { return (float)((double)rnd_u32() / 2147483648.0 - 1.0); } /* [-1, 1) */
 
 /* Read a whole file (malloc'd, NUL-terminated); NULL if it cannot be read. */
 static inline char *test_read_file(const char *path, size_t *len) {

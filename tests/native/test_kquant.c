@@ -18,14 +18,6 @@
 #include "quant.h"
 #include "test.h"
 
-static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static uint32_t rnd_u32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
-static float frand(void) { return (float)((double)rnd_u32() / 2147483648.0 - 1.0); }
 static int same_bits(float a, float b) {
     uint32_t x, y;
     memcpy(&x, &a, 4);
@@ -430,6 +422,7 @@ TEST(test_rope_ext) {
 }
 
 int main(void) {
+    *test_rng_state() = 0x2545F4914F6CDD1Dull;
     RUN(test_formats_roundtrip);
     RUN(test_k_dots_vs_double);
     RUN(test_q8_K_activations);

@@ -16,14 +16,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd_u32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
-static float frand(void) { return (float)((double)rnd_u32() / 2147483648.0 - 1.0); } /* [-1, 1) */
 static void fill(float *x, int n, float scale) {
     for (int i = 0; i < n; i++) x[i] = frand() * scale;
 }

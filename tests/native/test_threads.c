@@ -12,12 +12,6 @@
 #include "test.h"
 #include "threads.h"
 
-static uint64_t rng = 12345;
-static float frand(void) {
-    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((double)(rng >> 40) / 8388608.0 - 1.0);
-}
-
 typedef struct {
     int32_t *hits;
     int32_t total;
