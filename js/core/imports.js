@@ -117,3 +117,28 @@ export function makeImports(module, host) {
   }
   return imports;
 }
+
+/**
+ * Body of one thread-pool worker (Web Worker or Node worker_threads): instantiate the main
+ * thread's module on the same shared memory, move the stack to the block the main instance
+ * allocated for this thread, report ready, then enter plm_thread_worker(index), which never
+ * returns (the main thread terminates the worker on dispose). No _initialize: constructors
+ * ran on the main instance, and a shared memory's data segments are initialised once, by the
+ * first instance. post({ type: 'ready' | 'error', message }) talks to the main thread.
+ */
+export function runPoolThread({ module, memory, stackTop, index }, post) {
+  try {
+    const imports = makeImports(module, {
+      memory,
+      getMemory: () => memory,
+      log: (s) => console.log(`[plm ${index}] ${s}`),
+      error: (s) => console.error(`[plm ${index}] ${s}`),
+    });
+    const { exports } = new WebAssembly.Instance(module, imports);
+    exports.stackRestore(stackTop);
+    post({ type: 'ready' });
+    exports.plm_thread_worker(index);
+  } catch (err) {
+    post({ type: 'error', message: err?.message ?? String(err) });
+  }
+}
