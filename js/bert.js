@@ -79,17 +79,8 @@ export class BERT extends ModelBase {
    * Load a BERT GGUF (path, URL, bytes, Blob, or split files). Options: threads,
    * onProgress, signal, engine (share an Engine), build, wasmBaseUrl.
    */
-  static async load(source, options = {}) {
-    if (ModelBase.useWorker(options)) return ModelBase.loadRemote(BERT, source, options, () => BERT.load(source, { ...options, worker: false }));
-    const opened = await ModelBase.open(source, options, 0);
-    const bert = new BERT(opened);
-    try {
-      bert.#init();
-    } catch (e) {
-      bert.dispose();
-      throw e;
-    }
-    return bert;
+  static load(source, options = {}) {
+    return ModelBase.create(BERT, source, options, (m) => m.#init());
   }
 
   #meta = null;

@@ -50,17 +50,8 @@ export class GPT extends ModelBase {
    * Options: threads, contextLength (KV cache size; default = the model's), onProgress, signal,
    * engine (share an Engine), build, wasmBaseUrl.
    */
-  static async load(source, options = {}) {
-    if (ModelBase.useWorker(options)) return ModelBase.loadRemote(GPT, source, options, () => GPT.load(source, { ...options, worker: false }));
-    const opened = await ModelBase.open(source, options, 0);
-    const gpt = new GPT(opened);
-    try {
-      gpt.#init(options);
-    } catch (e) {
-      gpt.dispose();
-      throw e;
-    }
-    return gpt;
+  static load(source, options = {}) {
+    return ModelBase.create(GPT, source, options, (m) => m.#init(options));
   }
 
   #ctx = 0;

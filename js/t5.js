@@ -46,17 +46,8 @@ export class T5 extends ModelBase {
    * Options: threads, contextLength (longest input and output; default the model's,
    * 512 for T5), onProgress, signal, engine (share an Engine), build, wasmBaseUrl.
    */
-  static async load(source, options = {}) {
-    if (ModelBase.useWorker(options)) return ModelBase.loadRemote(T5, source, options, () => T5.load(source, { ...options, worker: false }));
-    const opened = await ModelBase.open(source, options, 0);
-    const t5 = new T5(opened);
-    try {
-      t5.#init(options);
-    } catch (e) {
-      t5.dispose();
-      throw e;
-    }
-    return t5;
+  static load(source, options = {}) {
+    return ModelBase.create(T5, source, options, (m) => m.#init(options));
   }
 
   #ctx = 0;

@@ -97,7 +97,11 @@ function testAll({ native, wasm }) {
     // Node tests, headless Chromium tests (tests/browser: Debian's chromium + playwright-core),
     // and the npm package test (tests/package: pack, install, Node + a Vite-built page)
     const files = [...testFiles('js'), ...testFiles('browser'), ...testFiles('package')];
-    if (files.length) run(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=1', ...files]);
+    // every test must run: a missing browser or bundler fails instead of skipping
+    if (files.length)
+      run(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=1', ...files], {
+        env: { ...env, PLM_REQUIRE_BROWSER: '1' },
+      });
   }
 }
 

@@ -69,8 +69,7 @@ export class ModelBase {
   /**
    * Worker mode (remote.js): whether `options` ask for the model to run in a worker
    * (default: yes on a web page's main thread, no in Node and inside workers).
-   * Model classes start their load() with
-   *   if (ModelBase.useWorker(options)) return ModelBase.loadRemote(Cls, source, options, () => Cls.load(source, { ...options, worker: false }));
+   * (ModelBase.create, which every model class's load() calls, checks it.)
    */
   static useWorker(options) {
     return useWorker(options);
@@ -78,6 +77,24 @@ export class ModelBase {
 
   static loadRemote(Cls, source, options, loadHere) {
     return loadRemote(Cls, source, options, loadHere);
+  }
+
+  /**
+   * The load() of a model class: in a worker when `options` ask for it (worker mode),
+   * otherwise open the file here, construct Cls and run `init(model)` (the class's own
+   * setup: contexts, buffers); a failing init disposes the model and rethrows.
+   *   static load(source, options = {}) { return ModelBase.create(GPT, source, options, (m) => m.#init(options)); }
+   */
+  static async create(Cls, source, options, init) {
+    if (useWorker(options)) return loadRemote(Cls, source, options, () => Cls.load(source, { ...options, worker: false }));
+    const model = new Cls(await ModelBase.open(source, options, 0));
+    try {
+      init(model);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
   }
 
   #info = null;

@@ -20,8 +20,18 @@ const ARGS = [
   '--disable-sync',
 ];
 
-/** Why the browser tests cannot run here (null if they can). */
+/**
+ * Why the browser tests cannot run here (null if they can). Under PLM_REQUIRE_BROWSER
+ * (set by `npm test`, which installs Chromium and playwright-core first) a missing
+ * browser is an error, not a skip: a skipped test proves nothing.
+ */
 export async function unavailable() {
+  const why = await missingBrowser();
+  if (why && process.env.PLM_REQUIRE_BROWSER) throw new Error(`the browser tests must run here, but ${why}`);
+  return why;
+}
+
+async function missingBrowser() {
   if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
   try {
     await import('playwright-core');

@@ -12,7 +12,6 @@ import { FIXTURES, tempDir } from './convert_helpers.mjs';
 import { bertForward, linear, makeClassifier, hfWeights } from './convert_bert_ref.mjs';
 
 const { BERT, Engine } = plm;
-const skip = BERT ? false : 'the BERT API is not in js/ yet';
 const cases = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'bert/cases.json'), 'utf8'));
 const cfg = cases.model.config;
 
@@ -31,7 +30,7 @@ const maxAbs = (a, b) => {
   return m;
 };
 
-test('converted BERT files: pooled output, masked-LM logits and fill-mask match the goldens', { skip }, async (t) => {
+test('converted BERT files: pooled output, masked-LM logits and fill-mask match the goldens', async (t) => {
   const { dir, cleanup } = tempDir();
   const engine = await Engine.create({ threads: 1 });
   try {
@@ -71,7 +70,7 @@ test('converted BERT files: pooled output, masked-LM logits and fill-mask match 
   }
 });
 
-test('converted BertForSequenceClassification classifies as the float64 reference on the raw weights', { skip }, async (t) => {
+test('converted BertForSequenceClassification classifies as the float64 reference on the raw weights', async (t) => {
   const { dir, cleanup } = tempDir();
   const engine = await Engine.create({ threads: 1 });
   try {
