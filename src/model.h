@@ -23,7 +23,8 @@ extern "C" {
 #endif
 
 enum plm_arch_id { PLM_ARCH_UNKNOWN = 0, PLM_ARCH_GPT2, PLM_ARCH_LLAMA, PLM_ARCH_BERT, PLM_ARCH_T5,
-                   PLM_ARCH_QWEN2 };
+                   PLM_ARCH_QWEN2, PLM_ARCH_QWEN3, PLM_ARCH_GEMMA2, PLM_ARCH_GEMMA3, PLM_ARCH_PHI3,
+                   PLM_ARCH_NOMIC_BERT };
 
 /* Hyper-parameters common to the families (0 where not applicable). */
 typedef struct plm_hparams {
@@ -85,7 +86,12 @@ extern const plm_arch plm_arch_gpt2;
 extern const plm_arch plm_arch_llama;
 extern const plm_arch plm_arch_bert;
 extern const plm_arch plm_arch_t5;
-extern const plm_arch plm_arch_qwen2; /* llama.c */
+extern const plm_arch plm_arch_qwen2;  /* llama.c */
+extern const plm_arch plm_arch_qwen3;  /* llama.c */
+extern const plm_arch plm_arch_gemma2; /* gemma.c */
+extern const plm_arch plm_arch_gemma3; /* gemma.c */
+extern const plm_arch plm_arch_phi3;
+extern const plm_arch plm_arch_nomic_bert; /* bert.c */
 
 /* Helpers for init(): fetch a tensor by printf-style name and check its type is
  * supported and its dims equal ne0, ne1 (pass -1 to skip a check; ne1 = 0 means

@@ -162,6 +162,8 @@ static uint8_t *build_model(const spec *s, weights *W, size_t *size) {
     if (s->scale_factor != 0.0f) {
         key(k, s, "rope.scaling.type"), gw_str(&w, k, s->scaling ? s->scaling : "linear");
         key(k, s, "rope.scaling.factor"), kv_f32(&w, k, s->scale_factor);
+        if (s->scaling && !strcmp(s->scaling, "yarn"))
+            key(k, s, "rope.scaling.original_context_length"), gw_u32(&w, k, 16);
     }
     add_vocab(&w, s);
 
@@ -252,7 +254,9 @@ static void free_weights(weights *W, const spec *s) {
 
 /* ----------------------------------------------------- float64 reference */
 
-typedef struct { int neox, use_freqs, use_biases; double freq_scale; } ref_opts;
+/* yarn_factor != 0: YaRN as HF's _compute_yarn_parameters (beta_fast 32, beta_slow 1,
+ * original context yarn_orig, attention factor 0.1 ln(factor) + 1 on cos / sin). */
+typedef struct { int neox, use_freqs, use_biases; double freq_scale, yarn_factor, yarn_orig; } ref_opts;
 
 static void rms(double *y, const double *x, const float *w) {
     double ss = 0;
@@ -288,14 +292,27 @@ static void mv(double *y, const float *W, const float *b, const double *x, int n
     free(xf), free(xd);
 }
 static void rope(double *v, int n_head, int pos, const spec *s, const weights *W, const ref_opts *o) {
+    double low = 0, high = 0, msc = 1;
+    if (o->yarn_factor) {
+        const double pi2 = 2 * 3.14159265358979323846, lb = 2 * log(s->rope_base);
+        low = fmax(floor(HD * log(o->yarn_orig / (32 * pi2)) / lb), 0);
+        high = fmin(ceil(HD * log(o->yarn_orig / (1 * pi2)) / lb), HD / 2 - 1);
+        if (low == high) high += 0.001;
+        msc = 0.1 * log(o->yarn_factor) + 1;
+    }
     for (int h = 0; h < n_head; h++)
         for (int i = 0; i < HD / 2; i++) {
-            double th = pos * o->freq_scale * pow(s->rope_base, -2.0 * i / HD);
+            double f = pow(s->rope_base, -2.0 * i / HD);
+            if (o->yarn_factor) {
+                const double e = 1 - fmin(fmax((i - low) / (high - low), 0), 1);
+                f = f / o->yarn_factor * (1 - e) + f * e;
+            }
+            double th = pos * o->freq_scale * f;
             if (o->use_freqs && W->freqs) th /= W->freqs[i];
             const int a = o->neox ? i : 2 * i, b = o->neox ? i + HD / 2 : 2 * i + 1;
             double *x = v + h * HD, x0 = x[a], x1 = x[b];
-            x[a] = x0 * cos(th) - x1 * sin(th);
-            x[b] = x1 * cos(th) + x0 * sin(th);
+            x[a] = (x0 * cos(th) - x1 * sin(th)) * msc;
+            x[b] = (x1 * cos(th) + x0 * sin(th)) * msc;
         }
 }
 
@@ -423,6 +440,15 @@ TEST(test_qwen2_style) {
     run_case(&s, 1e-5, &right, &nobias, "without biases");
 }
 
+/* YaRN (rope.scaling.type "yarn", factor 4, original context 16): the ramp covers pairs 0..4 */
+TEST(test_yarn) {
+    const spec s = {"llama", "llama-bpe", 0, 1, 0, 0, 10000.0f, 4.0f,
+                    PLM_TYPE_F32, 0, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32,
+                    PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, "yarn", 0.0f};
+    const ref_opts right = {0, 0, 0, 1.0, 4.0, 16.0}, linear = {0, 0, 0, 0.25, 0, 0};
+    run_case(&s, 2e-5, &right, &linear, "with linear scaling instead");
+}
+
 TEST(test_q4_k_m_style) {
     const spec s = {"llama", "llama-bpe", 0, 0, 0, 0, 10000.0f, 4.0f,
                     PLM_TYPE_Q4_K, PLM_TYPE_Q6_K, PLM_TYPE_Q4_K, PLM_TYPE_Q5_K, PLM_TYPE_Q4_K, PLM_TYPE_Q4_K,
@@ -448,10 +474,9 @@ static void expect_refused(spec s, int code, const char *needle) {
 TEST(test_refusals) {
     spec s = {"llama", "llama-bpe", 0, 1, 0, 1, 10000.0f, 4.0f,
               PLM_TYPE_F32, 0, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32,
-              PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, "yarn", 0.0f};
-    expect_refused(s, PLM_E_UNSUPPORTED, "yarn");
-    s.scaling = "longrope";
-    expect_refused(s, PLM_E_UNSUPPORTED, "longrope");
+              PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, "longrope", 0.0f};
+    /* LongRoPE without its factor tables */
+    expect_refused(s, PLM_E_MISSING, "rope_factors_long.weight");
     s.scaling = "something";
     expect_refused(s, PLM_E_UNSUPPORTED, "something");
     s.scaling = NULL;
@@ -475,6 +500,7 @@ TEST(test_refusals) {
 int main(void) {
     RUN(test_llama3_style);
     RUN(test_qwen2_style);
+    RUN(test_yarn);
     RUN(test_q4_k_m_style);
     RUN(test_refusals);
     return test_summary();
