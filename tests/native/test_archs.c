@@ -162,7 +162,7 @@ static uint8_t *build_model(const spec *s, weights *W, size_t *size) {
     if (s->scale_factor != 0.0f) {
         key(k, s, "rope.scaling.type"), gw_str(&w, k, s->scaling ? s->scaling : "linear");
         key(k, s, "rope.scaling.factor"), kv_f32(&w, k, s->scale_factor);
-        if (s->scaling && !strcmp(s->scaling, "yarn"))
+        if (s->scaling && (!strcmp(s->scaling, "yarn") || !strcmp(s->scaling, "longrope")))
             key(k, s, "rope.scaling.original_context_length"), gw_u32(&w, k, 16);
     }
     add_vocab(&w, s);
@@ -181,6 +181,17 @@ static uint8_t *build_model(const spec *s, weights *W, size_t *size) {
         llama3_freqs(W->freqs, s->rope_base);
         if (s->bad_freq != 0.0f) W->freqs[3] = s->bad_freq;
         memcpy(tl.t[tl.n - 1].data, W->freqs, sizeof(float) * HD / 2);
+    }
+    if (s->scaling && !strcmp(s->scaling, "longrope") && !s->has_freqs) {
+        /* Phi-3 style LongRoPE tables (long: the reference's W->freqs; short: only in the file);
+         * with has_freqs (test_refusals) the tables are left out */
+        W->freqs = add_tensor(&tl, "rope_factors_long.weight", PLM_TYPE_F32, HD / 2, 0, 1.0f);
+        for (int i = 0; i < HD / 2; i++) W->freqs[i] = 1.0f + 0.25f * (float)i;
+        memcpy(tl.t[tl.n - 1].data, W->freqs, sizeof(float) * HD / 2);
+        float *sh = add_tensor(&tl, "rope_factors_short.weight", PLM_TYPE_F32, HD / 2, 0, 1.0f);
+        for (int i = 0; i < HD / 2; i++) sh[i] = 1.0f + 0.01f * (float)i;
+        memcpy(tl.t[tl.n - 1].data, sh, sizeof(float) * HD / 2);
+        free(sh);
     }
     const float ws = 1.0f / 16.0f; /* ~1/sqrt(E) */
     for (int l = 0; l < NL; l++) {
@@ -256,7 +267,7 @@ static void free_weights(weights *W, const spec *s) {
 
 /* yarn_factor != 0: YaRN as HF's _compute_yarn_parameters (beta_fast 32, beta_slow 1,
  * original context yarn_orig, attention factor 0.1 ln(factor) + 1 on cos / sin). */
-typedef struct { int neox, use_freqs, use_biases; double freq_scale, yarn_factor, yarn_orig; } ref_opts;
+typedef struct { int neox, use_freqs, use_biases; double freq_scale, yarn_factor, yarn_orig, attn_mul; } ref_opts;
 
 static void rms(double *y, const double *x, const float *w) {
     double ss = 0;
@@ -300,6 +311,7 @@ static void rope(double *v, int n_head, int pos, const spec *s, const weights *W
         if (low == high) high += 0.001;
         msc = 0.1 * log(o->yarn_factor) + 1;
     }
+    if (o->attn_mul) msc *= o->attn_mul;
     for (int h = 0; h < n_head; h++)
         for (int i = 0; i < HD / 2; i++) {
             double f = pow(s->rope_base, -2.0 * i / HD);
@@ -449,6 +461,16 @@ TEST(test_yarn) {
     run_case(&s, 2e-5, &right, &linear, "with linear scaling instead");
 }
 
+/* LongRoPE (Phi-3): original context 16 < the context of 64 -> long factors, cos / sin
+ * times sqrt(1 + ln(128 / 16) / ln(16)) (HF's attention factor for context_length 128) */
+TEST(test_longrope) {
+    const spec s = {"llama", "llama-bpe", 0, 1, 0, 0, 10000.0f, 8.0f,
+                    PLM_TYPE_F32, 0, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32,
+                    PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, "longrope", 0.0f};
+    const ref_opts right = {0, 1, 0, 1.0, 0, 0, sqrt(1 + log(8.0) / log(16.0))}, plain = {0, 0, 0, 1.0, 0, 0, 0};
+    run_case(&s, 2e-5, &right, &plain, "without LongRoPE");
+}
+
 TEST(test_q4_k_m_style) {
     const spec s = {"llama", "llama-bpe", 0, 0, 0, 0, 10000.0f, 4.0f,
                     PLM_TYPE_Q4_K, PLM_TYPE_Q6_K, PLM_TYPE_Q4_K, PLM_TYPE_Q5_K, PLM_TYPE_Q4_K, PLM_TYPE_Q4_K,
@@ -501,6 +523,7 @@ int main(void) {
     RUN(test_llama3_style);
     RUN(test_qwen2_style);
     RUN(test_yarn);
+    RUN(test_longrope);
     RUN(test_q4_k_m_style);
     RUN(test_refusals);
     return test_summary();
