@@ -303,14 +303,6 @@ int plm_bert_encode(plm_model *m, const int32_t *ids, const int32_t *type_ids,
 }
 
 /* ---------------------------------------------------------------- pooling */
-static void l2_normalize(float *v, int n) {
-    double ss = 0;
-    for (int i = 0; i < n; i++) ss += (double)v[i] * v[i];
-    const double norm = sqrt(ss);
-    const double inv = 1.0 / (norm > 1e-12 ? norm : 1e-12); /* torch.nn.functional.normalize */
-    for (int i = 0; i < n; i++) v[i] = (float)(v[i] * inv);
-}
-
 int plm_bert_pool(plm_model *m, const float *hidden, const int32_t *seq_lens, int n_seq, int mode,
                   int normalize, float *out) {
     int rc;
@@ -329,15 +321,11 @@ int plm_bert_pool(plm_model *m, const float *hidden, const int32_t *seq_lens, in
         float *o = out + (size_t)s * E;
         if (mode == PLM_POOL_MEAN) {
             /* sentence-transformers: sum of the unmasked token vectors / their count */
-            for (int i = 0; i < E; i++) {
-                double acc = 0;
-                for (int t = 0; t < len; t++) acc += h[(size_t)t * E + i];
-                o[i] = (float)(acc / len);
-            }
+            op_mean_rows(o, h, len, E);
         } else {
             memcpy(o, h + (size_t)(mode == PLM_POOL_CLS ? 0 : len - 1) * E, (size_t)E * sizeof *o);
         }
-        if (normalize) l2_normalize(o, E);
+        if (normalize) op_l2_normalize(o, E);
     }
     return PLM_OK;
 }
@@ -365,7 +353,7 @@ static int pooler(plm_model *m, const float *hidden, const int32_t *seq_lens, in
     if ((rc = first_rows(m, hidden, seq_lens, n_seq, &rows)) ||
         (rc = op_matmul(pooled, w->pool_w, w->pool_b, rows, n_seq, E)))
         return rc;
-    for (size_t i = 0; i < (size_t)n_seq * E; i++) pooled[i] = tanhf(pooled[i]);
+    op_tanh(pooled, pooled, n_seq * E);
     return PLM_OK;
 }
 

@@ -245,7 +245,7 @@ typedef struct {
     int n, piece;
 } ew_ctx;
 
-enum { EW_GELU_TANH, EW_GELU_ERF, EW_SILU, EW_RELU, EW_ADD, EW_MUL, EW_SCALE, EW_SWIGLU, EW_GEGLU, EW_SOFTCAP };
+enum { EW_GELU_TANH, EW_GELU_ERF, EW_SILU, EW_RELU, EW_ADD, EW_MUL, EW_SCALE, EW_SWIGLU, EW_GEGLU, EW_SOFTCAP, EW_TANH };
 
 static void ew_run(const ew_ctx *c, int i0, int i1) {
     float *y = c->y + i0;
@@ -270,6 +270,9 @@ static void ew_run(const ew_ctx *c, int i0, int i1) {
     case EW_SCALE:
         for (int i = 0; i < n; i++) y[i] = a[i] * c->s;
         break;
+    case EW_TANH:
+        for (int i = 0; i < n; i++) y[i] = tanhf(a[i]);
+        break;
     case EW_SOFTCAP: /* HF: (x / cap).tanh() * cap, float32 */
         for (int i = 0; i < n; i++) y[i] = tanhf(a[i] / c->s) * c->s;
         break;
@@ -289,7 +292,7 @@ static void ew(int kind, float *y, const float *a, const float *b, float s, int 
     if (n <= 0) return;
     ew_ctx c = {kind, y, a, b, s, n, n};
     const int heavy = kind == EW_GELU_TANH || kind == EW_GELU_ERF || kind == EW_SILU ||
-                      kind == EW_SWIGLU || kind == EW_GEGLU || kind == EW_SOFTCAP;
+                      kind == EW_SWIGLU || kind == EW_GEGLU || kind == EW_SOFTCAP || kind == EW_TANH;
     int n_tasks = heavy ? n_tasks_for((double)n * 16.0, (n + 4095) / 4096) : 1;
     if (n_tasks <= 1) {
         ew_run(&c, 0, n);
@@ -303,6 +306,7 @@ void op_gelu_tanh(float *y, const float *x, int n) { ew(EW_GELU_TANH, y, x, NULL
 void op_gelu_erf(float *y, const float *x, int n) { ew(EW_GELU_ERF, y, x, NULL, 0, n); }
 void op_silu(float *y, const float *x, int n) { ew(EW_SILU, y, x, NULL, 0, n); }
 void op_relu(float *y, const float *x, int n) { ew(EW_RELU, y, x, NULL, 0, n); }
+void op_tanh(float *y, const float *x, int n) { ew(EW_TANH, y, x, NULL, 0, n); }
 void op_add(float *y, const float *a, const float *b, int n) { ew(EW_ADD, y, a, b, 0, n); }
 void op_mul(float *y, const float *a, const float *b, int n) { ew(EW_MUL, y, a, b, 0, n); }
 void op_scale(float *y, const float *x, float s, int n) { ew(EW_SCALE, y, x, NULL, s, n); }
@@ -345,6 +349,34 @@ void op_rmsnorm(float *y, const float *x, const float *w, int m, int n, float ep
     rows(1, y, x, w, NULL, m, n, eps);
 }
 void op_softmax(float *x, int m, int n) { rows(2, x, x, NULL, NULL, m, n, 0.0f); }
+
+void op_log_softmax(float *y, const float *x, int m, int n) {
+    for (int r = 0; r < m; r++) {
+        const float *xr = x + (size_t)r * n;
+        float *yr = y + (size_t)r * n, mx = -INFINITY;
+        for (int i = 0; i < n; i++) mx = xr[i] > mx ? xr[i] : mx;
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += expf(xr[i] - mx);
+        const float lse = logf((float)sum);
+        for (int i = 0; i < n; i++) yr[i] = (xr[i] - mx) - lse;
+    }
+}
+
+void op_mean_rows(float *y, const float *x, int m, int n) {
+    for (int i = 0; i < n; i++) {
+        double acc = 0;
+        for (int r = 0; r < m; r++) acc += x[(size_t)r * n + i];
+        y[i] = (float)(acc / m);
+    }
+}
+
+void op_l2_normalize(float *x, int n) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    const double norm = sqrt(ss);
+    const double inv = 1.0 / (norm > 1e-12 ? norm : 1e-12);
+    for (int i = 0; i < n; i++) x[i] = (float)(x[i] * inv);
+}
 
 /* --------------------------------------------------------------- RoPE */
 

@@ -71,12 +71,20 @@ int op_get_rows(float *out, const plm_tensor *W, const int32_t *ids, int n);
 void op_layernorm(float *y, const float *x, const float *w, const float *b, int m, int n, float eps);
 void op_rmsnorm(float *y, const float *x, const float *w, int m, int n, float eps);
 void op_softmax(float *x, int m, int n); /* numerically stable; -INFINITY entries give 0 */
+/* y[r][i] = (x[r][i] - max_r) - logf(sum_j expf(x[r][j] - max_r)) (sum in double): log_softmax,
+ * as the beam search scores candidates (in place allowed). */
+void op_log_softmax(float *y, const float *x, int m, int n);
+/* y[i] = mean over the m rows of x[r][i] (double accumulation, rows in order): mean pooling. */
+void op_mean_rows(float *y, const float *x, int m, int n);
+/* x /= max(||x||_2, 1e-12) in double, as torch.nn.functional.normalize. */
+void op_l2_normalize(float *x, int n);
 
 /* element-wise over n values */
 void op_gelu_tanh(float *y, const float *x, int n); /* 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))) */
 void op_gelu_erf(float *y, const float *x, int n);  /* 0.5x(1+erf(x/sqrt2)) */
 void op_silu(float *y, const float *x, int n);
 void op_relu(float *y, const float *x, int n);
+void op_tanh(float *y, const float *x, int n); /* tanhf */
 void op_add(float *y, const float *a, const float *b, int n);
 void op_mul(float *y, const float *a, const float *b, int n);
 void op_scale(float *y, const float *x, float s, int n);

@@ -828,13 +828,9 @@ int plm_t5_beam_step(plm_t5 *c) {
     int n_heap = 0;
     for (int r = 0; r < n_run; r++) {
         float *lg = b->logits + (size_t)r * V;
-        float mx = -INFINITY;
-        for (int i = 0; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
-        double sum = 0;
-        for (int i = 0; i < V; i++) sum += expf(lg[i] - mx);
-        const float lse = logf((float)sum);
+        op_log_softmax(lg, lg, 1, V);
         for (int i = 0; i < V; i++) {
-            beam_cand cd = {((lg[i] - mx) - lse) + b->scores[r], r, i};
+            beam_cand cd = {lg[i] + b->scores[r], r, i};
             if (n_heap < K) {
                 b->heap[n_heap] = cd;
                 heap_sift_up(b->heap, n_heap++);
