@@ -1,4 +1,5 @@
-// bert.js — encoder-only models (GGUF architecture "bert"): hidden states, sentence
+// bert.js — encoder-only models (GGUF architecture "bert", incl. XLM-RoBERTa files, and
+// "nomic-bert"): hidden states, sentence
 // embeddings, fill-mask and sequence classification.
 //
 //   const bert = await BERT.load('model.gguf');
@@ -87,8 +88,8 @@ export class BERT extends ModelBase {
 
   #init() {
     const arch = this.info.architecture;
-    if (arch !== 'bert')
-      throw new PlmError(`BERT.load: the model's architecture is '${arch}', not 'bert' (use GPT for gpt2 / llama files)`, Status.UNSUPPORTED);
+    if (arch !== 'bert' && arch !== 'nomic-bert')
+      throw new PlmError(`BERT.load: the model's architecture is '${arch}', not 'bert' or 'nomic-bert' (use GPT for gpt2 / llama files)`, Status.UNSUPPORTED);
     const { engine } = this;
     this.#meta = JSON.parse(engine.cstring(engine.checkPtr(engine.fn.plm_bert_info(this.ptr))));
   }

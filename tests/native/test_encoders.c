@@ -111,10 +111,32 @@ static void run(enc_fixture *f) {
 }
 
 TEST(xlm_roberta) { run(&FIX[0]); }
+
+/* XLM-RoBERTa pairs (HF build_inputs_with_special_tokens): <s> A </s></s> B </s>, all type 0 */
+TEST(xlm_roberta_pair) {
+    plm_model *m = plm_model_load_file("tests/fixtures/archs/xlm-roberta/xlm-roberta-tiny-random-F32.gguf",
+                                       PLM_LOAD_VOCAB_ONLY);
+    CHECK_MSG(m != NULL, "%s", plm_errmsg());
+    if (!m) return;
+    int32_t a[64], b[64], ids[128], types[128];
+    const int na = plm_tokenize(m, "Hello world", 11, 0, 0, a, 64), nb = plm_tokenize(m, "Bonjour", 7, 0, 0, b, 64);
+    const int n = plm_tokenize_pair(m, "Hello world", 11, "Bonjour", 7, 1, ids, types, 128);
+    CHECK(na > 0 && nb > 0);
+    CHECK_MSG(n == na + nb + 4, "pair: %d ids for %d + %d pieces (%s)", n, na, nb, n < 0 ? plm_errmsg() : "");
+    if (n == na + nb + 4) {
+        CHECK(ids[0] == 0 && ids[na + 1] == 2 && ids[na + 2] == 2 && ids[n - 1] == 2);
+        CHECK(!memcmp(ids + 1, a, (size_t)na * 4) && !memcmp(ids + na + 3, b, (size_t)nb * 4));
+        int zero = 1;
+        for (int i = 0; i < n; i++) zero &= types[i] == 0;
+        CHECK_MSG(zero, "pair token types are all 0 for XLM-RoBERTa");
+    }
+    plm_model_free(m);
+}
 TEST(nomic_bert) { run(&FIX[1]); }
 
 int main(void) {
     RUN(xlm_roberta);
+    RUN(xlm_roberta_pair);
     RUN(nomic_bert);
     printf("max |x - golden| (hidden / embedding):\n");
     for (int f = 0; f < 2; f++) {
