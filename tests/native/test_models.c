@@ -503,6 +503,68 @@ TEST(no_tokenizer) {
     free(buf);
 }
 
+/* Negative controls for the new architectures: the F32 file with one feature switched off
+ * or changed in its metadata (a float32 / u32 key rewritten in place) must miss the goldens by far
+ * more than the tolerance, so the comparisons above can tell those features apart. */
+static double patched_err(const char *arch, const char *key, float value) {
+    char path[160], cases_path[160];
+    snprintf(path, sizeof path, "tests/fixtures/archs/%s/%s-tiny-random-F32.gguf", arch, arch);
+    snprintf(cases_path, sizeof cases_path, "tests/fixtures/archs/%s/cases.json", arch);
+    size_t n;
+    uint8_t *buf = read_fixture(path, &n);
+    json_value *root = fixture_json(cases_path);
+    if (!buf || !root) {
+        free(buf), json_free(root);
+        return -1;
+    }
+    const long at = find_bytes(buf, n, key, 0);
+    uint32_t type = 0;
+    if (at > 0) memcpy(&type, buf + at + strlen(key), 4);
+    CHECK_MSG(at > 0 && (type == 6 || type == 4), "%s: f32 / u32 key %s not found", arch, key);
+    const uint32_t u = (uint32_t)value;
+    if (at > 0 && (type == 6 || type == 4)) memcpy(buf + at + strlen(key) + 4, type == 6 ? (const void *)&value : &u, 4);
+    plm_model *m = plm_model_load_buffer(buf, n, 0);
+    CHECK_MSG(m != NULL, "%s patched: %s", arch, plm_errmsg());
+    double err = -1;
+    const json_value *pre = json_get(json_get(root, "cases"), "prefill");
+    const json_value *c = pre->arr[pre->n - 1]; /* the longest case */
+    int nt;
+    int32_t *ids = fixture_ids(json_get(c, "input_ids"), &nt);
+    const int V = m ? model_vocab(m) : 0;
+    float *logits = malloc((size_t)nt * (V > 0 ? V : 1) * sizeof *logits);
+    plm_ctx *ctx = m ? plm_ctx_new(m, 0) : NULL;
+    if (ctx && plm_ctx_decode(ctx, ids, nt, logits, 1) == PLM_OK) {
+        const json_value *gold = json_get(json_get(c, "logits"), "F32");
+        err = 0;
+        for (int i = 0; i < nt; i++) fixture_track(&err, fixture_max_err(logits + (size_t)i * V, gold->arr[i], V));
+    }
+    plm_ctx_free(ctx);
+    plm_model_free(m);
+    free(logits), free(ids), free(buf);
+    json_free(root);
+    return err;
+}
+
+TEST(arch_negative_controls) {
+    static const struct {
+        const char *arch, *key, *what;
+        float value;
+    } C[] = {
+        {"gemma2", "gemma2.attn_logit_softcapping", "attention soft-cap off", 0.0f},
+        {"gemma2", "gemma2.final_logit_softcapping", "final soft-cap off", 0.0f},
+        {"gemma3", "gemma3.rope.freq_base_swa", "local RoPE base = global", 1e6f},
+        {"gemma3", "gemma3.attention.sliding_window", "no sliding window", 512.0f},
+        {"gemma2", "gemma2.attention.sliding_window", "no sliding window", 512.0f},
+        {"qwen3", "qwen3.rope.freq_base", "RoPE base 1e4", 1e4f},
+        {"phi3", "phi3.rope.freq_base", "RoPE base 1e6", 1e6f},
+    };
+    for (size_t i = 0; i < sizeof C / sizeof *C; i++) {
+        const double e = patched_err(C[i].arch, C[i].key, C[i].value);
+        printf("  %s with %s: max |dlogit| %.3g\n", C[i].arch, C[i].what, e);
+        CHECK_MSG(e > 100 * 1e-4, "%s with %s is only %.3g off the goldens", C[i].arch, C[i].what, e);
+    }
+}
+
 int main(void) {
     RUN(gpt2_goldens);
     RUN(stories260K_goldens);
@@ -511,6 +573,7 @@ int main(void) {
     RUN(gemma2_goldens);
     RUN(gemma3_goldens);
     RUN(phi3_goldens);
+    RUN(arch_negative_controls);
     RUN(context_edges);
     RUN(long_batches);
     RUN(missing_tensor);
