@@ -1,10 +1,20 @@
 /* bert.c — BERT (Devlin et al. 2019), as llama.cpp's LLM_ARCH_BERT reads it, plus
- * the task heads of docs/gguf-extensions.md.
+ * the task heads of docs/gguf-extensions.md, and nomic-bert (Nussbaum et al. 2024,
+ * LLM_ARCH_NOMIC_BERT).
  *
  *   x = LN_e(E_tok[id] + E_type[type] + E_pos[pos])
  *   per block (post-LN):  x = LN_1(x + W_o · Attn(W_q x, W_k x, W_v x))     bidirectional
  *                         x = LN_2(x + W_down · gelu_erf(W_up x))
  *   last hidden state = x
+ *
+ * XLM-RoBERTa files (multilingual-e5, bge-m3, paraphrase-multilingual) are "bert" with a
+ * Unigram ("t5") vocabulary: llama.cpp's converter stores the position rows from
+ * padding_idx + 1 on, so position i of a sequence reads row i, as for BERT; pairs are
+ * <s> A </s></s> B </s> (tokenizer.c). nomic-bert (nomic-embed-text) differs in three places:
+ * no E_pos but RoPE (NEOX, rope.freq_base) on q and k of every block, fused W_qkv without
+ * biases, and W_down · (silu(W_gate x) * W_up x) without biases; its task prefixes
+ * ("search_query: ", "search_document: ", "clustering: ", "classification: ") are part of
+ * the text the caller embeds.
  *
  *   pooler      tanh(W_cls · x[0] + b)                                  (cls.*)
  *   classifier  W_out · pooler + b                                       (cls.output.*)
