@@ -326,7 +326,7 @@ export declare class BERT extends Model {
   readonly contextLength: number;
   readonly vocabSize: number;
   /** The file's bert.pooling_type, or null when it declares none. */
-  readonly pooling: 'mean' | 'cls' | 'last' | null;
+  readonly pooling: 'mean' | 'cls' | 'last' | 'rank' | null;
   /** Task heads in the file (llama.cpp's converter writes none; `plm-wasm convert` keeps them). */
   readonly heads: { pooler: boolean; mlm: boolean; classifier: boolean };
   /** Classifier labels in id order ([] without a classifier). */
@@ -349,6 +349,8 @@ export declare class BERT extends Model {
   /** Labels with scores, best first. Needs the classifier head. */
   classify(input: BERTInput, options?: BERTInputOptions & { topK?: number; functionToApply?: 'softmax' | 'sigmoid' | 'none' }): Promise<ClassifyResult[]>;
   classify(input: BERTBatch, options?: BERTInputOptions & { topK?: number; functionToApply?: 'softmax' | 'sigmoid' | 'none' }): Promise<ClassifyResult[][]>;
+  /** Cross-encoder reranking (a one-output classifier): documents sorted by the score of (query, document). */
+  rerank(query: string, documents: string[], options?: BERTInputOptions & { topK?: number; functionToApply?: 'sigmoid' | 'none' }): Promise<{ index: number; score: number; document: string }[]>;
   /** Cosine similarity of two vectors. */
   similarity(a: ArrayLike<number>, b: ArrayLike<number>): number;
 }
