@@ -170,6 +170,15 @@ export interface GenerateOptions {
    * the same as without reuse. false = run the whole prompt (e.g. to time the prefill). Default true.
    */
   reusePrefix?: boolean;
+  /**
+   * Beam search with this many beams (transformers' generate(num_beams), src/beam.c); default 1
+   * (sampling / greedy). The best beam's tokens come when the search ends; sampling options are ignored.
+   */
+  numBeams?: number;
+  /** Beam scores are summed log-probabilities / length^lengthPenalty (default 1; < 0 favours short outputs). */
+  lengthPenalty?: number;
+  /** transformers' rule: true = stop at numBeams finished hypotheses, false (default) = its heuristic, 'never' = exact. */
+  earlyStopping?: boolean | 'never';
 }
 
 export interface GeneratedToken {
@@ -202,6 +211,8 @@ export interface Completion {
   tokens: Int32Array;
   finishReason: FinishReason;
   stats: GenerationStats;
+  /** numBeams > 1: the length-normalised log-probability of the returned sequence. */
+  score?: number;
 }
 
 export interface Runtime {

@@ -259,6 +259,19 @@ int blk_ctx_init(plm_ctx *c) {
     return kv_cache_init(&s->kv, hp->n_layer, hp->n_head_kv * hp->head_dim, c->n_ctx);
 }
 
+int blk_ctx_copy(plm_ctx *dst, const plm_ctx *src, int n_pos) {
+    blk_state *d = dst->state;
+    const blk_state *s = src->state;
+    int rc = kv_cache_reserve(&d->kv, n_pos);
+    if (rc) return rc;
+    const size_t bytes = (size_t)n_pos * s->kv.kv_dim * sizeof(float);
+    for (int l = 0; l < s->kv.n_layer && n_pos > 0; l++) {
+        memcpy(d->kv.k[l], s->kv.k[l], bytes);
+        memcpy(d->kv.v[l], s->kv.v[l], bytes);
+    }
+    return PLM_OK;
+}
+
 int blk_state_reserve(plm_ctx *c, int n) {
     const plm_hparams *hp = &c->model->hp;
     blk_state *s = c->state;

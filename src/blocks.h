@@ -114,6 +114,8 @@ typedef struct {
  * (KV cache of n_layer x n_head_kv * head_dim). */
 int blk_ctx_init(plm_ctx *c);
 void blk_ctx_free(plm_ctx *c);
+/* plm_arch.ctx_copy: the KV rows of positions [0, n_pos). */
+int blk_ctx_copy(plm_ctx *dst, const plm_ctx *src, int n_pos);
 /* Make room for n more tokens at c->n_past (KV rows + activations). */
 int blk_state_reserve(plm_ctx *c, int n);
 

@@ -97,6 +97,8 @@ static int gemma_decode(plm_ctx *c, const int32_t *ids, int n, float *logits, in
 }
 
 const plm_arch plm_arch_gemma2 = {.name = "gemma2", .id = PLM_ARCH_GEMMA2, .init = gemma_init, .free = gemma_free,
-                                  .ctx_init = blk_ctx_init, .ctx_free = blk_ctx_free, .decode = gemma_decode};
+                                  .ctx_init = blk_ctx_init, .ctx_free = blk_ctx_free, .decode = gemma_decode,
+                                  .ctx_copy = blk_ctx_copy};
 const plm_arch plm_arch_gemma3 = {.name = "gemma3", .id = PLM_ARCH_GEMMA3, .init = gemma_init, .free = gemma_free,
-                                  .ctx_init = blk_ctx_init, .ctx_free = blk_ctx_free, .decode = gemma_decode};
+                                  .ctx_init = blk_ctx_init, .ctx_free = blk_ctx_free, .decode = gemma_decode,
+                                  .ctx_copy = blk_ctx_copy};

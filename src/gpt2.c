@@ -86,4 +86,5 @@ const plm_arch plm_arch_gpt2 = {
     .ctx_init = gpt2_ctx_init,
     .ctx_free = blk_ctx_free,
     .decode = gpt2_decode,
+    .ctx_copy = blk_ctx_copy,
 };

@@ -87,7 +87,8 @@ static int llama_decode(plm_ctx *c, const int32_t *ids, int n, float *logits, in
 
 #define LLAMA_ARCH(var, nm, aid)                                                                     \
     const plm_arch var = {.name = nm, .id = aid, .init = llama_init, .free = llama_free,            \
-                          .ctx_init = blk_ctx_init, .ctx_free = blk_ctx_free, .decode = llama_decode}
+                          .ctx_init = blk_ctx_init, .ctx_free = blk_ctx_free, .decode = llama_decode,     \
+                          .ctx_copy = blk_ctx_copy}
 LLAMA_ARCH(plm_arch_llama, "llama", PLM_ARCH_LLAMA);
 LLAMA_ARCH(plm_arch_qwen2, "qwen2", PLM_ARCH_QWEN2);
 LLAMA_ARCH(plm_arch_qwen3, "qwen3", PLM_ARCH_QWEN3);

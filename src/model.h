@@ -61,6 +61,7 @@ struct plm_ctx {
     int n_ctx;
     int n_past;
     void *state; /* architecture-specific: KV cache, scratch */
+    void *beam;  /* a running plm_ctx_beam_* search (api.c), or NULL */
 };
 
 struct plm_arch {
@@ -80,6 +81,9 @@ struct plm_arch {
      * on failure leaves it unchanged, so rows written past n_past are simply unused).
      * logits: NULL (not needed), else all_logits ? n rows : the last row. */
     int (*decode)(plm_ctx *c, const int32_t *ids, int n, float *logits, int all_logits);
+    /* Copy the cached positions [0, n_pos) of src into dst (same model); NULL: not supported
+     * (no beam search). On failure dst is unchanged. */
+    int (*ctx_copy)(plm_ctx *dst, const plm_ctx *src, int n_pos);
 };
 
 extern const plm_arch plm_arch_gpt2;

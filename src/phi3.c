@@ -71,4 +71,5 @@ static int phi3_decode(plm_ctx *c, const int32_t *ids, int n, float *logits, int
 }
 
 const plm_arch plm_arch_phi3 = {.name = "phi3", .id = PLM_ARCH_PHI3, .init = phi3_init, .free = phi3_free,
-                                .ctx_init = blk_ctx_init, .ctx_free = blk_ctx_free, .decode = phi3_decode};
+                                .ctx_init = blk_ctx_init, .ctx_free = blk_ctx_free, .decode = phi3_decode,
+                                .ctx_copy = blk_ctx_copy};

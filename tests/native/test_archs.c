@@ -439,7 +439,7 @@ TEST(test_llama3_style) {
     const spec s = {"llama", "llama-bpe", 0, 1, 0, 1, 500000.0f, 0.0f,
                     PLM_TYPE_F16, 0, PLM_TYPE_Q8_0, PLM_TYPE_Q8_0, PLM_TYPE_Q8_0, PLM_TYPE_Q8_0,
                     PLM_TYPE_F16, PLM_TYPE_F16, PLM_TYPE_F16, PLM_TYPE_F16, PLM_TYPE_Q8_0, NULL, 0.0f};
-    const ref_opts right = {0, 1, 1, 1.0}, wrong = {0, 0, 1, 1.0};
+    const ref_opts right = {0, 1, 1, 1.0, 0, 0, 0}, wrong = {0, 0, 1, 1.0, 0, 0, 0};
     run_case(&s, 2e-5, &right, &wrong, "without rope_freqs");
 }
 
@@ -447,7 +447,7 @@ TEST(test_qwen2_style) {
     const spec s = {"qwen2", "qwen2", 1, 0, 1, 0, 1000000.0f, 0.0f,
                     PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32,
                     PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, NULL, 0.0f};
-    const ref_opts right = {1, 0, 1, 1.0}, norm = {0, 0, 1, 1.0}, nobias = {1, 0, 0, 1.0};
+    const ref_opts right = {1, 0, 1, 1.0, 0, 0, 0}, norm = {0, 0, 1, 1.0, 0, 0, 0}, nobias = {1, 0, 0, 1.0, 0, 0, 0};
     run_case(&s, 1e-5, &right, &norm, "with NORM RoPE");
     run_case(&s, 1e-5, &right, &nobias, "without biases");
 }
@@ -457,7 +457,7 @@ TEST(test_yarn) {
     const spec s = {"llama", "llama-bpe", 0, 1, 0, 0, 10000.0f, 4.0f,
                     PLM_TYPE_F32, 0, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32,
                     PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, "yarn", 0.0f};
-    const ref_opts right = {0, 0, 0, 1.0, 4.0, 16.0}, linear = {0, 0, 0, 0.25, 0, 0};
+    const ref_opts right = {0, 0, 0, 1.0, 4.0, 16.0, 0}, linear = {0, 0, 0, 0.25, 0, 0, 0};
     run_case(&s, 2e-5, &right, &linear, "with linear scaling instead");
 }
 
@@ -475,7 +475,7 @@ TEST(test_q4_k_m_style) {
     const spec s = {"llama", "llama-bpe", 0, 0, 0, 0, 10000.0f, 4.0f,
                     PLM_TYPE_Q4_K, PLM_TYPE_Q6_K, PLM_TYPE_Q4_K, PLM_TYPE_Q5_K, PLM_TYPE_Q4_K, PLM_TYPE_Q4_K,
                     PLM_TYPE_Q4_K, PLM_TYPE_Q4_K, PLM_TYPE_Q4_K, PLM_TYPE_Q6_K, PLM_TYPE_Q6_K, NULL, 0.0f};
-    const ref_opts right = {0, 0, 0, 0.25}, unscaled = {0, 0, 0, 1.0};
+    const ref_opts right = {0, 0, 0, 0.25, 0, 0, 0}, unscaled = {0, 0, 0, 1.0, 0, 0, 0};
     run_case(&s, 2e-5, &right, &unscaled, "without linear scaling");
 }
 
