@@ -14,8 +14,8 @@
  * and gemma3's local layers rotate with rope.freq_base_swa (10000), its global ones with
  * rope.freq_base (1e6) and any rope scaling. RoPE NEOX. Gemma's RMSNorm multiplies by
  * (1 + w): llama.cpp's converter stores w + 1, so these are plain RMSNorms here.
- * The q·k scale is attention.scale when present, else 1/√head_dim (HF's
- * query_pre_attn_scalar^-0.5, equal to head_dim in the 1B/2B/9B models).
+ * The q·k scale is attention.scale when present, else HF's query_pre_attn_scalar^-0.5 as
+ * llama.cpp infers it: head_dim, but n_embd / n_head for the 27B models (46 / 62 blocks).
  *
  * GGUF names / keys (llama.cpp): token_embd, blk.N.attn_norm, blk.N.attn_{q,k,v,output},
  * blk.N.attn_{q,k}_norm (gemma3), blk.N.post_attention_norm, blk.N.ffn_norm,
@@ -55,7 +55,9 @@ static int gemma_init(plm_model *m) {
     gemma_weights *w = m->w = plm_calloc_for(1, sizeof *w, "gemma weights");
     if (!w || !(w->layers = plm_calloc_for((size_t)hp->n_layer, sizeof *w->layers, "gemma layers")))
         return PLM_E_NOMEM;
-    w->kq_scale = scale != 0.0f ? scale : 1.0f / sqrtf((float)hp->head_dim);
+    /* llama.cpp: the 27B models (46 / 62 blocks) use query_pre_attn_scalar = n_embd / n_head */
+    const int is_27b = hp->n_layer == (g3 ? 62 : 46);
+    w->kq_scale = scale != 0.0f ? scale : 1.0f / sqrtf((float)(is_27b ? hp->n_embd / hp->n_head : hp->head_dim));
     w->swa_period = g3 ? 6 : 2;
     if ((rc = model_hp_u32(m, "attention.sliding_window", 1, 0, &w->window)) ||
         (rc = model_hp_f32(m, "attn_logit_softcapping", 0, 0.0f, &w->attn_softcap)) ||
