@@ -1,4 +1,5 @@
-// bert.js — encoder-only models (GGUF architecture "bert"): hidden states, sentence
+// bert.js — encoder-only models (GGUF architecture "bert", incl. XLM-RoBERTa files, and
+// "nomic-bert"): hidden states, sentence
 // embeddings, fill-mask and sequence classification.
 //
 //   const bert = await BERT.load('model.gguf');
@@ -16,7 +17,7 @@ import { PlmError, Status } from './core/engine.js';
 import { platform } from './core/platform.js';
 
 const POOLING = { mean: 1, cls: 2, last: 3 };
-const POOLING_NAMES = { 1: 'mean', 2: 'cls', 3: 'last' };
+const POOLING_NAMES = { 1: 'mean', 2: 'cls', 3: 'last', 4: 'rank' };
 /** Tokens per plm_bert_encode call (bounds the wasm memory of the hidden states). */
 const TOKENS_PER_CALL = 4096;
 
@@ -87,8 +88,8 @@ export class BERT extends ModelBase {
 
   #init() {
     const arch = this.info.architecture;
-    if (arch !== 'bert')
-      throw new PlmError(`BERT.load: the model's architecture is '${arch}', not 'bert' (use GPT for gpt2 / llama files)`, Status.UNSUPPORTED);
+    if (arch !== 'bert' && arch !== 'nomic-bert')
+      throw new PlmError(`BERT.load: the model's architecture is '${arch}', not 'bert' or 'nomic-bert' (use GPT for gpt2 / llama files)`, Status.UNSUPPORTED);
     const { engine } = this;
     this.#meta = JSON.parse(engine.cstring(engine.checkPtr(engine.fn.plm_bert_info(this.ptr))));
   }
@@ -108,7 +109,10 @@ export class BERT extends ModelBase {
     return this.info.vocabSize;
   }
 
-  /** The file's pooling (bert.pooling_type): 'mean', 'cls', 'last', or null if it declares none. */
+  /**
+   * The file's pooling (bert.pooling_type): 'mean', 'cls', 'last', 'rank' (a reranker: see
+   * rerank()), or null if it declares none.
+   */
   get pooling() {
     this.assertLive();
     return POOLING_NAMES[this.#meta.pooling] ?? null;
@@ -260,7 +264,8 @@ export class BERT extends ModelBase {
    */
   async embed(input, { pooling, normalize = true, ...options } = {}) {
     this.assertLive();
-    const mode = POOLING[pooling ?? this.pooling ?? 'mean'];
+    const filePooling = this.pooling === 'rank' ? 'cls' : this.pooling; // a reranker's vector is its [CLS] row
+    const mode = POOLING[pooling ?? filePooling ?? 'mean'];
     if (!mode) throw new RangeError(`pooling must be 'mean', 'cls' or 'last' (got ${pooling})`);
     const { single, items } = this.#inputs(input, options);
     const E = this.hiddenSize;
@@ -387,6 +392,29 @@ export class BERT extends ModelBase {
       }
     });
     return single ? out[0] : out;
+  }
+
+  /**
+   * Cross-encoder reranking (BERT / XLM-RoBERTa sequence classification with one output, and
+   * llama.cpp's reranker files: cls.* heads, pooling 'rank'): every document is scored with the
+   * query as the pair (query, document) - [CLS] q [SEP] d [SEP], or <s> q </s></s> d </s> - and
+   * the documents come back sorted by score (ties: input order), as transformers.js'
+   * rerank / node-llama-cpp's rankAll. score: sigmoid of the logit (functionToApply 'none': the
+   * logit). topK: keep the best k.
+   * @returns {Promise<{index: number, score: number, document: string}[]>}
+   */
+  async rerank(query, documents, { topK, functionToApply = 'sigmoid', ...options } = {}) {
+    this.#requireHead('classifier', 'sequence-classification head (cls.output.*) of a cross-encoder');
+    if (this.#meta.nLabels !== 1)
+      throw new PlmError(`rerank: the classifier has ${this.#meta.nLabels} outputs; a cross-encoder (reranker) has one`, Status.UNSUPPORTED);
+    if (typeof query !== 'string') throw new TypeError('rerank: query must be a string');
+    if (!Array.isArray(documents) || documents.some((d) => typeof d !== 'string')) throw new TypeError('rerank: documents must be an array of strings');
+    if (!['sigmoid', 'none'].includes(functionToApply)) throw new RangeError(`functionToApply must be 'sigmoid' or 'none' (got ${functionToApply})`);
+    if (documents.length === 0) return [];
+    if (topK !== undefined) checkInt('topK', topK, 1, documents.length);
+    const res = await this.classify(documents.map((d) => [query, d]), { functionToApply, ...options });
+    const ranked = res.map((r, index) => ({ index, score: r[0].score, document: documents[index] })).sort((a, b) => b.score - a.score || a.index - b.index);
+    return topK === undefined ? ranked : ranked.slice(0, topK);
   }
 
   /** Cosine similarity of two vectors (e.g. two embed() results). */

@@ -35,10 +35,22 @@ export const GENERATE_DEFAULTS = Object.freeze({
   minP: 0.05,
   repetitionPenalty: 1.0,
   penaltyLastN: 64,
+  numBeams: 1,
+  lengthPenalty: 1.0,
+  earlyStopping: false,
 });
+
+const EARLY_STOPPING = new Map([
+  [false, 0],
+  [true, 1],
+  ['never', 2],
+]);
 
 function normalizeOptions(opts) {
   const o = samplingOptions(opts, GENERATE_DEFAULTS);
+  checkNumber('numBeams', o.numBeams, 1, 4096, true);
+  checkNumber('lengthPenalty', o.lengthPenalty, -1e6, 1e6);
+  if (!EARLY_STOPPING.has(o.earlyStopping)) throw new RangeError(`earlyStopping must be true, false or 'never' (got ${o.earlyStopping})`);
   if (o.truncate !== undefined && o.truncate !== 'start') throw new RangeError(`truncate must be 'start' or undefined (got ${o.truncate})`);
   if (o.reusePrefix !== undefined && typeof o.reusePrefix !== 'boolean') throw new TypeError(`reusePrefix must be a boolean (got ${o.reusePrefix})`);
   return o;
@@ -134,7 +146,9 @@ export class GPT extends ModelBase {
   async complete(prompt, options = {}) {
     const run = { tokens: [], stream: null, finishReason: null, stats: null };
     for await (const _ of this.#generate(prompt, options, run));
-    return { text: run.stream?.text ?? '', tokens: Int32Array.from(run.tokens), finishReason: run.finishReason, stats: run.stats };
+    const out = { text: run.stream?.text ?? '', tokens: Int32Array.from(run.tokens), finishReason: run.finishReason, stats: run.stats };
+    if (run.score !== undefined) out.score = run.score;
+    return out;
   }
 
   #promptIds(prompt, o) {
@@ -174,20 +188,26 @@ export class GPT extends ModelBase {
       signal?.throwIfAborted();
       const ids = this.#promptIds(prompt, o);
       const nCtx = this.contextLength;
+      // beam search (src/beam.c, transformers' BeamSearchScorer): the cache takes the prompt but its
+      // last token, which the search runs first in forks of the context
+      const beams = o.numBeams > 1 && o.maxTokens > 0;
+      if (beams && o.numBeams >= this.#nVocab) throw new RangeError(`numBeams must be smaller than the vocabulary (${this.#nVocab})`);
 
-      sampler = engine.checkPtr(fn.plm_sampler_new(o.seed ?? randomSeed()));
-      this.#sampler = sampler;
-      engine.check(fn.plm_sampler_set(sampler, o.temperature, o.topK, o.topP, o.minP, o.repetitionPenalty, o.penaltyLastN));
-      for (const id of ids) fn.plm_sampler_accept(sampler, id);
+      if (!beams) {
+        sampler = engine.checkPtr(fn.plm_sampler_new(o.seed ?? randomSeed()));
+        this.#sampler = sampler;
+        engine.check(fn.plm_sampler_set(sampler, o.temperature, o.topK, o.topP, o.minP, o.repetitionPenalty, o.penaltyLastN));
+        for (const id of ids) fn.plm_sampler_accept(sampler, id);
+      }
 
       // prefill: keep the cached prefix shared with the prompt, decode the rest
       const t0 = now();
       const kv = this.#kv;
       this.#kv = null; // unknown until the decode below succeeds
       const cached = o.reusePrefix !== false && kv && kv.length === fn.plm_ctx_n_past(this.#ctx) ? commonPrefix(kv, ids, ids.length - 1) : 0;
-      const rest = ids.subarray(cached);
+      const rest = ids.subarray(cached, beams ? ids.length - 1 : ids.length);
       engine.check(fn.plm_ctx_truncate(this.#ctx, cached));
-      engine.scoped((s) => engine.check(fn.plm_ctx_decode(this.#ctx, s.i32(rest), rest.length, this.#logits, 0)));
+      if (rest.length) engine.scoped((s) => engine.check(fn.plm_ctx_decode(this.#ctx, s.i32(rest), rest.length, beams ? 0 : this.#logits, 0)));
       const cachedIds = kv ? kv.slice(0, cached) : [];
       for (const id of rest) cachedIds.push(id);
       this.#kv = cachedIds;
@@ -202,7 +222,43 @@ export class GPT extends ModelBase {
         run.finishReason = reason;
       };
 
-      for (let step = 0; step < o.maxTokens; step++) {
+      if (beams) {
+        const maxNew = Math.min(o.maxTokens, nCtx - fn.plm_ctx_n_past(this.#ctx) - 1);
+        if (maxNew < 1) throw new RangeError('beam search: the prompt leaves no room in the context');
+        engine.check(fn.plm_ctx_beam_begin(this.#ctx, ids[ids.length - 1], o.numBeams, maxNew, o.lengthPenalty, EARLY_STOPPING.get(o.earlyStopping)));
+        for (;;) {
+          const t1 = now();
+          const rc = engine.check(fn.plm_ctx_beam_step(this.#ctx));
+          decodeMs += now() - t1;
+          if (rc === 0) break;
+          await platform.yieldToEventLoop();
+          if (signal?.aborted) throw signal.reason;
+          this.#assertNotDisposedDuring();
+        }
+        const best = engine.scoped((s) => {
+          const out = s.alloc((maxNew + 1) * 4, 'beam result');
+          const score = s.alloc(4, 'beam score');
+          const n = engine.check(fn.plm_ctx_beam_result(this.#ctx, out, maxNew + 1, score));
+          run.score = engine.view(Float32Array, score, 1)[0];
+          return engine.view(Int32Array, out, n).slice();
+        });
+        const endsWithEos = best.length > 0 && this.isEog(best[best.length - 1]);
+        const tokens = endsWithEos ? best.subarray(0, best.length - 1) : best;
+        for (let i = 0; i < tokens.length && !run.finishReason; i++) {
+          run.tokens.push(tokens[i]);
+          const isLast = i + 1 === tokens.length;
+          const { chunks, stopped, keepToken } = ts.push(tokens[i], isLast && !endsWithEos);
+          if (!keepToken) run.tokens.pop();
+          if (stopped) finish('stop');
+          for (const c of chunks) yield c;
+        }
+        if (!run.finishReason) {
+          if (endsWithEos) for (const c of ts.end()) yield c;
+          finish(endsWithEos ? 'eos' : tokens.length >= o.maxTokens ? 'length' : 'context');
+        }
+      }
+
+      for (let step = 0; !beams && step < o.maxTokens; step++) {
         this.#assertNotDisposedDuring(); // the consumer may have disposed the model while we were suspended
         const t1 = now();
         const id = engine.check(fn.plm_sampler_sample(sampler, this.#logits, this.#nVocab));

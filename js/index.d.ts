@@ -170,6 +170,15 @@ export interface GenerateOptions {
    * the same as without reuse. false = run the whole prompt (e.g. to time the prefill). Default true.
    */
   reusePrefix?: boolean;
+  /**
+   * Beam search with this many beams (transformers' generate(num_beams), src/beam.c); default 1
+   * (sampling / greedy). The best beam's tokens come when the search ends; sampling options are ignored.
+   */
+  numBeams?: number;
+  /** Beam scores are summed log-probabilities / length^lengthPenalty (default 1; < 0 favours short outputs). */
+  lengthPenalty?: number;
+  /** transformers' rule: true = stop at numBeams finished hypotheses, false (default) = its heuristic, 'never' = exact. */
+  earlyStopping?: boolean | 'never';
 }
 
 export interface GeneratedToken {
@@ -202,6 +211,8 @@ export interface Completion {
   tokens: Int32Array;
   finishReason: FinishReason;
   stats: GenerationStats;
+  /** numBeams > 1: the length-normalised log-probability of the returned sequence. */
+  score?: number;
 }
 
 export interface Runtime {
@@ -326,7 +337,7 @@ export declare class BERT extends Model {
   readonly contextLength: number;
   readonly vocabSize: number;
   /** The file's bert.pooling_type, or null when it declares none. */
-  readonly pooling: 'mean' | 'cls' | 'last' | null;
+  readonly pooling: 'mean' | 'cls' | 'last' | 'rank' | null;
   /** Task heads in the file (llama.cpp's converter writes none; `plm-wasm convert` keeps them). */
   readonly heads: { pooler: boolean; mlm: boolean; classifier: boolean };
   /** Classifier labels in id order ([] without a classifier). */
@@ -349,6 +360,8 @@ export declare class BERT extends Model {
   /** Labels with scores, best first. Needs the classifier head. */
   classify(input: BERTInput, options?: BERTInputOptions & { topK?: number; functionToApply?: 'softmax' | 'sigmoid' | 'none' }): Promise<ClassifyResult[]>;
   classify(input: BERTBatch, options?: BERTInputOptions & { topK?: number; functionToApply?: 'softmax' | 'sigmoid' | 'none' }): Promise<ClassifyResult[][]>;
+  /** Cross-encoder reranking (a one-output classifier): documents sorted by the score of (query, document). */
+  rerank(query: string, documents: string[], options?: BERTInputOptions & { topK?: number; functionToApply?: 'sigmoid' | 'none' }): Promise<{ index: number; score: number; document: string }[]>;
   /** Cosine similarity of two vectors. */
   similarity(a: ArrayLike<number>, b: ArrayLike<number>): number;
 }

@@ -1,10 +1,20 @@
 /* bert.c — BERT (Devlin et al. 2019), as llama.cpp's LLM_ARCH_BERT reads it, plus
- * the task heads of docs/gguf-extensions.md.
+ * the task heads of docs/gguf-extensions.md, and nomic-bert (Nussbaum et al. 2024,
+ * LLM_ARCH_NOMIC_BERT).
  *
  *   x = LN_e(E_tok[id] + E_type[type] + E_pos[pos])
  *   per block (post-LN):  x = LN_1(x + W_o · Attn(W_q x, W_k x, W_v x))     bidirectional
  *                         x = LN_2(x + W_down · gelu_erf(W_up x))
  *   last hidden state = x
+ *
+ * XLM-RoBERTa files (multilingual-e5, bge-m3, paraphrase-multilingual) are "bert" with a
+ * Unigram ("t5") vocabulary: llama.cpp's converter stores the position rows from
+ * padding_idx + 1 on, so position i of a sequence reads row i, as for BERT; pairs are
+ * <s> A </s></s> B </s> (tokenizer.c). nomic-bert (nomic-embed-text) differs in three places:
+ * no E_pos but RoPE (NEOX, rope.freq_base) on q and k of every block, fused W_qkv without
+ * biases, and W_down · (silu(W_gate x) * W_up x) without biases; its task prefixes
+ * ("search_query: ", "search_document: ", "clustering: ", "classification: ") are part of
+ * the text the caller embeds.
  *
  *   pooler      tanh(W_cls · x[0] + b)                                  (cls.*)
  *   classifier  W_out · pooler + b                                       (cls.output.*)
@@ -29,22 +39,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "blocks.h"
 
 /* Sequences are run in groups of at most this many tokens (a longer sequence runs
  * alone): bounds the scratch memory while the matmuls still see many rows. */
 #define BERT_GROUP_TOKENS 512
 
 typedef struct {
-    const plm_tensor *wq, *wk, *wv, *wqkv, *wo, *up, *down;
-    const float *bq, *bk, *bv, *bqkv, *bo, *up_b, *down_b;
-    const float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
-} bert_layer;
-
-typedef struct {
     const plm_tensor *tok_embd, *type_embd, *pos_embd;
     const float *embd_ln_w, *embd_ln_b;
-    bert_layer *layers;
+    blk_layer_w *layers;
+    blk_rope rope;   /* nomic-bert: rotary positions instead of position_embd */
     int n_types; /* rows of token_types (1 when the file has none: every type id must be 0) */
     int n_pos;   /* usable positions: min(context_length, rows of position_embd) */
     int pooling; /* bert.pooling_type (0 when absent) */
@@ -55,7 +60,8 @@ typedef struct {
     int n_labels;
 
     /* scratch, grown on demand (a model runs one call at a time) */
-    plm_buf q, k, v, qkv, att, tmp, ff, rows;
+    blk_scratch scratch;
+    plm_buf tmp, rows;
     int32_t *pos;
     int32_t *zeros;
     int pos_cap;
@@ -68,13 +74,8 @@ static bert_weights *W(const plm_model *m) { return m->w; }
 static void bert_free(plm_model *m) {
     bert_weights *w = m->w;
     if (!w) return;
-    plm_buf_free(&w->q);
-    plm_buf_free(&w->k);
-    plm_buf_free(&w->v);
-    plm_buf_free(&w->qkv);
-    plm_buf_free(&w->att);
+    blk_scratch_free(&w->scratch);
     plm_buf_free(&w->tmp);
-    plm_buf_free(&w->ff);
     plm_buf_free(&w->rows);
     free(w->pos);
     free(w->zeros);
@@ -142,28 +143,20 @@ static int bind_heads(plm_model *m, bert_weights *w) {
 
 static int bert_init(plm_model *m) {
     plm_hparams *hp = &m->hp;
+    const int nomic = m->arch_id == PLM_ARCH_NOMIC_BERT;
     int rc;
-    if ((rc = model_hp_u32(m, "block_count", 1, 0, &hp->n_layer)) ||
-        (rc = model_hp_u32(m, "context_length", 1, 0, &hp->n_ctx_train)) ||
-        (rc = model_hp_u32(m, "embedding_length", 1, 0, &hp->n_embd)) ||
-        (rc = model_hp_u32(m, "feed_forward_length", 1, 0, &hp->n_ff)) ||
-        (rc = model_hp_u32(m, "attention.head_count", 1, 0, &hp->n_head)) ||
-        (rc = model_hp_f32(m, "attention.layer_norm_epsilon", 1, 0, &hp->norm_eps)))
-        return rc;
-    const int E = hp->n_embd, F = hp->n_ff;
-    if (hp->n_layer <= 0 || E <= 0 || hp->n_head <= 0 || F <= 0 || hp->n_ctx_train <= 0 ||
-        E % hp->n_head != 0 || !(hp->norm_eps > 0))
-        return plm_fail(PLM_E_FORMAT,
-                        "bert: inconsistent hyper-parameters (%d blocks, embedding %d, %d heads, "
-                        "ffn %d, context %d, eps %g)",
-                        hp->n_layer, E, hp->n_head, F, hp->n_ctx_train, (double)hp->norm_eps);
-    hp->n_head_kv = hp->n_head;
-    hp->head_dim = E / hp->n_head;
+    if ((rc = blk_read_hparams(m, nomic ? BLK_HP_ROPE : 0))) return rc;
+    const int E = hp->n_embd;
+    if (hp->n_head_kv != hp->n_head || hp->head_dim * hp->n_head != E || !(hp->norm_eps > 0))
+        return plm_fail(PLM_E_FORMAT, "%s: inconsistent hyper-parameters (embedding %d, %d heads, %d kv heads, eps %g)",
+                        m->arch_name, E, hp->n_head, hp->n_head_kv, (double)hp->norm_eps);
     int causal = 0;
-    if (gguf_get_bool(m->gguf, "bert.attention.causal", &causal) < 0) return plm_errcode();
+    char key[64];
+    snprintf(key, sizeof key, "%s.attention.causal", m->arch_name);
+    if (gguf_get_bool(m->gguf, key, &causal) < 0) return plm_errcode();
     if (causal)
-        return plm_fail(PLM_E_UNSUPPORTED, "bert: bert.attention.causal = true is not supported "
-                                           "(BERT attention is bidirectional)");
+        return plm_fail(PLM_E_UNSUPPORTED, "%s: %s = true is not supported (BERT attention is bidirectional)",
+                        m->arch_name, key);
 
     bert_weights *w = plm_calloc_for(1, sizeof *w, "bert weights");
     if (!w) return PLM_E_NOMEM;
@@ -176,39 +169,24 @@ static int bert_init(plm_model *m) {
     hp->n_vocab = (int)w->tok_embd->ne[1];
     if ((rc = model_tensor_try(m, &w->type_embd, E, -1, "token_types.weight"))) return rc;
     w->n_types = w->type_embd ? (int)w->type_embd->ne[1] : 1;
-    MODEL_BIND(w->pos_embd, E, -1, "position_embd.weight");
-    w->n_pos = (int)PLM_MIN((int64_t)hp->n_ctx_train, w->pos_embd->ne[1]);
+    if (nomic) { /* rotary positions (NEOX pairs), no table: the context is the trained one */
+        if ((rc = blk_read_rope(m, &w->rope, PLM_ROPE_NEOX))) return rc;
+        w->n_pos = hp->n_ctx_train;
+    } else {
+        MODEL_BIND(w->pos_embd, E, -1, "position_embd.weight");
+        w->n_pos = (int)PLM_MIN((int64_t)hp->n_ctx_train, w->pos_embd->ne[1]);
+    }
     MODEL_BIND_F32(w->embd_ln_w, E, 0, "token_embd_norm.weight");
     MODEL_BIND_F32(w->embd_ln_b, E, 0, "token_embd_norm.bias");
 
-    for (int i = 0; i < hp->n_layer; i++) {
-        bert_layer *L = &w->layers[i];
-        if ((rc = model_tensor_try(m, &L->wqkv, E, 3 * E, "blk.%d.attn_qkv.weight", i))) return rc;
-        if (i > 0 && !L->wqkv != !w->layers[0].wqkv)
-            return plm_fail(PLM_E_FORMAT, "bert: block %d has %s attention weights, block 0 %s", i,
-                            L->wqkv ? "fused (attn_qkv)" : "separate (attn_q/k/v)",
-                            L->wqkv ? "separate ones" : "fused ones");
-        if (L->wqkv) {
-            MODEL_BIND_F32(L->bqkv, 3 * E, 0, "blk.%d.attn_qkv.bias", i);
-        } else {
-            MODEL_BIND(L->wq, E, E, "blk.%d.attn_q.weight", i);
-            MODEL_BIND_F32(L->bq, E, 0, "blk.%d.attn_q.bias", i);
-            MODEL_BIND(L->wk, E, E, "blk.%d.attn_k.weight", i);
-            MODEL_BIND_F32(L->bk, E, 0, "blk.%d.attn_k.bias", i);
-            MODEL_BIND(L->wv, E, E, "blk.%d.attn_v.weight", i);
-            MODEL_BIND_F32(L->bv, E, 0, "blk.%d.attn_v.bias", i);
-        }
-        MODEL_BIND(L->wo, E, E, "blk.%d.attn_output.weight", i);
-        MODEL_BIND_F32(L->bo, E, 0, "blk.%d.attn_output.bias", i);
-        MODEL_BIND_F32(L->ln1_w, E, 0, "blk.%d.attn_output_norm.weight", i);
-        MODEL_BIND_F32(L->ln1_b, E, 0, "blk.%d.attn_output_norm.bias", i);
-        MODEL_BIND(L->up, E, F, "blk.%d.ffn_up.weight", i);
-        MODEL_BIND_F32(L->up_b, F, 0, "blk.%d.ffn_up.bias", i);
-        MODEL_BIND(L->down, F, E, "blk.%d.ffn_down.weight", i);
-        MODEL_BIND_F32(L->down_b, E, 0, "blk.%d.ffn_down.bias", i);
-        MODEL_BIND_F32(L->ln2_w, E, 0, "blk.%d.layer_output_norm.weight", i);
-        MODEL_BIND_F32(L->ln2_b, E, 0, "blk.%d.layer_output_norm.bias", i);
-    }
+    /* BERT: q/k/v (or llama.cpp's fused attn_qkv) and FFN with biases, GELU;
+     * nomic-bert: fused qkv, SwiGLU (ffn_up = fc11, ffn_gate = fc12), no biases */
+    const unsigned fused = gguf_find_tensor(m->gguf, "blk.0.attn_qkv.weight") ? BLK_L_FUSED_QKV : 0;
+    const unsigned flags = BLK_L_POST_LN | BLK_L_NORM_BIAS |
+                           (nomic ? BLK_L_FUSED_QKV | BLK_L_FFN_GATED
+                                  : fused | BLK_L_QKV_BIAS | BLK_L_OUT_BIAS | BLK_L_FFN_BIAS);
+    for (int i = 0; i < hp->n_layer; i++)
+        if ((rc = blk_bind_layer(m, &w->layers[i], i, flags))) return rc;
     return bind_heads(m, w);
 }
 
@@ -216,7 +194,7 @@ static int bert_init(plm_model *m) {
 static int check_model(plm_model *m, const char *fn) {
     if (!m) return plm_fail(PLM_E_INVALID, "%s: NULL model", fn);
     if (!m->arch) return plm_fail(PLM_E_STATE, "%s: the model was loaded vocab-only: it has no weights", fn);
-    if (m->arch_id != PLM_ARCH_BERT)
+    if (m->arch_id != PLM_ARCH_BERT && m->arch_id != PLM_ARCH_NOMIC_BERT)
         return plm_fail(PLM_E_INVALID, "%s: the model is '%s', not a BERT model", fn, m->arch_name);
     return PLM_OK;
 }
@@ -245,23 +223,12 @@ static int check_lens(const plm_model *m, const int32_t *seq_lens, int n_seq, in
 }
 
 /* ---------------------------------------------------------------- encoder */
-static int reserve(bert_weights *w, const plm_hparams *hp, int n, int fused) {
-    const size_t E = (size_t)hp->n_embd, T = (size_t)n;
+static int reserve(bert_weights *w, const plm_hparams *hp, int n) {
     int rc;
-    if ((rc = plm_buf_reserve(&w->att, T * E, "bert activations")) ||
-        (rc = plm_buf_reserve(&w->tmp, T * E, "bert activations")) ||
-        (rc = plm_buf_reserve(&w->ff, T * (size_t)hp->n_ff, "bert activations")))
-        return rc;
-    if (fused) {
-        if ((rc = plm_buf_reserve(&w->qkv, T * 3 * E, "bert activations"))) return rc;
-    } else if ((rc = plm_buf_reserve(&w->q, T * E, "bert activations")) ||
-               (rc = plm_buf_reserve(&w->k, T * E, "bert activations")) ||
-               (rc = plm_buf_reserve(&w->v, T * E, "bert activations"))) {
-        return rc;
-    }
+    if ((rc = plm_buf_reserve(&w->tmp, (size_t)n * hp->n_embd, "bert activations"))) return rc;
     if (n > w->pos_cap) {
-        int32_t *p = plm_malloc_for(T * sizeof *p, "bert positions");
-        int32_t *z = p ? plm_calloc_for(T, sizeof *z, "bert token types") : NULL;
+        int32_t *p = plm_malloc_for((size_t)n * sizeof *p, "bert positions");
+        int32_t *z = p ? plm_calloc_for((size_t)n, sizeof *z, "bert token types") : NULL;
         if (!z) {
             free(p);
             return PLM_E_NOMEM;
@@ -281,11 +248,10 @@ static int encode_group(plm_model *m, const int32_t *ids, const int32_t *types,
                         const int32_t *seq_lens, int s0, int s1, int n, float *x) {
     const plm_hparams *hp = &m->hp;
     bert_weights *w = m->w;
-    const int E = hp->n_embd, F = hp->n_ff;
-    const int fused = w->layers[0].wqkv != NULL;
+    const int E = hp->n_embd;
     int rc;
-    if ((rc = reserve(w, hp, n, fused))) return rc;
-    float *att = w->att.p, *tmp = w->tmp.p, *ff = w->ff.p;
+    if ((rc = reserve(w, hp, n))) return rc;
+    float *tmp = w->tmp.p;
 
     /* embeddings: (word + token type) + absolute position, then LayerNorm */
     for (int s = s0, t = 0; s < s1; s++)
@@ -295,50 +261,20 @@ static int encode_group(plm_model *m, const int32_t *ids, const int32_t *types,
         if ((rc = op_get_rows(tmp, w->type_embd, types ? types : w->zeros, n))) return rc;
         op_add(x, x, tmp, n * E);
     }
-    if ((rc = op_get_rows(tmp, w->pos_embd, w->pos, n))) return rc;
-    op_add(x, x, tmp, n * E);
+    if (w->pos_embd) {
+        if ((rc = op_get_rows(tmp, w->pos_embd, w->pos, n))) return rc;
+        op_add(x, x, tmp, n * E);
+    }
     op_layernorm(x, x, w->embd_ln_w, w->embd_ln_b, n, E, hp->norm_eps);
 
-    const op_attn_params ap = {
-        .n_head = hp->n_head,
-        .n_head_kv = hp->n_head,
-        .head_dim = hp->head_dim,
-        .scale = 1.0f / sqrtf((float)hp->head_dim),
-        .causal = 0,
-    };
-
-    for (int l = 0; l < hp->n_layer; l++) {
-        const bert_layer *L = &w->layers[l];
-        const float *q, *k, *v;
-        int stride;
-        if (fused) {
-            if ((rc = op_matmul(w->qkv.p, L->wqkv, L->bqkv, x, n, E))) return rc;
-            q = w->qkv.p, k = q + E, v = q + 2 * E, stride = 3 * E;
-        } else {
-            if ((rc = op_matmul(w->q.p, L->wq, L->bq, x, n, E)) ||
-                (rc = op_matmul(w->k.p, L->wk, L->bk, x, n, E)) ||
-                (rc = op_matmul(w->v.p, L->wv, L->bv, x, n, E)))
-                return rc;
-            q = w->q.p, k = w->k.p, v = w->v.p, stride = E;
-        }
-        /* self-attention within each sequence */
-        for (int s = s0, off = 0; s < s1; off += seq_lens[s++]) {
-            const size_t o = (size_t)off * stride;
-            if ((rc = op_attention(att + (size_t)off * E, E, q + o, stride, k + o, v + o, stride,
-                                   seq_lens[s], seq_lens[s], &ap)))
-                return rc;
-        }
-        /* x = LN_1(x + W_o att) */
-        if ((rc = op_matmul(tmp, L->wo, L->bo, att, n, E))) return rc;
-        op_add(tmp, tmp, x, n * E);
-        op_layernorm(x, tmp, L->ln1_w, L->ln1_b, n, E, hp->norm_eps);
-        /* x = LN_2(x + W_down gelu(W_up x)) */
-        if ((rc = op_matmul(ff, L->up, L->up_b, x, n, E))) return rc;
-        op_gelu_erf(ff, ff, n * F);
-        if ((rc = op_matmul(tmp, L->down, L->down_b, ff, n, F))) return rc;
-        op_add(tmp, tmp, x, n * E);
-        op_layernorm(x, tmp, L->ln2_w, L->ln2_b, n, E, hp->norm_eps);
-    }
+    const op_rope_params rp = blk_rope_for_ctx(&w->rope, w->n_pos);
+    const blk_attn_cfg cfg = {.n_head = hp->n_head, .n_head_kv = hp->n_head, .head_dim = hp->head_dim,
+                              .n_rot = hp->n_rot, .scale = 1.0f / sqrtf((float)hp->head_dim),
+                              .rope = w->pos_embd ? NULL : &rp};
+    const int ffn = m->arch_id == PLM_ARCH_NOMIC_BERT ? BLK_FFN_SWIGLU : BLK_FFN_GELU;
+    for (int l = 0; l < hp->n_layer; l++)
+        if ((rc = blk_encoder_layer(m, &w->layers[l], &cfg, ffn, x, n, seq_lens + s0, s1 - s0, w->pos, &w->scratch)))
+            return rc;
     return PLM_OK;
 }
 
@@ -377,14 +313,6 @@ int plm_bert_encode(plm_model *m, const int32_t *ids, const int32_t *type_ids,
 }
 
 /* ---------------------------------------------------------------- pooling */
-static void l2_normalize(float *v, int n) {
-    double ss = 0;
-    for (int i = 0; i < n; i++) ss += (double)v[i] * v[i];
-    const double norm = sqrt(ss);
-    const double inv = 1.0 / (norm > 1e-12 ? norm : 1e-12); /* torch.nn.functional.normalize */
-    for (int i = 0; i < n; i++) v[i] = (float)(v[i] * inv);
-}
-
 int plm_bert_pool(plm_model *m, const float *hidden, const int32_t *seq_lens, int n_seq, int mode,
                   int normalize, float *out) {
     int rc;
@@ -403,15 +331,11 @@ int plm_bert_pool(plm_model *m, const float *hidden, const int32_t *seq_lens, in
         float *o = out + (size_t)s * E;
         if (mode == PLM_POOL_MEAN) {
             /* sentence-transformers: sum of the unmasked token vectors / their count */
-            for (int i = 0; i < E; i++) {
-                double acc = 0;
-                for (int t = 0; t < len; t++) acc += h[(size_t)t * E + i];
-                o[i] = (float)(acc / len);
-            }
+            op_mean_rows(o, h, len, E);
         } else {
             memcpy(o, h + (size_t)(mode == PLM_POOL_CLS ? 0 : len - 1) * E, (size_t)E * sizeof *o);
         }
-        if (normalize) l2_normalize(o, E);
+        if (normalize) op_l2_normalize(o, E);
     }
     return PLM_OK;
 }
@@ -439,7 +363,7 @@ static int pooler(plm_model *m, const float *hidden, const int32_t *seq_lens, in
     if ((rc = first_rows(m, hidden, seq_lens, n_seq, &rows)) ||
         (rc = op_matmul(pooled, w->pool_w, w->pool_b, rows, n_seq, E)))
         return rc;
-    for (size_t i = 0; i < (size_t)n_seq * E; i++) pooled[i] = tanhf(pooled[i]);
+    op_tanh(pooled, pooled, n_seq * E);
     return PLM_OK;
 }
 
@@ -570,9 +494,6 @@ const char *plm_bert_info(plm_model *m) {
     return w->info_json;
 }
 
-const plm_arch plm_arch_bert = {
-    .name = "bert",
-    .id = PLM_ARCH_BERT,
-    .init = bert_init,
-    .free = bert_free,
-};
+const plm_arch plm_arch_bert = {.name = "bert", .id = PLM_ARCH_BERT, .init = bert_init, .free = bert_free};
+const plm_arch plm_arch_nomic_bert = {.name = "nomic-bert", .id = PLM_ARCH_NOMIC_BERT, .init = bert_init,
+                                      .free = bert_free};

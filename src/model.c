@@ -21,10 +21,15 @@ static const plm_arch *arch_table(int i) {
     case 2: return &plm_arch_bert;
     case 3: return &plm_arch_t5;
     case 4: return &plm_arch_qwen2;
+    case 5: return &plm_arch_qwen3;
+    case 6: return &plm_arch_gemma2;
+    case 7: return &plm_arch_gemma3;
+    case 8: return &plm_arch_phi3;
+    case 9: return &plm_arch_nomic_bert;
     default: return NULL;
     }
 }
-enum { N_ARCH_SLOTS = 5 };
+enum { N_ARCH_SLOTS = 10 };
 
 static const plm_arch *arch_find(const char *name) {
     for (int i = 0; i < N_ARCH_SLOTS; i++) {

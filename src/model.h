@@ -23,7 +23,8 @@ extern "C" {
 #endif
 
 enum plm_arch_id { PLM_ARCH_UNKNOWN = 0, PLM_ARCH_GPT2, PLM_ARCH_LLAMA, PLM_ARCH_BERT, PLM_ARCH_T5,
-                   PLM_ARCH_QWEN2 };
+                   PLM_ARCH_QWEN2, PLM_ARCH_QWEN3, PLM_ARCH_GEMMA2, PLM_ARCH_GEMMA3, PLM_ARCH_PHI3,
+                   PLM_ARCH_NOMIC_BERT };
 
 /* Hyper-parameters common to the families (0 where not applicable). */
 typedef struct plm_hparams {
@@ -60,6 +61,7 @@ struct plm_ctx {
     int n_ctx;
     int n_past;
     void *state; /* architecture-specific: KV cache, scratch */
+    void *beam;  /* a running plm_ctx_beam_* search (api.c), or NULL */
 };
 
 struct plm_arch {
@@ -79,13 +81,21 @@ struct plm_arch {
      * on failure leaves it unchanged, so rows written past n_past are simply unused).
      * logits: NULL (not needed), else all_logits ? n rows : the last row. */
     int (*decode)(plm_ctx *c, const int32_t *ids, int n, float *logits, int all_logits);
+    /* Copy the cached positions [0, n_pos) of src into dst (same model); NULL: not supported
+     * (no beam search). On failure dst is unchanged. */
+    int (*ctx_copy)(plm_ctx *dst, const plm_ctx *src, int n_pos);
 };
 
 extern const plm_arch plm_arch_gpt2;
 extern const plm_arch plm_arch_llama;
 extern const plm_arch plm_arch_bert;
 extern const plm_arch plm_arch_t5;
-extern const plm_arch plm_arch_qwen2; /* llama.c */
+extern const plm_arch plm_arch_qwen2;  /* llama.c */
+extern const plm_arch plm_arch_qwen3;  /* llama.c */
+extern const plm_arch plm_arch_gemma2; /* gemma.c */
+extern const plm_arch plm_arch_gemma3; /* gemma.c */
+extern const plm_arch plm_arch_phi3;
+extern const plm_arch plm_arch_nomic_bert; /* bert.c */
 
 /* Helpers for init(): fetch a tensor by printf-style name and check its type is
  * supported and its dims equal ne0, ne1 (pass -1 to skip a check; ne1 = 0 means

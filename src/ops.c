@@ -245,7 +245,7 @@ typedef struct {
     int n, piece;
 } ew_ctx;
 
-enum { EW_GELU_TANH, EW_GELU_ERF, EW_SILU, EW_RELU, EW_ADD, EW_MUL, EW_SCALE, EW_SWIGLU, EW_GEGLU };
+enum { EW_GELU_TANH, EW_GELU_ERF, EW_SILU, EW_RELU, EW_ADD, EW_MUL, EW_SCALE, EW_SWIGLU, EW_GEGLU, EW_SOFTCAP, EW_TANH };
 
 static void ew_run(const ew_ctx *c, int i0, int i1) {
     float *y = c->y + i0;
@@ -270,6 +270,12 @@ static void ew_run(const ew_ctx *c, int i0, int i1) {
     case EW_SCALE:
         for (int i = 0; i < n; i++) y[i] = a[i] * c->s;
         break;
+    case EW_TANH:
+        for (int i = 0; i < n; i++) y[i] = tanhf(a[i]);
+        break;
+    case EW_SOFTCAP: /* HF: (x / cap).tanh() * cap, float32 */
+        for (int i = 0; i < n; i++) y[i] = tanhf(a[i] / c->s) * c->s;
+        break;
     }
 }
 
@@ -286,7 +292,7 @@ static void ew(int kind, float *y, const float *a, const float *b, float s, int 
     if (n <= 0) return;
     ew_ctx c = {kind, y, a, b, s, n, n};
     const int heavy = kind == EW_GELU_TANH || kind == EW_GELU_ERF || kind == EW_SILU ||
-                      kind == EW_SWIGLU || kind == EW_GEGLU;
+                      kind == EW_SWIGLU || kind == EW_GEGLU || kind == EW_SOFTCAP || kind == EW_TANH;
     int n_tasks = heavy ? n_tasks_for((double)n * 16.0, (n + 4095) / 4096) : 1;
     if (n_tasks <= 1) {
         ew_run(&c, 0, n);
@@ -300,9 +306,11 @@ void op_gelu_tanh(float *y, const float *x, int n) { ew(EW_GELU_TANH, y, x, NULL
 void op_gelu_erf(float *y, const float *x, int n) { ew(EW_GELU_ERF, y, x, NULL, 0, n); }
 void op_silu(float *y, const float *x, int n) { ew(EW_SILU, y, x, NULL, 0, n); }
 void op_relu(float *y, const float *x, int n) { ew(EW_RELU, y, x, NULL, 0, n); }
+void op_tanh(float *y, const float *x, int n) { ew(EW_TANH, y, x, NULL, 0, n); }
 void op_add(float *y, const float *a, const float *b, int n) { ew(EW_ADD, y, a, b, 0, n); }
 void op_mul(float *y, const float *a, const float *b, int n) { ew(EW_MUL, y, a, b, 0, n); }
 void op_scale(float *y, const float *x, float s, int n) { ew(EW_SCALE, y, x, NULL, s, n); }
+void op_softcap(float *y, const float *x, float cap, int n) { ew(EW_SOFTCAP, y, x, NULL, cap, n); }
 void op_swiglu(float *y, const float *g, const float *u, int n) { ew(EW_SWIGLU, y, g, u, 0, n); }
 void op_geglu_tanh(float *y, const float *g, const float *u, int n) { ew(EW_GEGLU, y, g, u, 0, n); }
 
@@ -342,6 +350,34 @@ void op_rmsnorm(float *y, const float *x, const float *w, int m, int n, float ep
 }
 void op_softmax(float *x, int m, int n) { rows(2, x, x, NULL, NULL, m, n, 0.0f); }
 
+void op_log_softmax(float *y, const float *x, int m, int n) {
+    for (int r = 0; r < m; r++) {
+        const float *xr = x + (size_t)r * n;
+        float *yr = y + (size_t)r * n, mx = -INFINITY;
+        for (int i = 0; i < n; i++) mx = xr[i] > mx ? xr[i] : mx;
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += expf(xr[i] - mx);
+        const float lse = logf((float)sum);
+        for (int i = 0; i < n; i++) yr[i] = (xr[i] - mx) - lse;
+    }
+}
+
+void op_mean_rows(float *y, const float *x, int m, int n) {
+    for (int i = 0; i < n; i++) {
+        double acc = 0;
+        for (int r = 0; r < m; r++) acc += x[(size_t)r * n + i];
+        y[i] = (float)(acc / m);
+    }
+}
+
+void op_l2_normalize(float *x, int n) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    const double norm = sqrt(ss);
+    const double inv = 1.0 / (norm > 1e-12 ? norm : 1e-12);
+    for (int i = 0; i < n; i++) x[i] = (float)(x[i] * inv);
+}
+
 /* --------------------------------------------------------------- RoPE */
 
 #define ROPE_MAX_PAIRS 512
@@ -361,6 +397,19 @@ int op_rope_ext(float *x, int n_tok, int n_head, int head_dim, int n_rot, int po
 
     const int half = n_rot / 2;
     float inv_freq[ROPE_MAX_PAIRS], cs[ROPE_MAX_PAIRS], sn[ROPE_MAX_PAIRS];
+    const int yarn = p->ext_factor != 0.0f;
+    float low = 0, high = 0;
+    if (yarn) {
+        if (p->n_ctx_orig <= 0 || !(p->beta_fast > 0) || !(p->beta_slow > 0))
+            return plm_fail(PLM_E_INVALID, "rope: YaRN needs the original context (%d) and beta_fast/slow",
+                            p->n_ctx_orig);
+        /* correction dim of b rotations: n_rot * ln(n_ctx_orig / (b 2 pi)) / (2 ln base) */
+        const double two_ln_base = 2.0 * log((double)p->freq_base);
+        low = floorf((float)(n_rot * log(p->n_ctx_orig / (p->beta_fast * 2.0 * 3.14159265358979323846)) / two_ln_base));
+        high = ceilf((float)(n_rot * log(p->n_ctx_orig / (p->beta_slow * 2.0 * 3.14159265358979323846)) / two_ln_base));
+        low = fmaxf(low, 0.0f), high = fminf(high, (float)(half - 1));
+        if (low == high) high += 0.001f;
+    }
     /* HF: inv_freq = 1.0 / (base ** (arange(0, dim, 2).float() / dim)), all float32 */
     for (int i = 0; i < half; i++) {
         float f = 1.0f / powf(p->freq_base, (float)(2 * i) / (float)n_rot);
@@ -370,16 +419,24 @@ int op_rope_ext(float *x, int n_tok, int n_head, int head_dim, int n_rot, int po
                 return plm_fail(PLM_E_INVALID, "rope: frequency factor %d is %g (must be positive)", i, ff);
             f /= ff;
         }
-        if (p->freq_scale != 1.0f) f *= p->freq_scale;
+        if (yarn) {
+            const float ramp = fminf(fmaxf(((float)i - low) / (high - low), 0.0f), 1.0f);
+            const float e = p->ext_factor * (1.0f - ramp);
+            f = f * p->freq_scale * (1.0f - e) + f * e;
+        } else if (p->freq_scale != 1.0f) {
+            f *= p->freq_scale;
+        }
         inv_freq[i] = f;
     }
+    const float mscale = p->attn_factor != 0.0f ? p->attn_factor : 1.0f;
     const int stride = n_head * head_dim;
     for (int t = 0; t < n_tok; t++) {
-        const float pos = (float)(pos0 + t);
+        const float pos = (float)(p->pos ? p->pos[t] : pos0 + t);
         for (int i = 0; i < half; i++) {
             const float theta = pos * inv_freq[i];
             cs[i] = cosf(theta);
             sn[i] = sinf(theta);
+            if (mscale != 1.0f) cs[i] *= mscale, sn[i] *= mscale;
         }
         for (int h = 0; h < n_head; h++) DISPATCH(rope_head)(x + (size_t)t * stride + (size_t)h * head_dim, cs, sn, n_rot, p->mode);
     }
@@ -388,7 +445,7 @@ int op_rope_ext(float *x, int n_tok, int n_head, int head_dim, int n_rot, int po
 
 int op_rope(float *x, int n_tok, int n_head, int head_dim, int n_rot, int pos0, float freq_base,
             int mode) {
-    const op_rope_params p = {freq_base, 1.0f, NULL, mode};
+    const op_rope_params p = {.freq_base = freq_base, .freq_scale = 1.0f, .mode = mode};
     return op_rope_ext(x, n_tok, n_head, head_dim, n_rot, pos0, &p);
 }
 
@@ -411,26 +468,32 @@ static void attn_unit(const attn_ctx *c, int h, int i, float *s) {
     float *o = c->out + (size_t)i * c->out_stride + (size_t)h * hd;
     int n = c->n_kv;
     if (p->causal) n = PLM_MIN(n, p->q_pos0 + i + 1);
+    /* sliding window: keys before j0 are masked out (exactly zero weight) */
+    const int j0 = p->window > 0 ? PLM_MAX(0, p->q_pos0 + i + 1 - p->window) : 0;
+    n -= j0;
     if (n <= 0) {
         memset(o, 0, (size_t)hd * sizeof(float));
         return;
     }
-    const float *k = c->k + (size_t)g * hd, *v = c->v + (size_t)g * hd;
-    const float *bias = p->bias ? p->bias + ((size_t)h * c->n_q + i) * c->n_kv : NULL;
+    const float *k = c->k + (size_t)j0 * c->kv_stride + (size_t)g * hd,
+                *v = c->v + (size_t)j0 * c->kv_stride + (size_t)g * hd;
+    const float *bias = p->bias ? p->bias + ((size_t)h * c->n_q + i) * c->n_kv + j0 : NULL;
 #if PLM_HAVE_SIMD
     if (c->use_simd)
         attn_scores_simd(s, q, k, c->kv_stride, n, hd, p->scale);
     else
 #endif
         attn_scores_scalar(s, q, k, c->kv_stride, n, hd, p->scale);
+    if (p->softcap != 0.0f) /* HF: (s / cap).tanh() * cap, float32 */
+        for (int j = 0; j < n; j++) s[j] = tanhf(s[j] / p->softcap) * p->softcap;
     if (bias)
         for (int j = 0; j < n; j++) s[j] += bias[j];
     if (p->rel_bias) { /* rel[j] = rel_bias[h][rel_off + j - (q_pos0 + i)]: in range by op_attention's check */
-        const float *rel = p->rel_bias + (size_t)h * p->rel_stride + (p->rel_off - p->q_pos0 - i);
+        const float *rel = p->rel_bias + (size_t)h * p->rel_stride + (p->rel_off - p->q_pos0 - i) + j0;
         for (int j = 0; j < n; j++) s[j] += rel[j];
     }
     if (p->mask)
-        for (int j = 0; j < n; j++) s[j] += p->mask[j];
+        for (int j = 0; j < n; j++) s[j] += p->mask[j0 + j];
 #if PLM_HAVE_SIMD
     if (c->use_simd) {
         softmax_simd(s, n);
@@ -456,6 +519,9 @@ int op_attention(float *out, int out_stride, const float *q, int q_stride, const
         return plm_fail(PLM_E_INVALID, "attention: bad head counts");
     if (n_q < 0 || n_kv < 0 || p->q_pos0 < 0)
         return plm_fail(PLM_E_INVALID, "attention: bad sizes (n_q %d, n_kv %d, q_pos0 %d)", n_q, n_kv, p->q_pos0);
+    if (p->window < 0 || (p->window > 0 && !p->causal) || !(p->softcap >= 0.0f) || !isfinite(p->softcap))
+        return plm_fail(PLM_E_INVALID, "attention: bad sliding window %d (causal only) or soft-cap %g",
+                        p->window, p->softcap);
     if (n_q == 0) return PLM_OK;
     if (!out || !q || (n_kv > 0 && (!k || !v)))
         return plm_fail(PLM_E_INVALID, "attention: NULL buffer");

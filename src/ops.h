@@ -71,15 +71,24 @@ int op_get_rows(float *out, const plm_tensor *W, const int32_t *ids, int n);
 void op_layernorm(float *y, const float *x, const float *w, const float *b, int m, int n, float eps);
 void op_rmsnorm(float *y, const float *x, const float *w, int m, int n, float eps);
 void op_softmax(float *x, int m, int n); /* numerically stable; -INFINITY entries give 0 */
+/* y[r][i] = (x[r][i] - max_r) - logf(sum_j expf(x[r][j] - max_r)) (sum in double): log_softmax,
+ * as the beam search scores candidates (in place allowed). */
+void op_log_softmax(float *y, const float *x, int m, int n);
+/* y[i] = mean over the m rows of x[r][i] (double accumulation, rows in order): mean pooling. */
+void op_mean_rows(float *y, const float *x, int m, int n);
+/* x /= max(||x||_2, 1e-12) in double, as torch.nn.functional.normalize. */
+void op_l2_normalize(float *x, int n);
 
 /* element-wise over n values */
 void op_gelu_tanh(float *y, const float *x, int n); /* 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))) */
 void op_gelu_erf(float *y, const float *x, int n);  /* 0.5x(1+erf(x/sqrt2)) */
 void op_silu(float *y, const float *x, int n);
 void op_relu(float *y, const float *x, int n);
+void op_tanh(float *y, const float *x, int n); /* tanhf */
 void op_add(float *y, const float *a, const float *b, int n);
 void op_mul(float *y, const float *a, const float *b, int n);
 void op_scale(float *y, const float *x, float s, int n);
+void op_softcap(float *y, const float *x, float cap, int n); /* cap * tanh(x / cap) (Gemma 2 soft-capping) */
 /* y[i] = silu(g[i]) * u[i]  (SwiGLU)  and  y[i] = gelu_tanh(g[i]) * u[i]  (GeGLU) */
 void op_swiglu(float *y, const float *g, const float *u, int n);
 void op_geglu_tanh(float *y, const float *g, const float *u, int n);
@@ -109,6 +118,17 @@ typedef struct {
     float freq_scale;
     const float *freq_factors;
     int mode; /* PLM_ROPE_NORM / PLM_ROPE_NEOX */
+    /* Optional extensions (zero = off, the numbers above unchanged): */
+    const int32_t *pos;  /* n_tok positions (packed sequences), instead of pos0 + t */
+    float attn_factor;   /* cos/sin multiplied by it (LongRoPE / YaRN attention factor; 0 = 1) */
+    /* YaRN (Peng et al. 2023), as HF's _compute_yarn_parameters / ggml's rope_yarn:
+     * with ramp_i = clamp((i - low) / (high - low), 0, 1), low/high the correction dims of
+     * beta_fast / beta_slow over n_ctx_orig (floor / ceil, clamped to [0, n_rot/2 - 1]),
+     *   inv_freq_i = interp_i * (1 - e_i) + extrap_i * e_i,  e_i = ext_factor * (1 - ramp_i),
+     * extrap_i = the plain frequency, interp_i = extrap_i * freq_scale. */
+    float ext_factor;
+    float beta_fast, beta_slow;
+    int n_ctx_orig;
 } op_rope_params;
 int op_rope_ext(float *x, int n_tok, int n_head, int head_dim, int n_rot, int pos0, const op_rope_params *p);
 
@@ -134,6 +154,9 @@ typedef struct {
     const float *mask;
     const float *rel_bias;
     int rel_off, rel_stride;
+    /* Optional (0 = off): */
+    float softcap; /* scores s -> softcap * tanh(s / softcap) after scaling, before bias/mask (Gemma 2) */
+    int window;    /* causal sliding window: query at position p sees keys p - window < j <= p */
 } op_attn_params;
 
 int op_attention(float *out, int out_stride, const float *q, int q_stride, const float *k,

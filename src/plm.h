@@ -140,6 +140,14 @@ PLM_API int plm_ctx_truncate(plm_ctx *c, int n_past);
  * logits (may be NULL): all_logits ? n*n_vocab floats : the last position's n_vocab.
  * PLM_E_TOO_LONG if n_past+n > n_ctx (nothing is changed then). */
 PLM_API int plm_ctx_decode(plm_ctx *c, const int32_t *ids, int n, float *logits, int all_logits);
+/* Beam search continuing the cached prompt: c holds the prompt but its last token `last`,
+ * which the first step runs; then as plm_t5_beam_* (transformers' generate(num_beams, ...)
+ * with length counted over the new tokens). The beams are forks of c (plm_arch.ctx_copy);
+ * c's cache is left as it was. Any other call on c drops the search. */
+PLM_API int plm_ctx_beam_begin(plm_ctx *c, int32_t last, int n_beams, int max_new_tokens,
+                               float length_penalty, int early_stopping);
+PLM_API int plm_ctx_beam_step(plm_ctx *c);
+PLM_API int plm_ctx_beam_result(plm_ctx *c, int32_t *ids, int cap, float *score);
 
 /* ---------------------------------------------------------------- sampling */
 typedef struct plm_sampler plm_sampler;

@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "beam.h"
 #include "model.h"
 
 #define T5_MAX_DISTANCE 128
@@ -257,7 +258,6 @@ int t5_position_bucket(int d, int bidirectional, int n_buckets) {
 }
 
 /* ------------------------------------------------------------- context */
-typedef struct t5_beam t5_beam;
 
 struct plm_t5 {
     plm_model *model;
@@ -269,10 +269,9 @@ struct plm_t5 {
     plm_kv_cache cross;         /* per decoder block: K/V of the encoder output */
     plm_kv_cache *self, *spare; /* per sequence: self-attention K/V (spare: for reordering) */
     plm_buf mask, x, xb, q, k, v, att, tmp, gate, up, rel;
-    t5_beam *beam;
+    plm_beam *beam;
 };
 
-static void beam_free(t5_beam *b);
 
 static int ensure_seqs(plm_t5 *c, int n) {
     if (n <= c->seq_cap) return PLM_OK;
@@ -631,178 +630,38 @@ int plm_t5_reorder(plm_t5 *c, const int32_t *src, int n_new) {
 }
 
 /* ---------------------------------------------------------- beam search
- * transformers' BeamSearchScorer (v4.45 semantics), batch size 1:
- *   - step t (t = 1.. tokens generated): candidates = the 2B best (beam score +
- *     log_softmax(logits)) over all running beams' next tokens (ties: lower beam,
- *     then lower id). In rank order, an EOS candidate of rank < B becomes a finished
- *     hypothesis scored sum_logprobs / t^length_penalty (t counts the EOS); other
- *     candidates become the next running beams until there are B.
- *   - finished list: the B best hypotheses; done when it holds B and
- *       early_stopping true:   always;
- *       early_stopping false:  worst kept score >= best candidate / t^lp;
- *       early_stopping never:  ... >= best candidate / (lp > 0 ? max_new : t)^lp.
- *   - at max_new tokens, if not done, every running beam joins the finished list
- *     (scored over its t tokens). The result is the best finished hypothesis.
- * Step 1 runs the decoder start token once (HF runs B copies with beam scores
- * 0, -1e9, ...: the same candidates when B < n_vocab). */
-typedef struct {
-    float score;
-    int32_t beam, id;
-} beam_cand;
-
-typedef struct {
-    double score;
-    int len, eos; /* tokens (len includes the final EOS when eos) */
-    int32_t *ids;
-} beam_hyp;
-
-struct t5_beam {
-    int n_beams, max_new, early, step, done, finished;
-    float length_penalty;
-    int32_t eos;
-    float *logits;        /* [n_beams][n_vocab] */
-    float *scores;        /* running beams' summed log-probabilities */
-    int32_t *seqs, *next; /* running beams' tokens [n_beams][max_new] (next: being built) */
-    int32_t *src, *tok;   /* the next step's parents and tokens */
-    float *next_scores;
-    beam_cand *heap;      /* 2B candidates */
-    beam_hyp *hyps;       /* n_beams + 1 slots */
-    int n_hyps;
-    int32_t *hyp_ids;     /* storage for n_beams + 1 hypotheses */
-};
-
-static void beam_free(t5_beam *b) {
-    if (!b) return;
-    free(b->logits);
-    free(b->scores);
-    free(b->seqs);
-    free(b->next);
-    free(b->src);
-    free(b->tok);
-    free(b->next_scores);
-    free(b->heap);
-    free(b->hyps);
-    free(b->hyp_ids);
-    free(b);
+ * transformers' BeamSearchScorer, in beam.c; this decoder is its model: one step runs one
+ * token of every running beam (the decoder start token at step 1), reorder copies the
+ * self-attention caches. */
+static int beam_decode_cb(void *ctx, const int32_t *tok, int n_run, float *logits) {
+    plm_t5 *c = ctx;
+    (void)n_run; /* == c->n_seq */
+    int rc = decode(c, tok, 1, logits, 0);
+    if (rc) return rc;
+    c->n_past++;
+    return PLM_OK;
 }
 
-/* a ranks before b */
-static int cand_before(const beam_cand *a, const beam_cand *b) {
-    if (a->score != b->score) return a->score > b->score;
-    if (a->beam != b->beam) return a->beam < b->beam;
-    return a->id < b->id;
-}
-
-/* min-heap on "ranks before": the root is the worst kept candidate */
-static void heap_sift_down(beam_cand *h, int n, int i) {
-    for (;;) {
-        int l = 2 * i + 1, r = l + 1, w = i;
-        if (l < n && cand_before(&h[w], &h[l])) w = l;
-        if (r < n && cand_before(&h[w], &h[r])) w = r;
-        if (w == i) return;
-        beam_cand t = h[i];
-        h[i] = h[w];
-        h[w] = t;
-        i = w;
-    }
-}
-
-static void heap_sift_up(beam_cand *h, int i) {
-    while (i > 0) {
-        int p = (i - 1) / 2;
-        if (!cand_before(&h[p], &h[i])) return;
-        beam_cand t = h[i];
-        h[i] = h[p];
-        h[p] = t;
-        i = p;
-    }
-}
-
-static int cand_cmp(const void *a, const void *b) {
-    return cand_before(a, b) ? -1 : cand_before(b, a) ? 1 : 0;
-}
-
-static double hyp_worst(const t5_beam *b) {
-    double w = INFINITY;
-    for (int i = 0; i < b->n_hyps; i++) w = b->hyps[i].score < w ? b->hyps[i].score : w;
-    return w;
-}
-
-/* BeamHypotheses.add: keep the n_beams best. */
-static void hyp_add(t5_beam *b, const int32_t *ids, int n_ids, int eos, float sum_logprobs, int len) {
-    const double score = (double)sum_logprobs / pow((double)len, (double)b->length_penalty);
-    if (b->n_hyps >= b->n_beams && !(score > hyp_worst(b))) return;
-    if (b->n_hyps == b->n_beams) { /* drop the worst (the first of equal ones), keep the order */
-        int worst = 0;
-        for (int i = 1; i < b->n_hyps; i++)
-            if (b->hyps[i].score < b->hyps[worst].score) worst = i;
-        beam_hyp gone = b->hyps[worst];
-        memmove(&b->hyps[worst], &b->hyps[worst + 1], (size_t)(b->n_hyps - worst - 1) * sizeof gone);
-        b->hyps[--b->n_hyps] = gone; /* its storage is reused below */
-    }
-    beam_hyp *h = &b->hyps[b->n_hyps++];
-    memcpy(h->ids, ids, (size_t)n_ids * sizeof *ids);
-    if (eos) h->ids[n_ids] = b->eos;
-    h->len = n_ids + (eos ? 1 : 0);
-    h->eos = eos;
-    h->score = score;
-}
-
-static int hyps_done(const t5_beam *b, float best, int t) {
-    if (b->n_hyps < b->n_beams) return 0;
-    if (b->early == 1) return 1;
-    const int len = b->early == 2 && b->length_penalty > 0.0f ? b->max_new : t;
-    return hyp_worst(b) >= (double)best / pow((double)len, (double)b->length_penalty);
-}
+static int beam_reorder_cb(void *ctx, const int32_t *src, int n_new) { return reorder(ctx, src, n_new); }
 
 int plm_t5_beam_begin(plm_t5 *c, int n_beams, int max_new_tokens, float length_penalty,
                       int early_stopping) {
     if (!c) return plm_fail(PLM_E_INVALID, "plm_t5_beam_begin: NULL context");
     if (!c->n_enc) return plm_fail(PLM_E_STATE, "plm_t5_beam_begin: no input encoded yet (plm_t5_encode)");
     const plm_model *m = c->model;
-    const int V = m->hp.n_vocab;
-    const int32_t eos = m->vocab ? vocab_eos(m->vocab) : -1;
-    if (n_beams < 1 || n_beams >= V || n_beams > 4096)
-        return plm_fail(PLM_E_INVALID, "beam search: %d beams (1 .. min(4096, vocabulary - 1))", n_beams);
-    if (max_new_tokens < 1 || max_new_tokens > c->n_ctx - 1)
+    if (max_new_tokens > c->n_ctx - 1)
         return plm_fail(PLM_E_INVALID, "beam search: max new tokens %d (1 .. context - 1 = %d)",
                         max_new_tokens, c->n_ctx - 1);
-    if (!isfinite(length_penalty))
-        return plm_fail(PLM_E_INVALID, "beam search: length penalty %g", length_penalty);
-    if (early_stopping < 0 || early_stopping > 2)
-        return plm_fail(PLM_E_INVALID, "beam search: early_stopping %d (0 false, 1 true, 2 never)",
-                        early_stopping);
-    if (eos < 0 || eos >= V)
-        return plm_fail(PLM_E_MISSING, "beam search: the model has no end-of-sequence token");
-
     drop_beam(c);
-    int rc = decoder_reset(c, 1);
+    plm_beam *b;
+    int rc = beam_begin(&b, m->hp.n_vocab, m->vocab ? vocab_eos(m->vocab) : -1,
+                        ((const t5_weights *)m->w)->dec_start, n_beams, max_new_tokens, length_penalty,
+                        early_stopping);
     if (rc) return rc;
-    t5_beam *b = plm_calloc_for(1, sizeof *b, "beam search");
-    if (!b) return PLM_E_NOMEM;
-    const size_t B = (size_t)n_beams, T = (size_t)max_new_tokens;
-    b->n_beams = n_beams;
-    b->max_new = max_new_tokens;
-    b->early = early_stopping;
-    b->length_penalty = length_penalty;
-    b->eos = eos;
-    b->logits = plm_malloc_for(B * V * sizeof(float), "beam search logits");
-    b->scores = plm_calloc_for(B, sizeof(float), "beam search");
-    b->next_scores = plm_calloc_for(B, sizeof(float), "beam search");
-    b->seqs = plm_calloc_for(B * T, sizeof(int32_t), "beam search");
-    b->next = plm_calloc_for(B * T, sizeof(int32_t), "beam search");
-    b->src = plm_calloc_for(B, sizeof(int32_t), "beam search");
-    b->tok = plm_calloc_for(B, sizeof(int32_t), "beam search");
-    b->heap = plm_calloc_for(2 * B, sizeof(beam_cand), "beam search");
-    b->hyps = plm_calloc_for(B + 1, sizeof(beam_hyp), "beam search");
-    b->hyp_ids = plm_calloc_for((B + 1) * (T + 1), sizeof(int32_t), "beam search");
-    if (!b->logits || !b->scores || !b->next_scores || !b->seqs || !b->next || !b->src || !b->tok ||
-        !b->heap || !b->hyps || !b->hyp_ids) {
+    if ((rc = decoder_reset(c, 1))) {
         beam_free(b);
-        return PLM_E_NOMEM;
+        return rc;
     }
-    for (size_t i = 0; i <= B; i++) b->hyps[i].ids = b->hyp_ids + i * (T + 1);
-    b->tok[0] = ((const t5_weights *)m->w)->dec_start;
     c->beam = b;
     return PLM_OK;
 }
@@ -811,83 +670,11 @@ int plm_t5_beam_begin(plm_t5 *c, int n_beams, int max_new_tokens, float length_p
  * (the search is then over: plm_t5_beam_result fails until the next begin). */
 int plm_t5_beam_step(plm_t5 *c) {
     if (!c) return plm_fail(PLM_E_INVALID, "plm_t5_beam_step: NULL context");
-    t5_beam *b = c->beam;
-    if (!b) return plm_fail(PLM_E_STATE, "plm_t5_beam_step: no beam search running (plm_t5_beam_begin)");
-    if (b->finished) return 0;
-    const int V = c->model->hp.n_vocab, B = b->n_beams, n_run = c->n_seq;
-    const int t = b->step + 1; /* tokens per beam after this step */
-    int rc = decode(c, b->tok, 1, b->logits, 0);
-    if (rc) {
-        drop_beam(c);
-        return rc;
-    }
-    c->n_past++;
-
-    /* the 2B best (beam score + log-probability) candidates */
-    const int K = PLM_MIN(2 * B, n_run * V);
-    int n_heap = 0;
-    for (int r = 0; r < n_run; r++) {
-        float *lg = b->logits + (size_t)r * V;
-        float mx = -INFINITY;
-        for (int i = 0; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
-        double sum = 0;
-        for (int i = 0; i < V; i++) sum += expf(lg[i] - mx);
-        const float lse = logf((float)sum);
-        for (int i = 0; i < V; i++) {
-            beam_cand cd = {((lg[i] - mx) - lse) + b->scores[r], r, i};
-            if (n_heap < K) {
-                b->heap[n_heap] = cd;
-                heap_sift_up(b->heap, n_heap++);
-            } else if (cand_before(&cd, &b->heap[0])) {
-                b->heap[0] = cd;
-                heap_sift_down(b->heap, n_heap, 0);
-            }
-        }
-    }
-    qsort(b->heap, (size_t)n_heap, sizeof *b->heap, cand_cmp);
-
-    /* BeamSearchScorer.process */
-    int n_next = 0;
-    for (int rank = 0; rank < n_heap && n_next < B; rank++) {
-        const beam_cand *cd = &b->heap[rank];
-        const int32_t *parent = b->seqs + (size_t)cd->beam * b->max_new;
-        if (cd->id == b->eos) {
-            if (rank < B) hyp_add(b, parent, b->step, 1, cd->score, t);
-            continue;
-        }
-        int32_t *seq = b->next + (size_t)n_next * b->max_new;
-        memcpy(seq, parent, (size_t)b->step * sizeof *seq);
-        seq[b->step] = cd->id;
-        b->src[n_next] = cd->beam;
-        b->tok[n_next] = cd->id;
-        b->next_scores[n_next] = cd->score;
-        n_next++;
-    }
-    if (n_next < B) { /* cannot happen while B < n_vocab: at most one EOS per beam */
-        drop_beam(c);
-        return plm_fail(PLM_E_STATE, "beam search: fewer than %d continuations", B);
-    }
-    b->done = b->done || hyps_done(b, b->heap[0].score, t);
-    int32_t *ts = b->seqs;
-    b->seqs = b->next;
-    b->next = ts;
-    float *tf = b->scores;
-    b->scores = b->next_scores;
-    b->next_scores = tf;
-    b->step = t;
-
-    if (b->done || t >= b->max_new) {
-        if (!b->done) /* BeamSearchScorer.finalize: the running beams join */
-            for (int r = 0; r < B; r++)
-                hyp_add(b, b->seqs + (size_t)r * b->max_new, t, 0, b->scores[r], t);
-        b->finished = 1;
-        return 0;
-    }
-    if ((rc = reorder(c, b->src, B))) {
-        drop_beam(c);
-        return rc;
-    }
-    return 1;
+    if (!c->beam) return plm_fail(PLM_E_STATE, "plm_t5_beam_step: no beam search running (plm_t5_beam_begin)");
+    const plm_beam_model bm = {c, beam_decode_cb, beam_reorder_cb};
+    int rc = beam_step(c->beam, &bm);
+    if (rc < 0) drop_beam(c);
+    return rc;
 }
 
 /* The best finished hypothesis: its tokens (ending with EOS if it finished by EOS;
@@ -895,14 +682,7 @@ int plm_t5_beam_step(plm_t5 *c) {
  * score into *score (may be NULL). Returns the token count (may exceed cap). */
 int plm_t5_beam_result(plm_t5 *c, int32_t *ids, int cap, float *score) {
     if (!c) return plm_fail(PLM_E_INVALID, "plm_t5_beam_result: NULL context");
-    const t5_beam *b = c->beam;
-    if (!b || !b->finished)
-        return plm_fail(PLM_E_STATE, "plm_t5_beam_result: no finished beam search");
+    if (!beam_finished(c->beam)) return plm_fail(PLM_E_STATE, "plm_t5_beam_result: no finished beam search");
     if (cap < 0 || (cap > 0 && !ids)) return plm_fail(PLM_E_INVALID, "plm_t5_beam_result: bad buffer");
-    const beam_hyp *best = &b->hyps[0];
-    for (int i = 1; i < b->n_hyps; i++)
-        if (b->hyps[i].score >= best->score) best = &b->hyps[i]; /* sorted(...).pop(): the last of ties */
-    memcpy(ids, best->ids, (size_t)PLM_MIN(cap, best->len) * sizeof *ids);
-    if (score) *score = (float)best->score;
-    return best->len;
+    return beam_result(c->beam, ids, cap, score);
 }

@@ -561,6 +561,16 @@ int vocab_encode_pair(const plm_vocab *v, const char *a, size_t alen, const char
         if ((r = encode_one(v, a, alen, 1, 1, &ids)) < 0) goto done;
         na = ids.n;
         if ((r = encode_one(v, b, blen, 0, 1, &ids)) < 0 || (r = tok_push(&ids, v->sep)) < 0) goto done;
+    } else if (add_special && v->add_bos && v->add_eos && v->add_sep && v->sep >= 0) {
+        /* RoBERTa / XLM-RoBERTa (llama.cpp's add_sep vocabularies): <s> a </s> </s> b </s>,
+         * token types all 0 (create_token_type_ids_from_sequences) */
+        if ((r = encode_one(v, a, alen, 1, 1, &ids)) < 0 || (r = tok_push(&ids, v->sep)) < 0) goto done;
+        na = -1;
+        const int nb0 = ids.n;
+        if ((r = encode_one(v, b, blen, 1, 1, &ids)) < 0) goto done;
+        /* drop b's own <s>: the separator stands in for it */
+        memmove(ids.ids + nb0, ids.ids + nb0 + 1, (size_t)(ids.n - nb0 - 1) * sizeof *ids.ids);
+        ids.n--;
     } else {
         /* each sequence with its own specials: a</s> b</s> (t5), <s>a <s>b (llama), a b (gpt2).
          * Special-token literals in a pair are parsed, as Hugging Face does. */
@@ -571,7 +581,7 @@ int vocab_encode_pair(const plm_vocab *v, const char *a, size_t alen, const char
     int n = PLM_MIN(ids.n, cap);
     if (n > 0) memcpy(out_ids, ids.ids, (size_t)n * sizeof *out_ids);
     if (out_types)
-        for (int i = 0; i < n; i++) out_types[i] = i < na ? 0 : 1;
+        for (int i = 0; i < n; i++) out_types[i] = na < 0 || i < na ? 0 : 1;
     r = ids.n;
 done:
     free(ids.ids);

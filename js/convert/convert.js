@@ -223,6 +223,17 @@ function writeEntry(w, e, source, q, chunkElements, scratch) {
     const src = source.readRowsF32(e.src, 0, srcRows, scratch.f32(srcRows * srcCols));
     transposeInto(q.input(srcRows * srcCols), src, srcRows, srcCols);
     w.writeChunk(q.run(e.type, rows, rowLen));
+  } else if (e.transform?.kind === 'rows') {
+    // XLM-RoBERTa positions: the rows from padding_idx + 1 on
+    source.readRowsF32(e.src, e.transform.from, rows, q.input(rows * rowLen));
+    w.writeChunk(q.run(e.type, rows, rowLen));
+  } else if (e.transform?.kind === 'add') {
+    // Gemma's RMSNorm weights are stored as 1 + w (float32 addition, as torch)
+    const n = rows * rowLen;
+    const src = source.readRowsF32(e.src, 0, rows, scratch.f32(n));
+    const dst = q.input(n);
+    for (let i = 0; i < n; i++) dst[i] = Math.fround(src[i] + e.transform.value);
+    w.writeChunk(q.run(e.type, rows, rowLen));
   } else if (e.transform?.kind === 'permute') {
     const { nHead } = e.transform;
     const total = e.shape[0];

@@ -22,6 +22,9 @@ const QUANTIZE_TARGETS = ['Q8_0', 'Q4_0', 'F16', 'BF16', 'F32'];
  * @param {object} opts
  * @param {'Q8_0'|'Q4_0'|'F16'|'BF16'|'F32'} opts.type
  * @param {boolean} [opts.allowRequantize]  allow re-quantizing already quantized tensors
+ * @param {boolean} [opts.currentLayout]    the layout of current llama-quantize: tensors ordered by (block, name),
+ *   general.quantization_version and general.file_type moved to the end of the metadata (default: the
+ *   layout of older releases - input order, keys updated in place)
  * @param {Quantizer} [opts.quantizer]
  * @param {import("../core/engine.js").Engine} [opts.engine]
  */
@@ -45,10 +48,16 @@ export async function quantize(input, out, opts = {}) {
       if (type !== t.type) tensorBytes(type, t.shape); // throws for impossible row lengths
       return { t, type };
     });
+    if (opts.currentLayout) {
+      // current llama-quantize: tensors ordered by (block index, name), non-block ones first
+      const blk = (n) => (/^blk\.(\d+)\./.exec(n) ? Number(RegExp.$1) : -1);
+      plan.sort((a, b) => blk(a.t.name) - blk(b.t.name) || (a.t.name < b.t.name ? -1 : a.t.name > b.t.name ? 1 : 0));
+    }
 
     w = new GGUFWriter({ alignment: f.alignment });
     for (const m of f.metadata) {
       if (m.key.startsWith('split.')) continue; // a single output file
+      if (opts.currentLayout && (m.key === 'general.quantization_version' || m.key === 'general.file_type')) continue;
       w.addKeyValue(m.key, m.value, m.type, m.itemType);
     }
     w.addKeyValue('general.quantization_version', GGML_QUANT_VERSION, VT.UINT32);

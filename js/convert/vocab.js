@@ -627,6 +627,34 @@ export function setVocabT5(w, dir, hparams) {
   return { nVocab: tokens.length, warnings: warnings.concat(sv.warnings) };
 }
 
+/**
+ * XLMRobertaModel.set_vocab: the sentencepiece Unigram model re-aligned to fairseq's ids
+ * (<s> <pad> </s> <unk>, then the pieces from id 3 on shifted by one), tokenizer model "t5".
+ */
+export function setVocabXlmRoberta(w, dir, hparams) {
+  const sp = loadSentencePiece(dir, ['sentencepiece.bpe.model', 'tokenizer.model']);
+  if (!sp) throw new Error(`${dir}: no sentencepiece model (sentencepiece.bpe.model) for the XLM-RoBERTa tokenizer`);
+  if (sp.model.trainer.model_type !== ModelType.UNIGRAM) throw new Error(`${sp.file}: expected a UNIGRAM sentencepiece model`);
+  const warnings = [];
+  const v = sentencePieceVocab(dir, sp, hparams, warnings);
+  const tokens = ['<s>', '<pad>', '</s>', '<unk>', ...v.tokens.slice(3, -1)];
+  const scores = Float32Array.from([0, 0, 0, 0, ...v.scores.slice(3, -1)]);
+  const types = Int32Array.from([TokenType.CONTROL, TokenType.CONTROL, TokenType.CONTROL, TokenType.UNKNOWN, ...v.types.slice(3, -1)]);
+  const norm = sp.model.normalizer;
+  w.addString(K.MODEL, 't5');
+  w.addString(K.PRE, 'default');
+  w.addArray(K.LIST, tokens, VT.STRING);
+  w.addArray(K.SCORES, scores, VT.FLOAT32);
+  w.addArray(K.TOKEN_TYPE, types, VT.INT32);
+  w.addBool(K.ADD_PREFIX, norm.add_dummy_prefix);
+  w.addUint32(K.TOKEN_TYPE_COUNT, hparams.type_vocab_size ?? 1);
+  w.addBool(K.REMOVE_EXTRA_WS, norm.remove_extra_whitespaces);
+  if (norm.precompiled_charsmap.length) w.addArray(K.PRECOMPILED_CHARSMAP, norm.precompiled_charsmap, VT.UINT8);
+  const sv = new SpecialVocab(dir, { nVocab: tokens.length });
+  sv.addToGGUF(w);
+  return { nVocab: tokens.length, warnings: warnings.concat(sv.warnings) };
+}
+
 /** gguf-py LlamaHfVocab: SPM-style BPE (byte fallback) from tokenizer.json only. */
 export function setVocabLlamaHf(w, dir, hparams) {
   const tok = new HfTokenizer(dir);

@@ -162,6 +162,8 @@ static uint8_t *build_model(const spec *s, weights *W, size_t *size) {
     if (s->scale_factor != 0.0f) {
         key(k, s, "rope.scaling.type"), gw_str(&w, k, s->scaling ? s->scaling : "linear");
         key(k, s, "rope.scaling.factor"), kv_f32(&w, k, s->scale_factor);
+        if (s->scaling && (!strcmp(s->scaling, "yarn") || !strcmp(s->scaling, "longrope")))
+            key(k, s, "rope.scaling.original_context_length"), gw_u32(&w, k, 16);
     }
     add_vocab(&w, s);
 
@@ -179,6 +181,17 @@ static uint8_t *build_model(const spec *s, weights *W, size_t *size) {
         llama3_freqs(W->freqs, s->rope_base);
         if (s->bad_freq != 0.0f) W->freqs[3] = s->bad_freq;
         memcpy(tl.t[tl.n - 1].data, W->freqs, sizeof(float) * HD / 2);
+    }
+    if (s->scaling && !strcmp(s->scaling, "longrope") && !s->has_freqs) {
+        /* Phi-3 style LongRoPE tables (long: the reference's W->freqs; short: only in the file);
+         * with has_freqs (test_refusals) the tables are left out */
+        W->freqs = add_tensor(&tl, "rope_factors_long.weight", PLM_TYPE_F32, HD / 2, 0, 1.0f);
+        for (int i = 0; i < HD / 2; i++) W->freqs[i] = 1.0f + 0.25f * (float)i;
+        memcpy(tl.t[tl.n - 1].data, W->freqs, sizeof(float) * HD / 2);
+        float *sh = add_tensor(&tl, "rope_factors_short.weight", PLM_TYPE_F32, HD / 2, 0, 1.0f);
+        for (int i = 0; i < HD / 2; i++) sh[i] = 1.0f + 0.01f * (float)i;
+        memcpy(tl.t[tl.n - 1].data, sh, sizeof(float) * HD / 2);
+        free(sh);
     }
     const float ws = 1.0f / 16.0f; /* ~1/sqrt(E) */
     for (int l = 0; l < NL; l++) {
@@ -252,7 +265,9 @@ static void free_weights(weights *W, const spec *s) {
 
 /* ----------------------------------------------------- float64 reference */
 
-typedef struct { int neox, use_freqs, use_biases; double freq_scale; } ref_opts;
+/* yarn_factor != 0: YaRN as HF's _compute_yarn_parameters (beta_fast 32, beta_slow 1,
+ * original context yarn_orig, attention factor 0.1 ln(factor) + 1 on cos / sin). */
+typedef struct { int neox, use_freqs, use_biases; double freq_scale, yarn_factor, yarn_orig, attn_mul; } ref_opts;
 
 static void rms(double *y, const double *x, const float *w) {
     double ss = 0;
@@ -288,14 +303,28 @@ static void mv(double *y, const float *W, const float *b, const double *x, int n
     free(xf), free(xd);
 }
 static void rope(double *v, int n_head, int pos, const spec *s, const weights *W, const ref_opts *o) {
+    double low = 0, high = 0, msc = 1;
+    if (o->yarn_factor) {
+        const double pi2 = 2 * 3.14159265358979323846, lb = 2 * log(s->rope_base);
+        low = fmax(floor(HD * log(o->yarn_orig / (32 * pi2)) / lb), 0);
+        high = fmin(ceil(HD * log(o->yarn_orig / (1 * pi2)) / lb), HD / 2 - 1);
+        if (low == high) high += 0.001;
+        msc = 0.1 * log(o->yarn_factor) + 1;
+    }
+    if (o->attn_mul) msc *= o->attn_mul;
     for (int h = 0; h < n_head; h++)
         for (int i = 0; i < HD / 2; i++) {
-            double th = pos * o->freq_scale * pow(s->rope_base, -2.0 * i / HD);
+            double f = pow(s->rope_base, -2.0 * i / HD);
+            if (o->yarn_factor) {
+                const double e = 1 - fmin(fmax((i - low) / (high - low), 0), 1);
+                f = f / o->yarn_factor * (1 - e) + f * e;
+            }
+            double th = pos * o->freq_scale * f;
             if (o->use_freqs && W->freqs) th /= W->freqs[i];
             const int a = o->neox ? i : 2 * i, b = o->neox ? i + HD / 2 : 2 * i + 1;
             double *x = v + h * HD, x0 = x[a], x1 = x[b];
-            x[a] = x0 * cos(th) - x1 * sin(th);
-            x[b] = x1 * cos(th) + x0 * sin(th);
+            x[a] = (x0 * cos(th) - x1 * sin(th)) * msc;
+            x[b] = (x1 * cos(th) + x0 * sin(th)) * msc;
         }
 }
 
@@ -410,7 +439,7 @@ TEST(test_llama3_style) {
     const spec s = {"llama", "llama-bpe", 0, 1, 0, 1, 500000.0f, 0.0f,
                     PLM_TYPE_F16, 0, PLM_TYPE_Q8_0, PLM_TYPE_Q8_0, PLM_TYPE_Q8_0, PLM_TYPE_Q8_0,
                     PLM_TYPE_F16, PLM_TYPE_F16, PLM_TYPE_F16, PLM_TYPE_F16, PLM_TYPE_Q8_0, NULL, 0.0f};
-    const ref_opts right = {0, 1, 1, 1.0}, wrong = {0, 0, 1, 1.0};
+    const ref_opts right = {0, 1, 1, 1.0, 0, 0, 0}, wrong = {0, 0, 1, 1.0, 0, 0, 0};
     run_case(&s, 2e-5, &right, &wrong, "without rope_freqs");
 }
 
@@ -418,16 +447,35 @@ TEST(test_qwen2_style) {
     const spec s = {"qwen2", "qwen2", 1, 0, 1, 0, 1000000.0f, 0.0f,
                     PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32,
                     PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, NULL, 0.0f};
-    const ref_opts right = {1, 0, 1, 1.0}, norm = {0, 0, 1, 1.0}, nobias = {1, 0, 0, 1.0};
+    const ref_opts right = {1, 0, 1, 1.0, 0, 0, 0}, norm = {0, 0, 1, 1.0, 0, 0, 0}, nobias = {1, 0, 0, 1.0, 0, 0, 0};
     run_case(&s, 1e-5, &right, &norm, "with NORM RoPE");
     run_case(&s, 1e-5, &right, &nobias, "without biases");
+}
+
+/* YaRN (rope.scaling.type "yarn", factor 4, original context 16): the ramp covers pairs 0..4 */
+TEST(test_yarn) {
+    const spec s = {"llama", "llama-bpe", 0, 1, 0, 0, 10000.0f, 4.0f,
+                    PLM_TYPE_F32, 0, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32,
+                    PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, "yarn", 0.0f};
+    const ref_opts right = {0, 0, 0, 1.0, 4.0, 16.0, 0}, linear = {0, 0, 0, 0.25, 0, 0, 0};
+    run_case(&s, 2e-5, &right, &linear, "with linear scaling instead");
+}
+
+/* LongRoPE (Phi-3): original context 16 < the context of 64 -> long factors, cos / sin
+ * times sqrt(1 + ln(128 / 16) / ln(16)) (HF's attention factor for context_length 128) */
+TEST(test_longrope) {
+    const spec s = {"llama", "llama-bpe", 0, 1, 0, 0, 10000.0f, 8.0f,
+                    PLM_TYPE_F32, 0, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32,
+                    PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, "longrope", 0.0f};
+    const ref_opts right = {0, 1, 0, 1.0, 0, 0, sqrt(1 + log(8.0) / log(16.0))}, plain = {0, 0, 0, 1.0, 0, 0, 0};
+    run_case(&s, 2e-5, &right, &plain, "without LongRoPE");
 }
 
 TEST(test_q4_k_m_style) {
     const spec s = {"llama", "llama-bpe", 0, 0, 0, 0, 10000.0f, 4.0f,
                     PLM_TYPE_Q4_K, PLM_TYPE_Q6_K, PLM_TYPE_Q4_K, PLM_TYPE_Q5_K, PLM_TYPE_Q4_K, PLM_TYPE_Q4_K,
                     PLM_TYPE_Q4_K, PLM_TYPE_Q4_K, PLM_TYPE_Q4_K, PLM_TYPE_Q6_K, PLM_TYPE_Q6_K, NULL, 0.0f};
-    const ref_opts right = {0, 0, 0, 0.25}, unscaled = {0, 0, 0, 1.0};
+    const ref_opts right = {0, 0, 0, 0.25, 0, 0, 0}, unscaled = {0, 0, 0, 1.0, 0, 0, 0};
     run_case(&s, 2e-5, &right, &unscaled, "without linear scaling");
 }
 
@@ -448,10 +496,9 @@ static void expect_refused(spec s, int code, const char *needle) {
 TEST(test_refusals) {
     spec s = {"llama", "llama-bpe", 0, 1, 0, 1, 10000.0f, 4.0f,
               PLM_TYPE_F32, 0, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32,
-              PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, "yarn", 0.0f};
-    expect_refused(s, PLM_E_UNSUPPORTED, "yarn");
-    s.scaling = "longrope";
-    expect_refused(s, PLM_E_UNSUPPORTED, "longrope");
+              PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, PLM_TYPE_F32, "longrope", 0.0f};
+    /* LongRoPE without its factor tables */
+    expect_refused(s, PLM_E_MISSING, "rope_factors_long.weight");
     s.scaling = "something";
     expect_refused(s, PLM_E_UNSUPPORTED, "something");
     s.scaling = NULL;
@@ -475,6 +522,8 @@ TEST(test_refusals) {
 int main(void) {
     RUN(test_llama3_style);
     RUN(test_qwen2_style);
+    RUN(test_yarn);
+    RUN(test_longrope);
     RUN(test_q4_k_m_style);
     RUN(test_refusals);
     return test_summary();

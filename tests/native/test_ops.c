@@ -659,9 +659,11 @@ static void attn_ref(double *out, int os, const float *q, int qs, const float *k
                 double d = 0;
                 for (int e = 0; e < hd; e++) d += (double)q[i * qs + h * hd + e] * k[j * kvs + g * hd + e];
                 d *= p->scale;
+                if (p->softcap) d = p->softcap * tanh(d / p->softcap);
                 if (p->bias) d += p->bias[((size_t)h * n_q + i) * n_kv + j];
                 if (p->mask) d += p->mask[j];
                 if (p->causal && j > p->q_pos0 + i) d = -INFINITY;
+                if (p->window && j <= p->q_pos0 + i - p->window) d = -INFINITY;
                 s[j] = d;
                 max = fmax(max, d);
             }
@@ -712,6 +714,37 @@ TEST(attention_vs_naive) {
     check_attention(3, 3, 1, 2, 2, 1, 0, 0, 0, 0);      /* head_dim 1 */
     check_attention(4, 4, 64, 40, 40, 1, 0, 0, 0, 0);   /* bigger: thread split */
     check_attention(4, 4, 64, 1, 257, 1, 256, 0, 1, 0); /* long cache */
+}
+
+/* Gemma 2 / 3: attention-logit soft-capping and causal sliding windows vs the naive
+ * reference; the same inputs without them must differ (negative control). */
+TEST(attention_softcap_window) {
+    const int nh = 4, nkv = 2, hd = 16, n_q = 5, n_kv = 21, pos0 = 16;
+    float *q = malloc(sizeof(float) * n_q * nh * hd), *k = malloc(sizeof(float) * n_kv * nkv * hd);
+    float *v = malloc(sizeof(float) * n_kv * nkv * hd), *out = malloc(sizeof(float) * n_q * nh * hd);
+    double *ref = malloc(sizeof(double) * n_q * nh * hd), *plain = malloc(sizeof(double) * n_q * nh * hd);
+    fill(q, n_q * nh * hd, 3.0f), fill(k, n_kv * nkv * hd, 3.0f), fill(v, n_kv * nkv * hd, 1.0f);
+    for (int variant = 0; variant < 3; variant++) {
+        op_attn_params p = {.n_head = nh, .n_head_kv = nkv, .head_dim = hd, .scale = 0.25f, .causal = 1,
+                            .q_pos0 = pos0, .softcap = variant != 1 ? 2.0f : 0.0f, .window = variant ? 8 : 0};
+        op_attn_params off = p;
+        off.softcap = 0, off.window = 0;
+        for (int simd = 0; simd < 2; simd++) {
+            const int prev = ops_use_simd(simd);
+            CHECK_EQ_INT(op_attention(out, nh * hd, q, nh * hd, k, v, nkv * hd, n_q, n_kv, &p), PLM_OK);
+            ops_use_simd(prev);
+            attn_ref(ref, nh * hd, q, nh * hd, k, v, nkv * hd, n_q, n_kv, &p);
+            attn_ref(plain, nh * hd, q, nh * hd, k, v, nkv * hd, n_q, n_kv, &off);
+            double e = 0, e_plain = 0;
+            for (int i = 0; i < n_q * nh * hd; i++)
+                e = fmax(e, fabs(out[i] - ref[i])), e_plain = fmax(e_plain, fabs(out[i] - plain[i]));
+            CHECK_MSG(e <= 2e-6, "softcap/window variant %d simd %d: error %g", variant, simd, e);
+            CHECK_MSG(e_plain > 1e-2, "variant %d: without softcap/window only %g off", variant, e_plain);
+        }
+    }
+    op_attn_params bad = {.n_head = nh, .n_head_kv = nkv, .head_dim = hd, .scale = 1, .window = 4};
+    CHECK_EQ_INT(op_attention(out, nh * hd, q, nh * hd, k, v, nkv * hd, 1, 1, &bad), PLM_E_INVALID); /* not causal */
+    free(q), free(k), free(v), free(out), free(ref), free(plain);
 }
 
 TEST(attention_fully_masked_rows) {
@@ -949,6 +982,7 @@ int main(void) {
     RUN(rope_norm_and_neox);
     RUN(attention_vs_naive);
     RUN(attention_fully_masked_rows);
+    RUN(attention_softcap_window);
 #if PLM_HAVE_SIMD
     RUN(simd_vec_dots_bit_exact);
     RUN(simd_f16_conversion_exhaustive);

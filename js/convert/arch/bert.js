@@ -47,7 +47,7 @@ export function init(ctx) {
 }
 
 /** Pooling type from a sentence-transformers modules.json (BertModel._try_set_pooling_type). */
-function poolingType(ctx) {
+export function poolingTypeOf(ctx) {
   const modules = readJSON(ctx.dir, 'modules.json');
   if (!Array.isArray(modules)) return null;
   const mod = modules.find((m) => m?.type === 'sentence_transformers.models.Pooling');
@@ -75,7 +75,7 @@ export function writeParameters(w, ctx) {
   w.addFloat32('bert.attention.layer_norm_epsilon', hp.eps);
   w.addUint32('general.file_type', ctx.fileType);
   w.addBool('bert.attention.causal', false);
-  const pooling = poolingType(ctx);
+  const pooling = poolingTypeOf(ctx);
   if (pooling !== null) w.addUint32('bert.pooling_type', pooling);
   let labels = hp.labels;
   if (!labels && hp.heads && ctx.classifierRows) labels = Array.from({ length: ctx.classifierRows }, (_, i) => `LABEL_${i}`);
