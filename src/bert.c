@@ -148,7 +148,8 @@ static int bert_init(plm_model *m) {
         (rc = model_hp_u32(m, "embedding_length", 1, 0, &hp->n_embd)) ||
         (rc = model_hp_u32(m, "feed_forward_length", 1, 0, &hp->n_ff)) ||
         (rc = model_hp_u32(m, "attention.head_count", 1, 0, &hp->n_head)) ||
-        (rc = model_hp_f32(m, "attention.layer_norm_epsilon", 1, 0, &hp->norm_eps)))
+        (rc = model_hp_f32(m, "attention.layer_norm_epsilon", 1, 0, &hp->norm_eps)) ||
+        (rc = model_check_hparams(m)))
         return rc;
     const int E = hp->n_embd, F = hp->n_ff;
     if (hp->n_layer <= 0 || E <= 0 || hp->n_head <= 0 || F <= 0 || hp->n_ctx_train <= 0 ||
@@ -240,6 +241,8 @@ static int check_lens(const plm_model *m, const int32_t *seq_lens, int n_seq, in
         t += seq_lens[s];
     }
     if (t > INT32_MAX / 4) return plm_fail(PLM_E_INVALID, "%s: %lld tokens in one call", fn, (long long)t);
+    int rc = model_check_rows(m, t, fn);
+    if (rc) return rc;
     *total = t;
     return PLM_OK;
 }

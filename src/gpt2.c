@@ -59,10 +59,12 @@ static int gpt2_init(plm_model *m) {
         (rc = model_hp_u32(m, "context_length", 1, 0, &hp->n_ctx_train)) ||
         (rc = model_hp_u32(m, "embedding_length", 1, 0, &hp->n_embd)) ||
         (rc = model_hp_u32(m, "attention.head_count", 1, 0, &hp->n_head)) ||
-        (rc = model_hp_f32(m, "attention.layer_norm_epsilon", 1, 0, &hp->norm_eps)))
+        (rc = model_hp_f32(m, "attention.layer_norm_epsilon", 1, 0, &hp->norm_eps)) ||
+        (rc = model_check_hparams(m)))
         return rc;
     if ((rc = model_hp_u32(m, "feed_forward_length", 0, 4 * hp->n_embd, &hp->n_ff)) ||
-        (rc = model_hp_u32(m, "attention.head_count_kv", 0, hp->n_head, &hp->n_head_kv)))
+        (rc = model_hp_u32(m, "attention.head_count_kv", 0, hp->n_head, &hp->n_head_kv)) ||
+        (rc = model_check_hparams(m)))
         return rc;
     const int n_embd = hp->n_embd, n_head = hp->n_head, n_head_kv = hp->n_head_kv;
     if (hp->n_layer <= 0 || n_embd <= 0 || n_head <= 0 || hp->n_ff <= 0 || hp->n_ctx_train <= 0 ||

@@ -137,7 +137,7 @@ static int llama_init(plm_model *m) {
         (rc = model_hp_u32(m, "attention.value_length", 0, hp->head_dim, &head_dim_v)) ||
         (rc = model_hp_u32(m, "rope.dimension_count", 0, hp->head_dim, &hp->n_rot)) ||
         (rc = model_hp_f32(m, "rope.freq_base", 0, 10000.0f, &hp->rope_base)) ||
-        (rc = model_hp_f32(m, "attention.scale", 0, 0.0f, &scale)))
+        (rc = model_hp_f32(m, "attention.scale", 0, 0.0f, &scale)) || (rc = model_check_hparams(m)))
         return rc;
     const int n_head_kv = hp->n_head_kv, hd = hp->head_dim;
     if (hp->n_layer <= 0 || hp->n_ff <= 0 || hp->n_ctx_train <= 0 || hd <= 0 || n_head_kv <= 0 ||
