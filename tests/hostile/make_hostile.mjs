@@ -9,10 +9,9 @@
 // each hostile file must produce is listed in cases.json (read by tests/native/test_hostile.c).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'hostile');
-mkdirSync(out, { recursive: true });
 
 // ------------------------------------------------------------ GGUF v3 writer
 const T = { U32: 4, I32: 5, F32: 6, STRING: 8, ARRAY: 9 };
@@ -79,7 +78,7 @@ function gguf(kv, tensors) {
 const ARCH = (a, kv) => [['general.architecture', T.STRING, a], ...kv.map(([k, t, v]) => [`${a}.${k}`, t, v])];
 
 // ------------------------------------------------------------- architectures
-function llama({ arch = 'llama', E = 16, V = 32, F = 32, H = 4, Hkv = 2, hd, L = 1, ctx = 64, wide } = {}) {
+export function llama({ arch = 'llama', E = 16, V = 32, F = 32, H = 4, Hkv = 2, hd, L = 1, ctx = 64, wide } = {}) {
   const kv = [['block_count', T.U32, L], ['context_length', T.U32, ctx], ['embedding_length', T.U32, E],
     ['feed_forward_length', T.U32, F], ['attention.head_count', T.U32, H], ['attention.head_count_kv', T.U32, Hkv],
     ['attention.layer_norm_rms_epsilon', T.F32, 1e-5]];
@@ -98,7 +97,7 @@ function llama({ arch = 'llama', E = 16, V = 32, F = 32, H = 4, Hkv = 2, hd, L =
   return gguf(ARCH(arch, kv), t);
 }
 
-function gpt2({ E = 16, V = 32, F = 64, H = 4, L = 1, ctx = 32, ffKey = F } = {}) {
+export function gpt2({ E = 16, V = 32, F = 64, H = 4, L = 1, ctx = 32, ffKey = F } = {}) {
   const kv = [['block_count', T.U32, L], ['context_length', T.U32, ctx], ['embedding_length', T.U32, E],
     ['feed_forward_length', T.U32, ffKey], ['attention.head_count', T.U32, H],
     ['attention.layer_norm_epsilon', T.F32, 1e-5]];
@@ -115,7 +114,7 @@ function gpt2({ E = 16, V = 32, F = 64, H = 4, L = 1, ctx = 32, ffKey = F } = {}
   return gguf(ARCH('gpt2', kv), t);
 }
 
-function bert({ E = 16, V = 32, F = 32, H = 4, L = 1, ctx = 32, blocks = L, labels = 3 } = {}) {
+export function bert({ E = 16, V = 32, F = 32, H = 4, L = 1, ctx = 32, blocks = L, labels = 3 } = {}) {
   const kv = [['block_count', T.U32, blocks], ['context_length', T.U32, ctx], ['embedding_length', T.U32, E],
     ['feed_forward_length', T.U32, F], ['attention.head_count', T.U32, H],
     ['attention.layer_norm_epsilon', T.F32, 1e-12], ['pooling_type', T.U32, 2]];
@@ -139,7 +138,7 @@ function bert({ E = 16, V = 32, F = 32, H = 4, L = 1, ctx = 32, blocks = L, labe
   return gguf(ARCH('bert', kv), t);
 }
 
-function t5({ E = 16, V = 32, F = 32, H = 4, hd, L = 1, nb = 8, wideQ } = {}) {
+export function t5({ E = 16, V = 32, F = 32, H = 4, hd, L = 1, nb = 8, wideQ } = {}) {
   const kv = [['block_count', T.U32, L], ['context_length', T.U32, 64], ['embedding_length', T.U32, E],
     ['feed_forward_length', T.U32, F], ['attention.head_count', T.U32, H],
     ['attention.relative_buckets_count', T.U32, nb], ['attention.layer_norm_rms_epsilon', T.F32, 1e-6],
@@ -177,6 +176,8 @@ function t5({ E = 16, V = 32, F = 32, H = 4, hd, L = 1, nb = 8, wideQ } = {}) {
 }
 
 // --------------------------------------------------------------------- files
+export function writeAll() {
+mkdirSync(out, { recursive: true });
 const WRAP = 2 ** 30 + 4; // x 4 heads = 2^32 + 16: wraps to 16 (= n_embd) in 32-bit arithmetic
 const files = {
   // valid: load, run, seed the fuzzers
@@ -209,3 +210,6 @@ const cases = [
 ];
 writeFileSync(join(out, 'cases.json'), JSON.stringify({ ok: ['llama-ok.gguf', 'qwen2-ok.gguf', 'gpt2-ok.gguf', 'bert-ok.gguf', 't5-ok.gguf'], refused: cases }, null, 1) + '\n');
 console.log(`wrote ${Object.keys(files).length} files to ${out}`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) writeAll();
