@@ -1,7 +1,7 @@
-/* replay_main.c — runs a libFuzzer harness without libFuzzer (gcc, ASan/UBSan build,
- * and the wasm test build): every file named on the command line, or found in a
+/* replay_main.c — runs a libFuzzer harness without libFuzzer (the native gcc ASan/UBSan
+ * build): every file named on the command line, or found in a
  * directory named there, is passed once to LLVMFuzzerTestOneInput. ctest uses it to
- * replay tests/fuzz/regressions/<harness>/ (crashes found earlier) in every build. */
+ * replay tests/fuzz/regressions/<harness>/ (crashes found earlier). */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
