@@ -93,7 +93,7 @@ function seeds(h) {
   if (h === 'gguf_stream') {
     for (const f of small) {
       const data = readFileSync(f);
-      for (const [i, flags] of [[1, 1 | 8], [7, 0], [3, 2], [11, 1 | 4]]) {
+      for (const [i, flags] of [[1, 1 | 8], [7, 16], [3, 2], [11, 1 | 4]]) {
         const ctl = Buffer.alloc(8);
         ctl.writeUInt32LE(0x9e3779b9 * i >>> 0, 0);
         ctl[4] = flags;

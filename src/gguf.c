@@ -50,7 +50,8 @@
  * could claim gigabytes, and wasm memory never shrinks. Past this the data block grows
  * (doubling) as data arrives. With the size known the whole block is reserved at once:
  * the header cannot claim more than the file holds. */
-#define GGUF_UNVERIFIED_RESERVE ((uint64_t)64 << 20)
+uint64_t gguf_unverified_reserve = (uint64_t)64 << 20;
+#define GGUF_UNVERIFIED_RESERVE gguf_unverified_reserve
 
 /* ------------------------------------------------------------------ values */
 

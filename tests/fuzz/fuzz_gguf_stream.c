@@ -3,7 +3,8 @@
  *   input = 8-byte control header | GGUF bytes
  *   control[0..3]: seed of the chunk sizes, control[4]: flags (bit 0: give the size
  *   hint, bit 1: vocab-only, bit 2: 1-byte chunks, bit 3: also load with
- *   gguf_load_buffer and compare the outcome).
+ *   gguf_load_buffer and compare the outcome, bit 4: a 256-byte reserve for streams of
+ *   unknown size, so that the data block grows while the data arrives).
  * Every outcome must be a model or a PLM_E_* with a message; nothing leaks (ASan). */
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     data += 8;
     size -= 8;
     const int vocab_only = (flags & 2) != 0;
+    gguf_unverified_reserve = (flags & 16) ? 256 : (uint64_t)64 << 20;
 
     plm_loader *l = plm_loader_new();
     if (!l) return 0;
