@@ -43,13 +43,16 @@ const TOOLS = [
   ['gcc', 'gcc'],
   ['emcmake', 'emscripten'],
 ];
-// Only for the browser tests (npm test): headless Chromium.
-const TEST_TOOLS = [['chromium', 'chromium']];
+// Only for npm test: headless Chromium (browser tests); clang + libFuzzer (the fuzz smoke run).
+const TEST_TOOLS = [['chromium', 'chromium'], ['clang', 'clang']];
 
 function setup() {
   const tools = flag('--test') ? [...TOOLS, ...TEST_TOOLS] : TOOLS;
   const missing = tools.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
   if (!existsSync('/usr/include/stdio.h')) missing.push('libc6-dev');
+  // libFuzzer's runtime (clang only recommends it)
+  if (flag('--test') && spawnSync('sh', ['-c', 'ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a'], { stdio: 'ignore' }).status !== 0)
+    missing.push('libclang-rt-14-dev');
   if (missing.length) installPackages(missing);
   // devDependencies (typescript, for the type-check test)
   if (!existsSync(join(root, 'node_modules', 'typescript'))) run('npm', ['ci', '--no-audit', '--no-fund']);
@@ -92,6 +95,9 @@ function testFiles(sub) {
 
 function testAll({ native, wasm }) {
   if (native) run('ctest', ['--test-dir', 'build', '--output-on-failure', '-j', String(jobs)]);
+  // fuzz smoke run: the libFuzzer harnesses build, replay their kept crash inputs and
+  // survive 20 s each (scripts/fuzz.mjs; longer runs: npm run fuzz -- --seconds N)
+  if (native) run(process.execPath, ['scripts/fuzz.mjs', '--smoke']);
   if (wasm) {
     run('ctest', ['--test-dir', 'build-wasm', '--output-on-failure']);
     // Node tests, headless Chromium tests (tests/browser: Debian's chromium + playwright-core),

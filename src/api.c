@@ -91,6 +91,11 @@ int plm_ctx_decode(plm_ctx *c, const int32_t *ids, int n, float *logits, int all
     ctx_beam_drop(c);
     const plm_model *m = c->model;
     const int n_vocab = m->hp.n_vocab;
+    /* every position's logits: n x n_vocab floats must be addressable (32-bit size_t in wasm) */
+    if (logits && all_logits) {
+        int rc = model_check_rows(m, n, "plm_ctx_decode");
+        if (rc) return rc;
+    }
     for (int i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= n_vocab)
             return plm_fail(PLM_E_INVALID, "token id %d at index %d is out of range [0, %d)",

@@ -38,6 +38,8 @@ int blk_read_hparams(plm_model *m, unsigned flags) {
         ((rc = model_hp_u32(m, "rope.dimension_count", 0, hp->head_dim, &hp->n_rot)) ||
          (rc = model_hp_f32(m, "rope.freq_base", 0, 10000.0f, &hp->rope_base))))
         return rc;
+    /* ranges and heads x head size first: those errors name the key at fault */
+    if ((rc = model_check_hparams(m))) return rc;
     const int hd = hp->head_dim, n_head_kv = hp->n_head_kv;
     const int64_t n_q = (int64_t)n_head * hd, n_qkv = n_q + 2 * (int64_t)n_head_kv * hd;
     if (hp->n_layer <= 0 || hp->n_ff <= 0 || hp->n_ctx_train <= 0 || hd <= 0 || n_head_kv <= 0 ||

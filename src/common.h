@@ -38,6 +38,33 @@ void plm_aligned_free(void *p);
 
 char *plm_strdup_for(const char *s, const char *what);
 
+/* Overflow-checked size arithmetic. Every size computed from file or caller
+ * values goes through these before it is used: size_t is 32-bit in the wasm
+ * build, so a product of header values that is harmless natively can wrap there.
+ * Each returns 1 and stores the result if it fits, 0 (and leaves *out alone) if
+ * it would overflow. */
+static inline int plm_size_mul(size_t a, size_t b, size_t *out) {
+    if (b && a > SIZE_MAX / b) return 0;
+    *out = a * b;
+    return 1;
+}
+static inline int plm_size_mul3(size_t a, size_t b, size_t c, size_t *out) {
+    size_t ab;
+    return plm_size_mul(a, b, &ab) && plm_size_mul(ab, c, out);
+}
+static inline int plm_size_add(size_t a, size_t b, size_t *out) {
+    if (a > SIZE_MAX - b) return 0;
+    *out = a + b;
+    return 1;
+}
+/* a x b as a non-negative int (element counts handed to the kernels); 0 if either
+ * is negative or the product exceeds INT_MAX. */
+static inline int plm_int_mul(int64_t a, int64_t b, int *out) {
+    if (a < 0 || b < 0 || (b && a > 2147483647 / b)) return 0;
+    *out = (int)(a * b);
+    return 1;
+}
+
 #define PLM_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define PLM_MAX(a, b) ((a) > (b) ? (a) : (b))
 

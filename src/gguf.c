@@ -45,6 +45,13 @@
 #define GGUF_MAX_NAME 65535                     /* key / tensor name bytes */
 #define GGUF_MAX_DEPTH 16                       /* nesting of arrays of arrays */
 #define GGUF_STAGING_MIN ((size_t)64 << 10)
+/* What a header may reserve for the weights before their bytes arrive when the file's
+ * size is unknown (no Content-Length, gzip, a custom stream): an unverified header
+ * could claim gigabytes, and wasm memory never shrinks. Past this the data block grows
+ * (doubling) as data arrives. With the size known the whole block is reserved at once:
+ * the header cannot claim more than the file holds. */
+uint64_t gguf_unverified_reserve = (uint64_t)64 << 20;
+#define GGUF_UNVERIFIED_RESERVE gguf_unverified_reserve
 
 /* ------------------------------------------------------------------ values */
 
@@ -284,6 +291,7 @@ struct gguf_stream {
     size_t alignment;
     uint64_t header_end, data_start, data_end, file_size;
     uint8_t *block;
+    uint64_t block_cap, block_full; /* bytes allocated in block / needed for the whole data section */
 };
 
 /* Records the stream's error (message already set by plm_fail) and returns it. */
@@ -317,6 +325,7 @@ static void reset_file(gguf_stream *s) {
     s->alignment = GGUF_DEFAULT_ALIGNMENT;
     s->header_end = s->data_start = s->data_end = s->file_size = 0;
     s->block = NULL;
+    s->block_cap = s->block_full = 0;
 }
 
 gguf_stream *gguf_stream_new(void) {
@@ -624,6 +633,10 @@ static int add_tensor(gguf_stream *s, uint64_t offset) {
                             " x %" PRId64 ")", name, s->ti_ne[0], s->ti_ne[1], s->ti_ne[2], s->ti_ne[3]);
         nelem *= ne;
     }
+    for (int d = 0; d < PLM_MAX_DIMS; d++) /* the kernels count rows and columns in int */
+        if (s->ti_ne[d] > INT32_MAX)
+            return plm_fail(PLM_E_FORMAT, "tensor '%s' dimension %d is %" PRId64 ", more than the supported %d",
+                            name, d, s->ti_ne[d], INT32_MAX);
     const uint64_t nblocks = nelem / (uint64_t)blck;
     const uint64_t bb = plm_type_block_bytes(type);
     if (nblocks > UINT64_MAX / 2 / bb)
@@ -699,6 +712,29 @@ static int finish_metadata_only(gguf_stream *s) {
     return GGUF_DONE;
 }
 
+/* The data block is full but the data section goes on (size unknown, see
+ * GGUF_UNVERIFIED_RESERVE): double it (at most to the whole section), keeping the
+ * bytes received, and re-point this file's tensors. */
+static int grow_block(gguf_stream *s) {
+    gguf_ctx *g = s->g;
+    const uint64_t cap = PLM_MIN(s->block_cap * 2, s->block_full), have = s->received - s->data_start;
+    if (cap <= s->block_cap) return plm_fail(PLM_E_STATE, "GGUF stream: data past the end of the data section");
+    uint8_t *nb = plm_aligned_alloc_for((size_t)cap, "model weights");
+    if (!nb)
+        return plm_fail(PLM_E_NOMEM, "out of memory: %.1f MB of weights received, %.1f MB more could not be "
+                        "allocated (the file declares %.1f MB)", (double)have / 1048576.0,
+                        (double)(cap - s->block_cap) / 1048576.0, (double)s->data_end / 1048576.0);
+    memcpy(nb, s->block, (size_t)have);
+    if (cap == s->block_full) memset(nb + s->data_end, 0, (size_t)(cap - s->data_end));
+    for (int64_t i = 0; i < g->n_blocks; i++)
+        if (g->blocks[i] == s->block) g->blocks[i] = nb;
+    plm_aligned_free(s->block);
+    s->block = nb;
+    s->block_cap = cap;
+    for (int64_t i = s->first_tensor; i < g->n_tensors; i++) g->tensors[i].data = nb + g->tensors[i].offset;
+    return PLM_OK;
+}
+
 /* The header is complete: check the data layout, allocate the data block and
  * move the bytes already staged into it. Returns GGUF_HEADER_READY/GGUF_DONE. */
 static int finish_header(gguf_stream *s) {
@@ -742,10 +778,18 @@ static int finish_header(gguf_stream *s) {
         if (alloc > (uint64_t)SIZE_MAX)
             return plm_fail(PLM_E_NOMEM, "out of memory: the weights need %.1f MB, more than this build can address",
                             mb);
-        s->block = plm_aligned_alloc_for((size_t)alloc, "model weights");
+        /* staged bytes past the header that belong to the data section */
+        const uint64_t staged_to = s->base + s->end;
+        const uint64_t staged = staged_to > s->data_start ? PLM_MIN(staged_to, s->file_size) - s->data_start : 0;
+        uint64_t cap = alloc;
+        if (!s->size_hint && alloc > GGUF_UNVERIFIED_RESERVE) /* unverified claim: reserve as data arrives */
+            cap = PLM_MAX(GGUF_UNVERIFIED_RESERVE, (staged + 63) / 64 * 64);
+        s->block = plm_aligned_alloc_for((size_t)cap, "model weights");
         if (!s->block)
             return plm_fail(PLM_E_NOMEM, "out of memory: the weights need %.1f MB, which could not be allocated", mb);
-        memset(s->block + s->data_end, 0, (size_t)(alloc - s->data_end));
+        s->block_cap = cap;
+        s->block_full = alloc;
+        if (cap == alloc) memset(s->block + s->data_end, 0, (size_t)(alloc - s->data_end));
         int rc = grow(&g->blocks, &g->blocks_cap, (size_t)g->n_blocks + 1, sizeof *g->blocks, "GGUF block list");
         if (rc) {
             plm_aligned_free(s->block);
@@ -754,8 +798,6 @@ static int finish_header(gguf_stream *s) {
         }
         g->blocks[g->n_blocks++] = s->block;
         g->data_bytes += s->data_end;
-        /* staged bytes past the header that belong to the data section */
-        const uint64_t staged_to = s->base + s->end;
         if (staged_to > s->data_start) {
             const uint64_t from = s->data_start, to = PLM_MIN(staged_to, s->file_size);
             if (to > from) memcpy(s->block, s->buf + (size_t)(from - s->base), (size_t)(to - from));
@@ -980,10 +1022,16 @@ uint8_t *gguf_stream_dst(gguf_stream *s, size_t *room) {
         dst = s->buf;
         *room = (size_t)PLM_MIN((uint64_t)s->cap, s->data_start - s->received);
         break;
-    case PH_DATA:
-        dst = s->block + (s->received - s->data_start);
-        *room = (size_t)PLM_MIN((uint64_t)SIZE_MAX, s->file_size - s->received);
+    case PH_DATA: {
+        const uint64_t pos = s->received - s->data_start;
+        if (pos >= s->block_cap && grow_block(s) != PLM_OK) {
+            stream_error(s, plm_errcode());
+            return NULL;
+        }
+        dst = s->block + pos;
+        *room = (size_t)PLM_MIN((uint64_t)SIZE_MAX, PLM_MIN(s->file_size - s->received, s->block_cap - pos));
         break;
+    }
     default: return NULL;
     }
     s->last_room = *room;

@@ -81,6 +81,9 @@ gguf_stream *gguf_stream_new(void);
 /* Optional, before the first byte of each file: its total size when known
  * (Content-Length, file size). Lets corrupt lengths and counts be rejected at
  * once and a short file be reported as truncated as soon as the header is read. */
+/* Bytes a stream of unknown size reserves for the weights before they arrive (64 MB;
+ * the block then doubles as data comes). A variable only so tests can make it small. */
+extern uint64_t gguf_unverified_reserve;
 void gguf_stream_set_size_hint(gguf_stream *s, uint64_t file_bytes);
 /* Optional, before the first byte: read only the first file's metadata (key/value
  * pairs). The stream is GGUF_DONE as soon as the last key is read; tensor records

@@ -179,6 +179,60 @@ int model_hp_f32(plm_model *m, const char *suffix, int required, float def, floa
     return PLM_OK;
 }
 
+/* ------------------------------------------------- hostile-file limits */
+int model_check_hparams(plm_model *m) {
+    const plm_hparams *hp = &m->hp;
+    const char *a = m->arch_name;
+    const struct {
+        const char *key;
+        int v, max;
+    } dims[] = {
+        {"embedding_length", hp->n_embd, PLM_MAX_WIDTH},
+        {"feed_forward_length", hp->n_ff, PLM_MAX_WIDTH},
+        {"attention.head_count", hp->n_head, PLM_MAX_WIDTH},
+        {"attention.head_count_kv", hp->n_head_kv, PLM_MAX_WIDTH},
+        {"attention.key_length", hp->head_dim, PLM_MAX_WIDTH},
+        {"rope.dimension_count", hp->n_rot, PLM_MAX_WIDTH},
+        {"vocab_size (token_embd.weight rows)", hp->n_vocab, PLM_MAX_WIDTH},
+        {"block_count", hp->n_layer, PLM_MAX_LAYERS},
+        {"decoder_block_count", hp->n_layer_dec, PLM_MAX_LAYERS},
+        {"context_length", hp->n_ctx_train, INT32_MAX},
+    };
+    for (size_t i = 0; i < sizeof dims / sizeof *dims; i++)
+        if (dims[i].v < 0 || dims[i].v > dims[i].max)
+            return plm_fail(PLM_E_FORMAT, "%s: metadata '%s.%s' = %d is outside the supported range [0, %d]", a, a,
+                            dims[i].key, dims[i].v, dims[i].max);
+    /* the products the architectures form: heads x head size (queries, keys/values) */
+    const struct {
+        const char *what;
+        int a, b;
+    } prods[] = {
+        {"attention.head_count x attention.key_length", hp->n_head, hp->head_dim},
+        {"attention.head_count_kv x attention.key_length", hp->n_head_kv, hp->head_dim},
+    };
+    for (size_t i = 0; i < sizeof prods / sizeof *prods; i++) {
+        int p;
+        if (!plm_int_mul(prods[i].a, prods[i].b, &p) || p > PLM_MAX_WIDTH)
+            return plm_fail(PLM_E_FORMAT, "%s: %s = %d x %d = %lld is wider than the supported %d", a, prods[i].what,
+                            prods[i].a, prods[i].b, (long long)prods[i].a * prods[i].b, PLM_MAX_WIDTH);
+    }
+    return PLM_OK;
+}
+
+int model_check_rows(const plm_model *m, int64_t rows, const char *fn) {
+    const plm_hparams *hp = &m->hp;
+    int64_t w = PLM_MAX(PLM_MAX(hp->n_embd, hp->n_ff), PLM_MAX(hp->n_vocab, 1));
+    w = PLM_MAX(w, (int64_t)hp->n_head * hp->head_dim);
+    w = PLM_MAX(w, 3 * (int64_t)hp->n_embd); /* fused q|k|v rows */
+    int n;
+    size_t bytes;
+    if (rows < 0 || !plm_int_mul(rows, w, &n) || !plm_size_mul((size_t)n, sizeof(float), &bytes))
+        return plm_fail(PLM_E_TOO_LONG, "%s: %lld rows of up to %lld values are more than one call can hold "
+                        "(%.1f GB); pass fewer tokens or sequences", fn, (long long)rows, (long long)w,
+                        (double)rows * (double)w * 4.0 / 1e9);
+    return PLM_OK;
+}
+
 /* Common keys, read leniently (absent or odd -> 0). The arch's init() re-reads
  * what it needs with validation; this is what a vocab-only load reports. */
 static void hp_prefill(plm_model *m) {
@@ -230,6 +284,14 @@ int kv_cache_init(plm_kv_cache *kv, int n_layer, int kv_dim, int n_ctx) {
     if (n_layer <= 0 || kv_dim <= 0 || n_ctx <= 0)
         return plm_fail(PLM_E_INVALID, "bad KV cache shape (%d layers, %d wide, %d positions)",
                         n_layer, kv_dim, n_ctx);
+    /* context x kv width x layers x (K, V): refuse a context this build can never hold */
+    size_t row, all;
+    int elems;
+    if (!plm_int_mul(n_ctx, kv_dim, &elems) || !plm_size_mul((size_t)elems, sizeof(float), &row) ||
+        !plm_size_mul3(row, (size_t)n_layer, 2, &all))
+        return plm_fail(PLM_E_TOO_LONG, "a context of %d tokens needs a %.1f GB KV cache (%d layers x %d wide), "
+                        "more than this build can address; pass a smaller context", n_ctx,
+                        (double)n_ctx * kv_dim * 4.0 * 2.0 * n_layer / 1e9, n_layer, kv_dim);
     kv->k = plm_calloc_for((size_t)n_layer, sizeof(float *), "KV cache");
     kv->v = plm_calloc_for((size_t)n_layer, sizeof(float *), "KV cache");
     if (!kv->k || !kv->v) {
@@ -613,7 +675,7 @@ static plm_model *model_from_gguf(gguf_ctx *g, int flags) {
     if (a) {
         m->arch = a;
         m->arch_id = a->id;
-        if (a->init(m) != PLM_OK) goto fail;
+        if (a->init(m) != PLM_OK || model_check_hparams(m) != PLM_OK) goto fail;
     }
     return m;
 

@@ -128,6 +128,23 @@ int model_tensor_try(plm_model *m, const plm_tensor **out, int64_t ne0, int64_t 
         if (!bind_t_) return plm_errcode();                      \
         (dst) = tensor_f32(bind_t_);                             \
     } while (0)
+/* Hostile-file limits (checked at load, before any product of header values is
+ * used): every width — embedding, feed-forward, vocabulary, heads x head size,
+ * kv heads x head size — is at most PLM_MAX_WIDTH, every stack at most
+ * PLM_MAX_LAYERS blocks. With PLM_MAX_BATCH rows that keeps every activation
+ * buffer below 2^28 floats (1 GiB), so no element count overflows an int and no
+ * byte count the 32-bit size_t of the wasm build. */
+#define PLM_MAX_WIDTH (1 << 20)
+#define PLM_MAX_LAYERS 4096
+/* Validate m->hp: call right after an init() has read its hyper-parameters and
+ * before it forms any product of them (model.c calls it again after init(), when
+ * n_vocab is known). Fails with PLM_E_FORMAT naming the key. */
+int model_check_hparams(plm_model *m);
+/* `rows` activation rows of this model (tokens x sequences) in one call: refuses
+ * (PLM_E_TOO_LONG, naming fn) when rows x the widest row (or the vocabulary)
+ * would not fit an int element count or a size_t byte count. */
+int model_check_rows(const plm_model *m, int64_t rows, const char *fn);
+
 /* Read "<arch>.<suffix>" as u32/f32 (required or with default). */
 int model_hp_u32(plm_model *m, const char *suffix, int required, int def, int *out);
 int model_hp_f32(plm_model *m, const char *suffix, int required, float def, float *out);

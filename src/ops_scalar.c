@@ -126,14 +126,14 @@ void quantize_row_q8_0_act_scalar(const float *x, block_q8_0 *y, int n) {
         float amax = 0.0f;
         for (int j = 0; j < QK8_0; j++) {
             float a = fabsf(xb[j]);
-            amax = amax > a ? amax : a;
+            amax = amax > a || amax != amax ? amax : a; /* a NaN sticks: d = NaN reaches the output */
         }
         const float d = amax / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = plm_fp32_to_fp16(d);
         for (int j = 0; j < QK8_0; j++) {
             float v = xb[j] * id;
-            y[b].qs[j] = (int8_t)(v == v ? roundf(v) : 0.0f);
+            y[b].qs[j] = plm_f2i8_sat(roundf(v)); /* NaN -> 0, +-Inf (1/d overflowed) saturate */
         }
     }
 }

@@ -294,11 +294,12 @@ INLINE plm_fp16 quantize_block(const float *x, v128_t q[4]) {
     v128_t v[8];
     UNROLL
     for (int j = 0; j < 8; j++) v[j] = wasm_v128_load(x + 4 * j);
+    /* max (not pmax): a NaN sticks, as in the scalar twin (d = NaN reaches the output) */
     v128_t m = wasm_f32x4_abs(v[0]);
     UNROLL
-    for (int j = 1; j < 8; j++) m = wasm_f32x4_pmax(m, wasm_f32x4_abs(v[j]));
-    m = wasm_f32x4_pmax(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
-    m = wasm_f32x4_pmax(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+    for (int j = 1; j < 8; j++) m = wasm_f32x4_max(m, wasm_f32x4_abs(v[j]));
+    m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+    m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
     const float amax = wasm_f32x4_extract_lane(m, 0);
     const float d = amax / 127.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;

@@ -344,7 +344,7 @@ void plm_quantize_row_q8_0(const float *x, block_q8_0 *y, int64_t n) {
         const float d = amax / 127;
         const float id = d ? 1.0f / d : 0.0f;
         wr_fp16(out, plm_fp32_to_fp16(d));
-        for (int j = 0; j < QK8_0; j++) out[2 + j] = (uint8_t)(int8_t)roundf(x[j] * id);
+        for (int j = 0; j < QK8_0; j++) out[2 + j] = (uint8_t)plm_f2i8_sat(roundf(x[j] * id));
     }
 }
 
@@ -365,8 +365,8 @@ void plm_quantize_row_q4_0(const float *x, block_q4_0 *y, int64_t n) {
         for (int j = 0; j < QK4_0 / 2; j++) {
             const float x0 = x[j] * id;
             const float x1 = x[j + QK4_0 / 2] * id;
-            const uint8_t q0 = (uint8_t)PLM_MIN(15, (int8_t)(x0 + 8.5f));
-            const uint8_t q1 = (uint8_t)PLM_MIN(15, (int8_t)(x1 + 8.5f));
+            const uint8_t q0 = (uint8_t)PLM_MIN(15, plm_f2i8_sat(x0 + 8.5f));
+            const uint8_t q1 = (uint8_t)PLM_MIN(15, plm_f2i8_sat(x1 + 8.5f));
             out[2 + j] = (uint8_t)(q0 | q1 << 4);
         }
     }

@@ -119,6 +119,12 @@ size_t plm_type_row_bytes(int type, int64_t n);
 /* fp16 / bf16 conversions (IEEE binary16, round-to-nearest-even; NaN/Inf kept). */
 float plm_fp16_to_fp32(plm_fp16 h);
 plm_fp16 plm_fp32_to_fp16(float f);
+/* float -> int8 like a C cast (toward zero) for values in range; NaN gives 0 and
+ * out-of-range values saturate (as wasm's trunc_sat + narrow do) instead of being
+ * undefined behaviour: NaN/Inf data, or a scale 1/d that overflows for tiny d. */
+static inline int8_t plm_f2i8_sat(float r) {
+    return r == r ? (int8_t)(r >= 127.0f ? 127.0f : r <= -128.0f ? -128.0f : r) : 0;
+}
 float plm_bf16_to_fp32(uint16_t h);
 uint16_t plm_fp32_to_bf16(float f); /* round-to-nearest-even, as ggml */
 

@@ -168,6 +168,7 @@ static int t5_init(plm_model *m) {
     const int32_t pad = m->vocab ? vocab_pad(m->vocab) : -1;
     if ((rc = model_hp_u32(m, "decoder_start_token_id", 0, pad >= 0 ? pad : 0, &dec_start))) return rc;
     hp->n_head_kv = hp->n_head;
+    if ((rc = model_check_hparams(m))) return rc;
     if (hp->n_layer <= 0 || hp->n_layer_dec <= 0 || hp->n_ff <= 0 || hp->head_dim <= 0 ||
         hp->n_ctx_train <= 0 || n_buckets < 2 || n_buckets > 256 || !(hp->norm_eps >= 0))
         return plm_fail(PLM_E_FORMAT,
@@ -187,8 +188,11 @@ static int t5_init(plm_model *m) {
     w->enc = plm_calloc_for((size_t)hp->n_layer, sizeof *w->enc, "t5 encoder blocks");
     w->dec = plm_calloc_for((size_t)hp->n_layer_dec, sizeof *w->dec, "t5 decoder blocks");
     const size_t table = (size_t)n_buckets * hp->n_head;
-    w->rel_tables = plm_malloc_for((size_t)(hp->n_layer + hp->n_layer_dec) * table * sizeof(float),
-                                   "t5 position bias");
+    size_t rel_bytes = 0;
+    if (!plm_size_mul3((size_t)(hp->n_layer + hp->n_layer_dec), table, sizeof(float), &rel_bytes))
+        return plm_fail(PLM_E_FORMAT, "t5: %d x %d position-bias tables are too large", hp->n_layer + hp->n_layer_dec,
+                        (int)table);
+    w->rel_tables = plm_malloc_for(rel_bytes, "t5 position bias");
     if (!w->enc || !w->dec || !w->rel_tables) return PLM_E_NOMEM;
 
     MODEL_BIND(w->tok_embd, E, -1, "token_embd.weight");
@@ -422,6 +426,7 @@ int plm_t5_encode(plm_t5 *c, const int32_t *ids, const int32_t *mask, int n, flo
     const t5_weights *w = m->w;
     const int E = hp->n_embd, H = hp->n_head, hd = hp->head_dim, Q = H * hd;
     int rc, n_keep = 0;
+    if ((rc = model_check_rows(m, n, "plm_t5_encode"))) return rc;
     for (int i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= hp->n_vocab)
             return plm_fail(PLM_E_INVALID, "token id %d at index %d is out of range [0, %d)",
@@ -573,6 +578,8 @@ static int check_decode(plm_t5 *c, const int32_t *ids, int n, const char *fn) {
     if (n > c->n_ctx - c->n_past)
         return plm_fail(PLM_E_TOO_LONG, "%d decoder tokens + %d cached exceed the context of %d tokens",
                         n, c->n_past, c->n_ctx);
+    int rc = model_check_rows(c->model, (int64_t)c->n_seq * n, fn);
+    if (rc) return rc;
     const int n_vocab = c->model->hp.n_vocab;
     for (int i = 0; i < c->n_seq * n; i++)
         if (ids[i] < 0 || ids[i] >= n_vocab)

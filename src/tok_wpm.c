@@ -185,7 +185,7 @@ static int process_word(const plm_vocab *v, wpm_work *w, tok_ids *out) {
             for (int b = 0; b < nd; b++) norm->p[norm->n++] = dec[b];
         }
     }
-    uc_canonical_order(norm->p, norm->n);
+    if (uc_canonical_order(norm->p, norm->n)) return PLM_E_NOMEM;
     /* drop Mn, then split on punctuation */
     size_t k = 0;
     for (size_t i = 0; i < norm->n; i++)

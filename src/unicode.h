@@ -68,7 +68,7 @@ int uc_nfd(uint32_t cp, uint32_t out[4]);
 int uc_ccc(uint32_t cp);
 /* Canonical ordering (stable sort of each run of non-starters by ccc): after
  * uc_nfd of every code point this completes NFD. */
-void uc_canonical_order(uint32_t *cps, size_t n);
+int uc_canonical_order(uint32_t *cps, size_t n); /* PLM_OK or PLM_E_NOMEM (a long unsorted run) */
 
 /* Unicode version the tables were generated from, e.g. "14.0.0". */
 const char *uc_version(void);

@@ -23,6 +23,9 @@ export const Status = Object.freeze({
   MISSING: -7,
   STATE: -8,
 });
+/** Largest single allocation the engine asks for: below 4 GiB, so it never wraps a 32-bit size_t. */
+const MAX_ALLOC = 2 ** 32 - 2 ** 16;
+
 const STATUS_NAMES = Object.fromEntries(Object.entries(Status).map(([k, v]) => [v, k]));
 
 /** An error reported by the C core: message from plm_errmsg(), .code a negative Status value. */
@@ -163,6 +166,14 @@ export class Engine {
   // ------------------------------------------------------------- memory
 
   malloc(n, what = 'a buffer') {
+    // size_t is 32-bit in wasm: a byte count computed in JS (ids x vocabulary x 4, ...)
+    // must be checked here, or the call would wrap it to a small buffer (issue 12)
+    if (!Number.isSafeInteger(n) || n < 0 || n > MAX_ALLOC) {
+      throw new PlmError(
+        `${what} needs ${n} bytes, more than wasm memory can address (4 GiB); pass fewer tokens or sequences`,
+        Number.isSafeInteger(n) && n >= 0 ? Status.TOO_LONG : Status.INVALID,
+      );
+    }
     const p = this.fn.plm_alloc(n) >>> 0;
     if (p === 0) throw new PlmError(`out of wasm memory allocating ${n} bytes for ${what}`, Status.NOMEM);
     return p;

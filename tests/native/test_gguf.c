@@ -575,10 +575,14 @@ TEST(corrupt_headers) {
     FRESH();
     patch_u64(&c, L.b_offset, (uint64_t)1 << 40);
     expect_fail_buf(c.p, c.n, PLM_E_TRUNCATED, "header declares", "offset past the file end");
-    /* without a size hint the reader tries to reserve the memory the header asks for */
+    /* without a size hint the reader does not reserve the 1 TB the header asks for
+     * (GGUF_UNVERIFIED_RESERVE; issue 12): it waits for the data, which never comes;
+     * a 32-bit build refuses the claim outright (more than it can address) */
     plm_clear_error();
     g = load_stream(c.p, c.n, FEED_WHOLE, 0);
-    CHECK(g == NULL && plm_errcode() == PLM_E_NOMEM && strstr(plm_errmsg(), "MB"));
+    CHECK_MSG(g == NULL && (plm_errcode() == PLM_E_TRUNCATED ||
+                            (sizeof(size_t) == 4 && plm_errcode() == PLM_E_NOMEM && strstr(plm_errmsg(), "address"))),
+              "%d %s", plm_errcode(), plm_errmsg());
     gguf_free(g);
     FRESH();
     patch_u64(&c, L.b_offset, UINT64_MAX - 31);
