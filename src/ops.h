@@ -252,9 +252,6 @@ void matmul_range_simd(const op_mm_job *j, int c0, int c1, float *tmp);
 #ifndef GF_NR
 #define GF_NR 2
 #endif
-#ifndef GF_CHUNK_BYTES
-#define GF_CHUNK_BYTES (256u << 10)
-#endif
 void gemm_f_pack_a_simd(float *pa, const float *x, int m, int k);
 void gemm_f_range_simd(const op_mm_job *j, const float *pa, int c0, int c1, float *pb);
 #else

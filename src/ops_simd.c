@@ -7,7 +7,7 @@
  * Matmul structure:
  *   m == 1 : one activation row against 4 weight rows at a time (4 independent
  *            accumulator chains), streaming the weights once;
- *   m  > 1 : 4 activation rows x 2 weight rows register tiles, so every weight
+ *   m  > 1 : (quantized weights; float weights: ops_gemm_f.c) 4 activation rows x 2 weight rows register tiles, so every weight
  *            block is loaded and unpacked once per 4 rows. Rows are processed
  *            in chunks that keep the activations in L2.
  *   Q8_0 / Q4_0 activations are quantized once per call and stored widened to
@@ -1090,36 +1090,11 @@ static void tiles_kquant(const op_mm_job *j, int c0, int c1) {
     }
 }
 
-/* Weight rows converted to float32 in tmp (OP_MM_TMP_ROWS at a time), then
- * float tiles: for F16 with m > 1 (conversion amortized over the m rows; the
- * same numbers as tile_f16 since the conversion is exact). */
-static void converted_rows(const op_mm_job *j, int c0, int c1, float *tmp) {
-    const int k = j->k;
-    for (int cb = c0; cb < c1; cb += OP_MM_TMP_ROWS) {
-        const int cnt = PLM_MIN(OP_MM_TMP_ROWS, c1 - cb);
-        for (int c = 0; c < cnt; c++) {
-            const uint8_t *src = j->w + (size_t)(cb + c) * j->w_row_bytes;
-            if (j->type == PLM_TYPE_F16)
-                convert_f16_simd(tmp + (size_t)c * k, (const plm_fp16 *)src, k);
-            else
-                plm_dequantize_row(j->type, src, tmp + (size_t)c * k, k);
-        }
-        op_mm_job sub = *j;
-        sub.type = PLM_TYPE_F32;
-        sub.w = (const uint8_t *)tmp;
-        sub.w_row_bytes = (size_t)k * sizeof(float);
-        sub.y = j->y + cb;
-        sub.bias = j->bias ? j->bias + cb : NULL;
-        tiles_chunked(&sub, 0, cnt);
-    }
-}
-
 void matmul_range_simd(const op_mm_job *j, int c0, int c1, float *tmp) {
+    (void)tmp;
     if (j->type == PLM_TYPE_Q4_K || j->type == PLM_TYPE_Q5_K || j->type == PLM_TYPE_Q6_K)
         tiles_kquant(j, c0, c1);
-    else if (j->type == PLM_TYPE_F16 && j->m > 1)
-        converted_rows(j, c0, c1, tmp);
-    else
+    else /* float weights with m > 1 take gemm_f_range_simd (ops_gemm_f.c) */
         tiles_chunked(j, c0, c1);
 }
 
