@@ -16,12 +16,15 @@
 // vectors meaningless; the work per sentence is the real model's.
 //
 //   node bench/bert_bench.mjs [--models base,minilm] [--types F16,Q8_0] [--threads 1,2]
-//                             [--lengths 32,128] [--seconds 2] [--keep] [--dir DIR]
+//                             [--lengths 32,128] [--seconds 2] [--keep] [--dir DIR] [--base DIST]
+// (types: F32, F16, Q8_0). --base DIST: also load the wasm builds from DIST (e.g. a copy of
+// main's dist/) and time them alternately with this checkout's (two rounds each, the best
+// of each kept); prints the baseline's cpu rates and new/base ratios.
 
 import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BERT } from '../js/node.js';
 import { GGUFWriter } from '../js/convert/gguf-writer.js';
 import { readGGUF } from '../js/convert/gguf-reader.js';
@@ -47,6 +50,7 @@ const LENGTHS = opt('lengths', '32,128').split(',').map(Number);
 const SECONDS = Number(opt('seconds', '2'));
 const DIR = opt('dir', join(tmpdir(), 'plm-bench'));
 const KEEP = args.includes('--keep');
+const BASE = opt('base', null) && pathToFileURL(`${opt('base').replace(/\/$/, '')}/`);
 const N_SENT = 8;
 
 function xorshift(seed) {
@@ -99,7 +103,7 @@ async function writeModel(path, hp, type, q) {
   w.addUint32('bert.feed_forward_length', hp.n_ff);
   w.addUint32('bert.attention.head_count', hp.n_head);
   w.addFloat32('bert.attention.layer_norm_epsilon', 1e-12);
-  w.addUint32('general.file_type', type === 'F16' ? 1 : 7);
+  w.addUint32('general.file_type', { F32: 0, F16: 1, Q8_0: 7 }[type] ?? 7);
   w.addBool('bert.attention.causal', false);
   w.addUint32('bert.pooling_type', 1);
   const vocab = readGGUF(join(ROOT, 'tests/fixtures/tokenizers/ggml-vocab-bert-base-uncased.gguf'));
@@ -171,25 +175,43 @@ async function main() {
   console.log(`BERT.embed sentences/s (mean pooling, normalized); ${N_SENT} sentences per measurement, repeated for >= ${SECONDS} s (at least once)`);
   console.log('wall = sentences per second of elapsed time; cpu = per second of process CPU time (all threads),');
   console.log('which the other processes on a shared machine do not inflate');
-  console.log('model              type  threads  tokens   batch 1 wall / cpu    batch 8 wall / cpu    batch 8 / batch 1 (cpu)');
+  console.log('model              type  threads  tokens   batch 1 wall / cpu    batch 8 wall / cpu    batch 8 / batch 1 (cpu)' +
+    (BASE ? '   base b1 / b8 cpu    new/base b1 / b8' : ''));
   const rate = (ms) => ((N_SENT * 1000) / ms).toFixed(1).padStart(7);
   for (const { hp, type, path } of files) {
     for (const threads of THREADS) {
       const bert = await BERT.load(path, { threads });
+      const base = BASE ? await BERT.load(path, { threads, wasmBaseUrl: BASE }) : null;
       try {
         for (const n of LENGTHS) {
           const sents = sentences(n, n);
-          await bert.embed(sents.slice(0, 2)); // warm-up: scratch buffers, thread pool
-          const one = await timeIt(async () => {
-            for (const s of sents) await bert.embed(s);
-          });
-          const eight = await timeIt(() => bert.embed(sents));
+          const measure = async (b) => {
+            await b.embed(sents.slice(0, 2)); // warm-up: scratch buffers, thread pool
+            const one = await timeIt(async () => {
+              for (const s of sents) await b.embed(s);
+            });
+            const eight = await timeIt(() => b.embed(sents));
+            return { one, eight };
+          };
+          const best = (a, b) => (a && a.cpu < b.cpu ? a : b);
+          let cur = null, ref = null;
+          for (let round = 0; round < (base ? 2 : 1); round++) {
+            if (base) {
+              const r = await measure(base);
+              ref = { one: best(ref?.one, r.one), eight: best(ref?.eight, r.eight) };
+            }
+            const r = await measure(bert);
+            cur = { one: best(cur?.one, r.one), eight: best(cur?.eight, r.eight) };
+          }
+          const { one, eight } = cur;
           console.log(
-            `${hp.name.padEnd(18)} ${type.padEnd(5)} ${String(bert.engine.threads).padStart(7)}  ${String(n).padStart(6)}   ${rate(one.wall)} / ${rate(one.cpu)}    ${rate(eight.wall)} / ${rate(eight.cpu)}    ${(one.cpu / eight.cpu).toFixed(2)}x`,
+            `${hp.name.padEnd(18)} ${type.padEnd(5)} ${String(bert.engine.threads).padStart(7)}  ${String(n).padStart(6)}   ${rate(one.wall)} / ${rate(one.cpu)}    ${rate(eight.wall)} / ${rate(eight.cpu)}    ${(one.cpu / eight.cpu).toFixed(2)}x` +
+              (ref ? `   ${rate(ref.one.cpu)} / ${rate(ref.eight.cpu)}   ${(ref.one.cpu / one.cpu).toFixed(2)}x / ${(ref.eight.cpu / eight.cpu).toFixed(2)}x` : ''),
           );
         }
       } finally {
         bert.dispose();
+        base?.dispose();
       }
     }
   }

@@ -14,11 +14,16 @@
 // Random weights make the output meaningless; the work per token is the real model's.
 //
 //   node bench/gpt_bench.mjs [--types Q8_0,Q4_0] [--threads 1,2] [--keep] [--dir DIR]
+//   node bench/gpt_bench.mjs --prefill 128,512 [--types F32,F16] [--threads 1,2] [--base DIST]
+// --prefill: prompt processing only, for each prompt length: tokens/s of wall time and of
+// process CPU time (best of 3) and GFLOP/s (matmul + attention flops); with --base DIST the
+// builds in DIST (e.g. a copy of main's dist/) are timed alternately in the same process
+// and new/base ratios printed.
 
 import { statSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { GPT, Engine } from '../js/node.js';
 import { GGUFWriter, readGGUF, Quantizer } from '../js/convert/index.js';
@@ -36,7 +41,9 @@ const KEEP = args.includes('--keep');
 
 const HP = { n_vocab: 50257, n_ctx: 1024, n_embd: 768, n_head: 12, n_layer: 12, n_ff: 3072 };
 const GGML = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q6_K: 14 };
-const FILE_TYPE = { Q8_0: 7, Q4_0: 2 };
+const FILE_TYPE = { F32: 0, F16: 1, Q8_0: 7, Q4_0: 2 };
+const PREFILL = opt('prefill', null)?.split(',').map(Number);
+const BASE = opt('base', null) && pathToFileURL(`${opt('base').replace(/\/$/, '')}/`);
 const N_PROMPT = 128;
 const N_DECODE = 64;
 
@@ -235,7 +242,74 @@ async function benchModel(path, threads) {
   }
 }
 
+/** Flops of a prefill of n tokens: 2 * (weights of the blocks + the head for the last row)
+ * per token, plus attention (QK^T and PV over i + 1 keys for token i). */
+function prefillFlops(n) {
+  const { n_embd: E, n_ff: F, n_layer: L, n_vocab: V } = HP;
+  return 2 * n * L * (4 * E * E + 2 * E * F) + 2 * E * V + L * 2 * 2 * E * ((n * (n + 1)) / 2);
+}
+
+async function prefillRun(path, threads, n, wasmBaseUrl) {
+  const engine = await Engine.create({ threads, wasmBaseUrl });
+  const gpt = await GPT.load(path, { engine, contextLength: n + 8 });
+  const { fn } = engine;
+  try {
+    const rand = xorshift(99);
+    const prompt = Int32Array.from({ length: n }, () => Math.floor(rand() * HP.n_vocab));
+    const ctx = gpt.ctxPtr;
+    return engine.scoped((s) => {
+      const ids = s.i32(prompt);
+      const logits = s.alloc(HP.n_vocab * 4);
+      const run = () => {
+        engine.check(fn.plm_ctx_truncate(ctx, 0));
+        engine.check(fn.plm_ctx_decode(ctx, ids, n, logits, 0));
+      };
+      run(); // warm-up
+      let wall = Infinity, cpu = Infinity;
+      for (let r = 0; r < 3; r++) {
+        const c0 = process.cpuUsage(), t0 = performance.now();
+        run();
+        wall = Math.min(wall, performance.now() - t0);
+        const c = process.cpuUsage(c0);
+        cpu = Math.min(cpu, (c.user + c.system) / 1000);
+      }
+      return { wall, cpu, threads: engine.threads, build: engine.build };
+    });
+  } finally {
+    gpt.dispose();
+    engine.dispose();
+  }
+}
+
+async function prefillMain() {
+  mkdirSync(DIR, { recursive: true });
+  const quantizer = await Quantizer.create();
+  console.log(`GPT-2 small shape, random weights; prefill only (plm_ctx_decode of the whole prompt, last row's logits), best of 3`);
+  console.log(`machine: ${cpus()[0]?.model ?? '?'} x${cpus().length}, Node ${process.versions.node}${BASE ? `; base: ${BASE.pathname}` : ''}\n`);
+  console.log('| weights | threads | tokens | tok/s wall | tok/s cpu | GFLOP/s cpu |' + (BASE ? ' base tok/s wall | base tok/s cpu | new/base wall | new/base cpu |' : ''));
+  console.log('|---|---|---|---|---|---|' + (BASE ? '---|---|---|---|' : ''));
+  for (const type of TYPES) {
+    const path = join(DIR, `gpt2-small-random-${type}.gguf`);
+    await writeModel(path, type, quantizer);
+    for (const threads of THREADS)
+      for (const n of PREFILL) {
+        let cur = null, ref = null;
+        const best = (a, b) => (a ? { ...b, wall: Math.min(a.wall, b.wall), cpu: Math.min(a.cpu, b.cpu) } : b);
+        for (let round = 0; round < (BASE ? 2 : 1); round++) {
+          if (BASE) ref = best(ref, await prefillRun(path, threads, n, BASE));
+          cur = best(cur, await prefillRun(path, threads, n));
+        }
+        const tps = (ms) => ((n * 1000) / ms).toFixed(1);
+        console.log(`| ${type} | ${cur.threads} | ${n} | ${tps(cur.wall)} | ${tps(cur.cpu)} | ${(prefillFlops(n) / (cur.cpu * 1e6)).toFixed(1)} |` +
+          (ref ? ` ${tps(ref.wall)} | ${tps(ref.cpu)} | ${(ref.wall / cur.wall).toFixed(2)}x | ${(ref.cpu / cur.cpu).toFixed(2)}x |` : ''));
+      }
+    if (!KEEP) rmSync(path, { force: true });
+  }
+  quantizer.dispose();
+}
+
 async function main() {
+  if (PREFILL) return prefillMain();
   mkdirSync(DIR, { recursive: true });
   const quantizer = await Quantizer.create();
   console.log(`GPT-2 small shape (${HP.n_layer} layers, ${HP.n_embd} wide, ${HP.n_head} heads, vocab ${HP.n_vocab}), random weights`);

@@ -1,6 +1,10 @@
 // ops_bench.mjs — matmul kernel microbenchmarks on the dist/ WebAssembly builds.
 //
 //   node bench/ops_bench.mjs [--quick] [--full] [--wall] [--builds=simd,scalar,mt] [--types=f32,f16,q8_0,q4_0] (also q4_K,q5_K,q6_K,q4_1,q5_0,q5_1)
+//                            [--m=1,128] [--shapes=768x768,3072x768] [--base=DIR]
+//
+// --base=DIR: also load the same build from DIR (e.g. a copy of main's dist/) and time
+// each case on both modules back to back in this process; prints base/new ratios.
 //
 // Instantiates dist/plm-simd.wasm, dist/plm.wasm and dist/plm-simd-mt.wasm
 // directly (standalone modules; the mt build gets a shared memory and
@@ -22,9 +26,12 @@ const builds = (args.get('builds') ?? 'simd,scalar,mt').split(',');
 const TYPES = { f32: 0, f16: 1, q8_0: 8, q4_0: 2, q4_1: 3, q5_0: 6, q5_1: 7, q4_K: 12, q5_K: 13, q6_K: 14 };
 const types = (args.get('types') ?? 'f32,f16,q8_0,q4_0').split(',');
 const dist = new URL('../dist/', import.meta.url);
+const baseDir = args.has('base') ? new URL(`file://${String(args.get('base')).replace(/\/?$/, '/')}`) : null;
+const M_LIST = String(args.get('m') ?? '1,128').split(',').map(Number);
 
 // GPT-2 small: attn q/k/v/o (768x768), ffn up (3072x768), ffn down (768x3072), lm head (50257x768); n x k.
-const SHAPES = [[768, 768], [3072, 768], [768, 3072], [50257, 768]];
+const SHAPES = args.has('shapes') ? String(args.get('shapes')).split(',').map((t) => t.split('x').map(Number))
+  : [[768, 768], [3072, 768], [768, 3072], [50257, 768]];
 
 // ------------------------------------------------------------------ loader
 function stubImports(module, memory) {
@@ -62,8 +69,8 @@ parentPort.postMessage('ready');
 inst.exports.plm_thread_worker(index);
 `;
 
-async function load(file, { threads = 1 } = {}) {
-  const module = new WebAssembly.Module(fs.readFileSync(new URL(file, dist)));
+async function load(file, { threads = 1, dir = dist } = {}) {
+  const module = new WebAssembly.Module(fs.readFileSync(new URL(file, dir)));
   const shared = WebAssembly.Module.imports(module).some((i) => i.kind === 'memory');
   let memory = shared ? new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true }) : null;
   const imports = stubImports(module, { get buffer() { return memory.buffer; } });
@@ -144,19 +151,25 @@ function row(cols) { console.log(cols.map(([v, w]) => pad(v, w)).join(' ')); }
 // ------------------------------------------------------------------ runs
 async function singleBuild(label, file) {
   const core = await load(file);
+  const base = baseDir ? await load(file, { dir: baseDir }) : null;
   const bwt = memBandwidth(core), bw = useCpu ? bwt.cpu : bwt.wall;
   console.log(`\n## ${label} (${file}) — memory-read baseline (i32 sum of 128 MB, SIMD in SIMD builds): ${bw.toFixed(2)} GB/s` +
     ` [${useCpu ? 'per CPU-second of this process' : 'wall clock'}; wall: ${bwt.wall.toFixed(2)} GB/s]`);
-  row([['type', 5], ['n x k', 11], ['m', 4], ['ms/call', 9], ['GFLOP/s', 8], ['weights GB/s', 12], ['of baseline', 11]]);
+  if (base) console.log(`base: ${baseDir.pathname}${file} timed back to back with each case`);
+  row([['type', 5], ['n x k', 11], ['m', 4], ['ms/call', 9], ['GFLOP/s', 8], ['weights GB/s', 12], ['of baseline', 11],
+    ...(base ? [['base GFLOP/s', 12], ['new/base', 8], ['same', 5]] : [])]);
   for (const type of types)
-    for (const [n, k] of quick ? [SHAPES[1], SHAPES[3]] : SHAPES)
-      for (const m of [1, 128]) {
+    for (const [n, k] of quick && !args.has('shapes') ? [SHAPES[1], SHAPES[3]] : SHAPES)
+      for (const m of M_LIST) {
         if (m > 1 && label === 'scalar' && n * k > 3072 * 768 && !full) continue; // minutes per call otherwise
+        const b = base ? benchMatmul(base, type, n, k, m) : null;
         const r = benchMatmul(core, type, n, k, m);
         row([[type, 5], [`${n}x${k}`, 11], [m, 4], [r.ms.toFixed(3), 9], [r.gflops.toFixed(2), 8], [r.gbs.toFixed(2), 12],
-          [m === 1 ? `${((100 * r.gbs) / bw).toFixed(0)}%` : '', 11]]);
+          [m === 1 ? `${((100 * r.gbs) / bw).toFixed(0)}%` : '', 11],
+          ...(b ? [[b.gflops.toFixed(2), 12], [(b.ms / r.ms).toFixed(2) + 'x', 8], [b.checksum === r.checksum ? 'yes' : 'NO', 5]] : [])]);
       }
   core.close();
+  base?.close();
 }
 
 async function threadScaling() {
@@ -169,7 +182,7 @@ async function threadScaling() {
   row([['type', 5], ['n x k', 11], ['m', 4], ['1T ms', 9], ['2T ms', 9], ['wall', 7], ['cpu est.', 8], ['2T GB/s', 8], ['2T GFLOP/s', 10], ['same output', 12]]);
   for (const type of types)
     for (const [n, k] of quick ? [SHAPES[1]] : [SHAPES[1], SHAPES[2], SHAPES[3]])
-      for (const m of [1, 128]) {
+      for (const m of M_LIST) {
         core.fn.plm_threads_init(1);
         const a = benchMatmul(core, type, n, k, m);
         core.fn.plm_threads_init(2);

@@ -127,6 +127,56 @@ static int check_matrix(const plm_tensor *W, const char *op) {
     return PLM_OK;
 }
 
+/* ------------------------------------------------ float GEMM (m > 1)
+ * F32 / F16 / BF16 weights with several activation rows, SIMD build: x packed once
+ * here (calling thread), then tasks over column ranges, each packing its weight
+ * panels into its own scratch (ops_gemm_f.c). The scalar backend keeps
+ * matmul_range_scalar (the same numbers). */
+#if PLM_HAVE_SIMD
+typedef struct {
+    op_mm_job job;
+    const float *pa;
+    float *pb; /* per task: pb_stride floats */
+    size_t pb_stride;
+    int n_units; /* column groups of GF_NR */
+} gemm_f_ctx;
+
+static void gemm_f_task(void *arg, int t, int n_tasks) {
+    const gemm_f_ctx *c = arg;
+    const int c0 = (int)((int64_t)c->n_units * t / n_tasks) * GF_NR;
+    const int c1 = PLM_MIN(c->job.n, (int)((int64_t)c->n_units * (t + 1) / n_tasks) * GF_NR);
+    if (c0 < c1) gemm_f_range_simd(&c->job, c->pa, c0, c1, c->pb + (size_t)t * c->pb_stride);
+}
+
+static int matmul_float_gemm(float *y, const plm_tensor *W, const float *bias, const float *x, int m, int k) {
+    gemm_f_ctx c;
+    memset(&c, 0, sizeof c);
+    op_mm_job *j = &c.job;
+    j->type = W->type;
+    j->w = W->data;
+    j->w_row_bytes = plm_type_row_bytes(W->type, k);
+    j->n = (int)W->ne[1];
+    j->k = k;
+    j->m = m;
+    j->x = x;
+    j->bias = bias;
+    j->y = y;
+    c.n_units = (j->n + GF_NR - 1) / GF_NR;
+    const int n_tasks = n_tasks_for((double)m * j->n * k, c.n_units);
+    const int k4 = k & ~3;
+    const size_t a_bytes = align64((size_t)m * k4 * sizeof(float) + 16);
+    const size_t b_bytes = align64((size_t)GF_NR * k4 * sizeof(float) + 16);
+    uint8_t *s = scratch_get(a_bytes + (size_t)n_tasks * b_bytes, "matmul scratch");
+    if (!s) return PLM_E_NOMEM;
+    c.pa = (const float *)s;
+    c.pb = (float *)(s + a_bytes);
+    c.pb_stride = b_bytes / sizeof(float);
+    gemm_f_pack_a_simd((float *)s, x, m, k);
+    plm_parallel_for(n_tasks, gemm_f_task, &c);
+    return PLM_OK;
+}
+#endif
+
 int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, int m, int k) {
     int rc = check_matrix(W, "matmul");
     if (rc) return rc;
@@ -136,6 +186,10 @@ int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, 
         return plm_fail(PLM_E_INVALID, "matmul %s: input has %d columns but the weight rows have %lld",
                         W->name ? W->name : "", k, (long long)W->ne[0]);
     if (m == 0) return PLM_OK;
+#if PLM_HAVE_SIMD
+    if (g_simd && m > 1 && (W->type == PLM_TYPE_F32 || W->type == PLM_TYPE_F16 || W->type == PLM_TYPE_BF16))
+        return matmul_float_gemm(y, W, bias, x, m, k);
+#endif
 
     mm_task_ctx c;
     memset(&c, 0, sizeof c);

@@ -265,6 +265,18 @@ void quantize_rows_q8_0_wide_simd(const float *x, int m, int k, int16_t *q, floa
  * the calling thread before it dispatches tasks. */
 void ops_simd_prepare(void);
 void matmul_range_simd(const op_mm_job *j, int c0, int c1, float *tmp);
+/* Float GEMM for m > 1 (ops_gemm_f.c; F32 / F16 / BF16 weights): register tiles of
+ * GF_MR activation rows x GF_NR weight rows over packed panels; the same numbers as
+ * matmul_range_scalar. pa: x packed by gemm_f_pack_a_simd (GF_MR-row panels of
+ * k & ~3 floats, m * (k & ~3) in all); pb: GF_NR * (k & ~3) floats of per-task scratch. */
+#ifndef GF_MR
+#define GF_MR 4
+#endif
+#ifndef GF_NR
+#define GF_NR 2
+#endif
+void gemm_f_pack_a_simd(float *pa, const float *x, int m, int k);
+void gemm_f_range_simd(const op_mm_job *j, const float *pa, int c0, int c1, float *pb);
 #else
 #define PLM_HAVE_SIMD 0
 #endif

@@ -7,7 +7,7 @@
  * Matmul structure:
  *   m == 1 : one activation row against 4 weight rows at a time (4 independent
  *            accumulator chains), streaming the weights once;
- *   m  > 1 : 4 activation rows x 2 weight rows register tiles, so every weight
+ *   m  > 1 : (quantized weights; float weights: ops_gemm_f.c) 4 activation rows x 2 weight rows register tiles, so every weight
  *            block is loaded and unpacked once per 4 rows. Rows are processed
  *            in chunks that keep the activations in L2.
  *   Q8_0 / Q4_0 activations are quantized once per call and stored widened to
@@ -21,63 +21,7 @@
 
 #include "common.h"
 #include "ops.h"
-
-#define INLINE static inline __attribute__((always_inline))
-
-/* Tile loops over RM / RN (compile-time constants) must unroll completely so
- * that the accumulator arrays become registers. */
-#define UNROLL _Pragma("clang loop unroll(full)")
-
-#define F4(c) wasm_f32x4_splat(c)
-#define I4(c) wasm_i32x4_splat(c)
-
-/* (l0 + l2) + (l1 + l3), the canonical lane combination. */
-INLINE float hsum(v128_t v) {
-    v128_t t = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
-    return wasm_f32x4_extract_lane(t, 0) + wasm_f32x4_extract_lane(t, 1);
-}
-
-/* ------------------------------------------------------ fp16 / bf16 */
-
-/* Halves sit in the high 16 bits of each i32 lane (h << 16). */
-INLINE v128_t lo_halves(v128_t h8) {
-    return wasm_i16x8_shuffle(wasm_i32x4_splat(0), h8, 0, 8, 1, 9, 2, 10, 3, 11);
-}
-INLINE v128_t hi_halves(v128_t h8) {
-    return wasm_i16x8_shuffle(wasm_i32x4_splat(0), h8, 0, 12, 1, 13, 2, 14, 3, 15);
-}
-
-/* Normal numbers and zeros only: the arithmetic shift puts sign, exponent and
- * mantissa where a float with exponent bias 15 would have them; multiplying by
- * 2^112 rebiases. Exact, but a subnormal half would make this a float
- * subnormal multiply (very slow on x86) and Inf/NaN would come out finite —
- * callers check with h_special() and use h2f_exact() for such data. */
-INLINE v128_t h2f_fast(v128_t u) {
-    v128_t t = wasm_v128_and(wasm_i32x4_shr(u, 3), I4((int32_t)0x8fffe000));
-    return wasm_f32x4_mul(t, F4(0x1p112f));
-}
-
-/* Every half: normals by rebiasing the exponent, subnormals as
- * mantissa * 2^-24 (an exact int->float conversion), Inf/NaN by setting the
- * float exponent to all ones (payload and quiet bit kept). */
-INLINE v128_t h2f_exact(v128_t u) {
-    const v128_t sign = wasm_v128_and(u, I4((int32_t)0x80000000));
-    const v128_t a = wasm_u32x4_shr(wasm_v128_and(u, I4(0x7fff0000)), 3); /* (h&0x7fff)<<13 */
-    const v128_t e = wasm_v128_and(a, I4(0x0f800000));
-    const v128_t normal = wasm_i32x4_add(a, I4(112 << 23));
-    const v128_t sub = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_u32x4_shr(a, 13)), F4(0x1p-24f));
-    const v128_t infnan = wasm_v128_or(a, I4(0x7f800000));
-    v128_t r = wasm_v128_bitselect(sub, normal, wasm_i32x4_eq(e, I4(0)));
-    r = wasm_v128_bitselect(infnan, r, wasm_i32x4_eq(e, I4(0x0f800000)));
-    return wasm_v128_or(r, sign);
-}
-
-/* Mask of the halves among 8 with exponent 0 (zero, subnormal) or 31 (Inf,
- * NaN): adding 1 to the exponent field maps those two to 0 and 1. */
-INLINE v128_t h_special(v128_t h8) {
-    v128_t e = wasm_v128_and(wasm_i16x8_add(h8, wasm_i16x8_splat(0x0400)), wasm_i16x8_splat(0x7c00));
-    return wasm_i16x8_lt(e, wasm_i16x8_splat(0x0800));
-}
+#include "ops_simd_util.h"
 
 /* Scalar fp16 -> fp32 for block scales (inline: called once per block). */
 INLINE float h2f1(uint16_t h) {
@@ -1147,36 +1091,11 @@ static void tiles_kquant(const op_mm_job *j, int c0, int c1) {
     }
 }
 
-/* Weight rows converted to float32 in tmp (OP_MM_TMP_ROWS at a time), then
- * float tiles: for F16 with m > 1 (conversion amortized over the m rows; the
- * same numbers as tile_f16 since the conversion is exact). */
-static void converted_rows(const op_mm_job *j, int c0, int c1, float *tmp) {
-    const int k = j->k;
-    for (int cb = c0; cb < c1; cb += OP_MM_TMP_ROWS) {
-        const int cnt = PLM_MIN(OP_MM_TMP_ROWS, c1 - cb);
-        for (int c = 0; c < cnt; c++) {
-            const uint8_t *src = j->w + (size_t)(cb + c) * j->w_row_bytes;
-            if (j->type == PLM_TYPE_F16)
-                convert_f16_simd(tmp + (size_t)c * k, (const plm_fp16 *)src, k);
-            else
-                plm_dequantize_row(j->type, src, tmp + (size_t)c * k, k);
-        }
-        op_mm_job sub = *j;
-        sub.type = PLM_TYPE_F32;
-        sub.w = (const uint8_t *)tmp;
-        sub.w_row_bytes = (size_t)k * sizeof(float);
-        sub.y = j->y + cb;
-        sub.bias = j->bias ? j->bias + cb : NULL;
-        tiles_chunked(&sub, 0, cnt);
-    }
-}
-
 void matmul_range_simd(const op_mm_job *j, int c0, int c1, float *tmp) {
+    (void)tmp;
     if (j->type == PLM_TYPE_Q4_K || j->type == PLM_TYPE_Q5_K || j->type == PLM_TYPE_Q6_K)
         tiles_kquant(j, c0, c1);
-    else if (j->type == PLM_TYPE_F16 && j->m > 1)
-        converted_rows(j, c0, c1, tmp);
-    else
+    else /* float weights with m > 1 take gemm_f_range_simd (ops_gemm_f.c) */
         tiles_chunked(j, c0, c1);
 }
 

@@ -211,6 +211,22 @@ TEST(matmul_float_types) {
                 for (int c = 0; c < N_MS; c++) check_matmul(types[t], ns[b], ks[a], MS[c], (a + b + c) & 1);
 }
 
+/* The float GEMM (m > 1: GF_MR x GF_NR register tiles over packed panels, row
+ * chunks) against the canonical dot for every m in 1..17, column counts around the
+ * tile width, k with every k % 4, and a case whose activations span several row
+ * chunks (check_matmul compares each output bit for bit). */
+TEST(matmul_float_gemm_odd_sizes) {
+    const int types[] = {PLM_TYPE_F32, PLM_TYPE_F16, PLM_TYPE_BF16};
+    const int ks[] = {1, 2, 3, 4, 5, 13, 66, 131};
+    const int ns[] = {1, 2, 3, 5, 7, 10};
+    for (int t = 0; t < 3; t++) {
+        for (int m = 1; m <= 17; m++)
+            for (int a = 0; a < (int)(sizeof ks / sizeof ks[0]); a++)
+                for (int b = 0; b < (int)(sizeof ns / sizeof ns[0]); b++) check_matmul(types[t], ns[b], ks[a], m, (m + a + b) & 1);
+        check_matmul(types[t], 9, 1029, 70, 1); /* 70 rows x 1028 floats: more than one row chunk */
+    }
+}
+
 TEST(matmul_quant_types) {
     const int types[] = {PLM_TYPE_Q8_0, PLM_TYPE_Q4_0};
     const int ks[] = {32, 64, 96, 256, 288};
@@ -965,6 +981,7 @@ TEST(simd_ops_vs_scalar_backend) {
 int main(void) {
     printf("ops tests (%s kernels)\n", PLM_HAVE_SIMD ? "SIMD128" : "scalar");
     RUN(matmul_float_types);
+    RUN(matmul_float_gemm_odd_sizes);
     RUN(matmul_quant_types);
     RUN(matmul_k_quants);
     RUN(matmul_larger);
