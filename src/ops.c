@@ -160,7 +160,10 @@ static void qmm_task(void *arg, int t, int n_tasks) {
 static int qmatmul(float *y, const plm_tensor *W, const float *bias, const float *x, int m, int k) {
     qmm_task_ctx c;
     memset(&c, 0, sizeof c);
-    c.variant = !g_simd ? QGEMM_SCALAR : g_relaxed ? QGEMM_RELAXED : QGEMM_SIMD;
+    c.variant = !g_simd ? QGEMM_SCALAR : QGEMM_SIMD;
+#if PLM_HAVE_RELAXED
+    if (g_simd && g_relaxed && qgemm_relaxed_ok()) c.variant = QGEMM_RELAXED;
+#endif
     op_qmm_job *j = &c.job;
     j->type = W->type;
     j->w = W->data;

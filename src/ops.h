@@ -301,6 +301,9 @@ void qgemm_range_simd(const op_qmm_job *j, int c0, int c1);
 #if defined(__wasm_relaxed_simd__)
 #define PLM_HAVE_RELAXED 1
 void qgemm_range_relaxed(const op_qmm_job *j, int c0, int c1);
+/* 1 if the engine computes the relaxed i8 dot product exactly as the kernels need
+ * (checked once; Node 20's V8 does not), else 0: then the SIMD128 kernels run. */
+int qgemm_relaxed_ok(void);
 #else
 #define PLM_HAVE_RELAXED 0
 #endif

@@ -380,6 +380,32 @@ void qgemm_range_simd(const op_qmm_job *j, int c0, int c1) {
 #define RDOT(a, b, c) wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a, b, c)
 #endif
 
+/* Whether this engine's i32x4.relaxed_dot_i8x16_i7x16_add_s computes the exact
+ * sum the kernels rely on (second operand within 0..127): Node 20's V8 (11.3,
+ * behind --experimental-wasm-relaxed-simd) returns twice the dot product and
+ * drops the accumulator. Checked once on a few vectors (from volatile memory,
+ * so not folded at compile time); when wrong, op_matmul uses the SIMD128 kernels. */
+int qgemm_relaxed_ok(void) {
+    static int state; /* 0 unknown, 1 ok, -1 broken */
+    if (state) return state > 0;
+    static volatile int8_t a[16] = {-128, 127, -1, 5, 3, -77, 100, -100, 0, 1, -2, 64, -127, 126, 9, -9};
+    static volatile int8_t b[16] = {127, 127, 3, 0, 15, 1, 64, 99, 5, 126, 0, 127, 127, 2, 33, 44};
+    static volatile int32_t c[4] = {1000, -7, 123456789, -40000};
+    int8_t av[16], bv[16];
+    int32_t cv[4], r[4];
+    for (int i = 0; i < 16; i++) av[i] = a[i], bv[i] = b[i];
+    for (int i = 0; i < 4; i++) cv[i] = c[i];
+    wasm_v128_store(r, RDOT(wasm_v128_load(av), wasm_v128_load(bv), wasm_v128_load(cv)));
+    int ok = 1;
+    for (int l = 0; l < 4; l++) {
+        int32_t want = cv[l];
+        for (int i = 4 * l; i < 4 * l + 4; i++) want += av[i] * bv[i];
+        ok &= r[l] == want;
+    }
+    state = ok ? 1 : -1;
+    return ok;
+}
+
 /* One panel x TT rows; lanes = rows directly (4 bytes of a row per lane).
  * Q8_0: weights signed, activations as hi / lo nibbles of q + 128 (0..15);
  * Q4_0: activations signed, weight codes (0..15) as the 7-bit operand. */

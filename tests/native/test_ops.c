@@ -251,6 +251,10 @@ TEST(matmul_quant_types) {
  * panels with and without a row-layout tail, and (SIMD builds) every kernel
  * variant against the scalar one, bit for bit. */
 TEST(qgemm_variants_bit_exact) {
+#if PLM_HAVE_RELAXED
+    printf("    relaxed i8 dot of this engine: %s\n",
+           qgemm_relaxed_ok() ? "exact, relaxed kernels tested" : "WRONG (Node 20's V8?), SIMD128 kernels used");
+#endif
     const int types[] = {PLM_TYPE_Q8_0, PLM_TYPE_Q4_0};
     const int ns[] = {4, 7, 13, 16};
     const int ks[] = {32, 160, 4096};
