@@ -13,12 +13,16 @@
 //        the same process, and the ratio decode GB/s / read-loop GB/s.
 // Random weights make the output meaningless; the work per token is the real model's.
 //
-//   node bench/gpt_bench.mjs [--types Q8_0,Q4_0] [--threads 1,2] [--keep] [--dir DIR]
+//   node bench/gpt_bench.mjs [--types Q8_0,Q4_0] [--threads 1,2] [--keep] [--dir DIR] [--baseline DIST_DIR]
+//
+// prefill GFLOP/s counts the block matmuls of the prompt (2 x tokens x block weights).
+// --baseline: also runs the plm*.wasm of DIST_DIR (e.g. a build of main) on the same
+// file, alternating with dist/ (best of 3 runs each), and prints new / baseline.
 
 import { statSync, rmSync, mkdirSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { tmpdir, cpus, loadavg } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { GPT, Engine } from '../js/node.js';
 import { GGUFWriter, readGGUF, Quantizer } from '../js/convert/index.js';
@@ -201,8 +205,10 @@ async function readBandwidth(bytes, nThreads) {
 
 // ------------------------------------------------------------------ decoding
 
-async function benchModel(path, threads) {
-  const engine = await Engine.create({ threads });
+const BASELINE = opt('baseline', null);
+
+async function benchModel(path, threads, wasmBaseUrl) {
+  const engine = await Engine.create({ threads, ...(wasmBaseUrl ? { wasmBaseUrl } : {}) });
   const gpt = await GPT.load(path, { engine, contextLength: N_PROMPT + N_DECODE + 8 });
   const { fn } = engine;
   try {
@@ -235,6 +241,12 @@ async function benchModel(path, threads) {
   }
 }
 
+/** Multiply-adds per token of the transformer blocks' matmuls (qkv, output, up, down). */
+function blockWeights() {
+  const { n_embd, n_layer, n_ff } = HP;
+  return n_layer * (4 * n_embd * n_embd + 2 * n_embd * n_ff);
+}
+
 async function main() {
   mkdirSync(DIR, { recursive: true });
   const quantizer = await Quantizer.create();
@@ -248,18 +260,37 @@ async function main() {
     const { weightBytes, fileBytes } = await writeModel(path, type, quantizer);
     console.log(`${type}: wrote ${path} (${(fileBytes / 1e6).toFixed(1)} MB, ${(weightBytes / 1e6).toFixed(1)} MB of matmul weights read per token) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     for (const threads of THREADS) {
-      const r = await benchModel(path, threads);
+      let r = await benchModel(path, threads), base = null;
+      if (BASELINE) {
+        const baseUrl = pathToFileURL(resolve(BASELINE) + '/');
+        for (let round = 0; round < 3; round++) {
+          const b = await benchModel(path, threads, baseUrl);
+          base = base ? { prefillTps: Math.max(base.prefillTps, b.prefillTps), decodeTps: Math.max(base.decodeTps, b.decodeTps) } : b;
+          if (round) {
+            const c = await benchModel(path, threads);
+            r = { ...r, prefillTps: Math.max(r.prefillTps, c.prefillTps), decodeTps: Math.max(r.decodeTps, c.decodeTps) };
+          }
+        }
+      }
       bwCache[threads] ??= await readBandwidth(Math.min(weightBytes, 512e6), threads);
       const gbs = (weightBytes * r.decodeTps) / 1e9;
-      rows.push({ type, threads: r.threads, build: r.build, prefill: r.prefillTps, decode: r.decodeTps, gbs, bw: bwCache[threads] });
+      const gflops = (2 * blockWeights() * r.prefillTps) / 1e9;
+      rows.push({ type, threads: r.threads, build: r.build, prefill: r.prefillTps, gflops, decode: r.decodeTps, gbs, bw: bwCache[threads], base });
     }
     if (!KEEP) rmSync(path, { force: true });
   }
   quantizer.dispose();
-  console.log('\n| weights | threads | build | prompt tok/s | decode tok/s | weight GB/s | read loop GB/s | ratio |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('\n| weights | threads | build | prompt tok/s | prefill GFLOP/s | decode tok/s | weight GB/s | read loop GB/s | ratio |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows)
-    console.log(`| ${r.type} | ${r.threads} | ${r.build} | ${r.prefill.toFixed(1)} | ${r.decode.toFixed(2)} | ${r.gbs.toFixed(2)} | ${r.bw.toFixed(2)} | ${(r.gbs / r.bw).toFixed(2)} |`);
+    console.log(`| ${r.type} | ${r.threads} | ${r.build} | ${r.prefill.toFixed(1)} | ${r.gflops.toFixed(1)} | ${r.decode.toFixed(2)} | ${r.gbs.toFixed(2)} | ${r.bw.toFixed(2)} | ${(r.gbs / r.bw).toFixed(2)} |`);
+  if (BASELINE) {
+    console.log(`\nvs baseline ${BASELINE} (best of 3 alternating runs each; wall clock, load ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
+    console.log('| weights | threads | base prompt tok/s | new prompt tok/s | prefill new/base | base decode tok/s | new decode tok/s | decode new/base |');
+    console.log('|---|---|---|---|---|---|---|---|');
+    for (const r of rows)
+      console.log(`| ${r.type} | ${r.threads} | ${r.base.prefillTps.toFixed(1)} | ${r.prefill.toFixed(1)} | ${(r.prefill / r.base.prefillTps).toFixed(2)}x | ${r.base.decodeTps.toFixed(2)} | ${r.decode.toFixed(2)} | ${(r.decode / r.base.decodeTps).toFixed(2)}x |`);
+  }
 }
 
 main().catch((e) => {
