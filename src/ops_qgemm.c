@@ -334,6 +334,11 @@ static void panel_simd_q4(const op_qmm_job *j, const uint8_t *p, int c, int t0, 
     }
 }
 
+/* Activation rows per tile (<= 4): 4 measured best in V8 (3 and 2 slower). */
+#ifndef QG_TT
+#define QG_TT 4
+#endif
+
 typedef void (*panel_fn)(const op_qmm_job *j, const uint8_t *p, int c, int t0, int tt);
 
 /* Activation rows in chunks that stay in L2 (~128 KB of the variant's
@@ -349,7 +354,7 @@ static void panels(const op_qmm_job *j, int c0, int c1, panel_fn fn, size_t act_
         const int t1 = PLM_MIN(j->m, t0 + chunk);
         for (int c = c0; c < cp; c += QP) {
             const uint8_t *panel = j->w + (size_t)c * j->w_row_bytes;
-            for (int t = t0; t < t1; t += 4) fn(j, panel, c, t, PLM_MIN(4, t1 - t));
+            for (int t = t0; t < t1; t += QG_TT) fn(j, panel, c, t, PLM_MIN(QG_TT, t1 - t));
         }
     }
     for (int c = PLM_MAX(c0, cp); c < c1; c++)
