@@ -16,13 +16,15 @@
 // vectors meaningless; the work per sentence is the real model's.
 //
 //   node bench/bert_bench.mjs [--models base,minilm] [--types F16,Q8_0] [--threads 1,2]
-//                             [--lengths 32,128] [--seconds 2] [--keep] [--dir DIR]
+//                             [--lengths 32,128] [--seconds 2] [--keep] [--dir DIR] [--baseline DIST_DIR]
+// --baseline: each configuration also runs on the plm*.wasm of DIST_DIR (e.g. a build of
+// main), right after dist/'s, and a line gives new / baseline per CPU-second.
 
 import fs from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { BERT } from '../js/node.js';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { BERT, Engine } from '../js/node.js';
 import { GGUFWriter } from '../js/convert/gguf-writer.js';
 import { readGGUF } from '../js/convert/gguf-reader.js';
 import { Quantizer } from '../js/convert/quant.js';
@@ -47,6 +49,7 @@ const LENGTHS = opt('lengths', '32,128').split(',').map(Number);
 const SECONDS = Number(opt('seconds', '2'));
 const DIR = opt('dir', join(tmpdir(), 'plm-bench'));
 const KEEP = args.includes('--keep');
+const BASELINE = opt('baseline', null);
 const N_SENT = 8;
 
 function xorshift(seed) {
@@ -175,21 +178,31 @@ async function main() {
   const rate = (ms) => ((N_SENT * 1000) / ms).toFixed(1).padStart(7);
   for (const { hp, type, path } of files) {
     for (const threads of THREADS) {
-      const bert = await BERT.load(path, { threads });
-      try {
-        for (const n of LENGTHS) {
-          const sents = sentences(n, n);
-          await bert.embed(sents.slice(0, 2)); // warm-up: scratch buffers, thread pool
-          const one = await timeIt(async () => {
-            for (const s of sents) await bert.embed(s);
-          });
-          const eight = await timeIt(() => bert.embed(sents));
-          console.log(
-            `${hp.name.padEnd(18)} ${type.padEnd(5)} ${String(bert.engine.threads).padStart(7)}  ${String(n).padStart(6)}   ${rate(one.wall)} / ${rate(one.cpu)}    ${rate(eight.wall)} / ${rate(eight.cpu)}    ${(one.cpu / eight.cpu).toFixed(2)}x`,
-          );
+      const runs = {};
+      for (const base of BASELINE ? [false, true] : [false]) {
+        const engine = base ? await Engine.create({ threads, wasmBaseUrl: pathToFileURL(resolve(BASELINE) + '/') }) : null;
+        const bert = await BERT.load(path, engine ? { engine } : { threads });
+        try {
+          for (const n of LENGTHS) {
+            const sents = sentences(n, n);
+            await bert.embed(sents.slice(0, 2)); // warm-up: scratch buffers, thread pool
+            const one = await timeIt(async () => {
+              for (const s of sents) await bert.embed(s);
+            });
+            const eight = await timeIt(() => bert.embed(sents));
+            const label = base ? `${hp.name} (base)` : hp.name;
+            console.log(
+              `${label.padEnd(18)} ${type.padEnd(5)} ${String(bert.engine.threads).padStart(7)}  ${String(n).padStart(6)}   ${rate(one.wall)} / ${rate(one.cpu)}    ${rate(eight.wall)} / ${rate(eight.cpu)}    ${(one.cpu / eight.cpu).toFixed(2)}x`,
+            );
+            if (base) {
+              const r = runs[n];
+              console.log(`${''.padEnd(18)} new / base per CPU-second: batch 1 ${(one.cpu / r.one.cpu).toFixed(2)}x, batch 8 ${(eight.cpu / r.eight.cpu).toFixed(2)}x`);
+            } else runs[n] = { one, eight };
+          }
+        } finally {
+          bert.dispose();
+          engine?.dispose();
         }
-      } finally {
-        bert.dispose();
       }
     }
   }

@@ -1,7 +1,7 @@
 // ops_bench.mjs — matmul kernel microbenchmarks on the dist/ WebAssembly builds.
 //
 //   node bench/ops_bench.mjs [--quick] [--full] [--wall] [--builds=simd,scalar,mt] [--types=f32,f16,q8_0,q4_0] (also q4_K,q5_K,q6_K,q4_1,q5_0,q5_1)
-//   node bench/ops_bench.mjs --baseline=DIR [--file=plm-simd.wasm] [--ms=1,128,512] [--types=...]
+//   node bench/ops_bench.mjs --baseline=DIR [--file=plm-simd.wasm] [--ms=1,128,512] [--types=...] [--lmhead]
 //
 // --baseline: the same module file from DIR (e.g. a build of main) and from dist/,
 // timed alternately in this process (best of several rounds each), GFLOP/s of
@@ -195,7 +195,7 @@ async function compareBaseline(baseDir) {
   console.log(`\n## ${file}: baseline ${baseDir} vs dist/ (alternating, best of 3 rounds; ${useCpu ? 'per CPU-second' : 'wall clock'})`);
   row([['type', 5], ['n x k', 11], ['m', 4], ['base GFLOP/s', 12], ['new GFLOP/s', 12], ['new/base', 8]]);
   for (const type of types)
-    for (const [n, k] of quick ? [SHAPES[1]] : SHAPES.slice(0, 3))
+    for (const [n, k] of quick ? [SHAPES[1]] : args.has('lmhead') ? SHAPES : SHAPES.slice(0, 3))
       for (const m of ms) {
         let a = null, b = null;
         for (let round = 0; round < 3; round++) {
