@@ -237,8 +237,7 @@ void matmul_range_scalar(const op_mm_job *j, int c0, int c1, float *tmp);
  *   xq: Q8_0 blocks [m][k/32] (every variant: row-layout tail rows);
  *   SIMD and relaxed: xd (scales as float [m][k/32]), xs (block sums of the
  *     quants [m][k/32], for Q4_0's -8 offset);
- *   SIMD128: xw (quants widened to int16 [m][k]);
- *   relaxed SIMD, Q8_0: xhi / xlo [m][k] with q + 128 = 16*hi + lo. */
+ *   SIMD128: xw (quants widened to int16 [m][k]). */
 typedef struct {
     int type;             /* PLM_TYPE_Q8_0 / PLM_TYPE_Q4_0 */
     const uint8_t *w;
@@ -249,7 +248,6 @@ typedef struct {
     const int16_t *xw;
     const float *xd;
     const int32_t *xs;
-    const uint8_t *xhi, *xlo;
     const float *bias;
     float *y;
 } op_qmm_job;
@@ -300,7 +298,7 @@ void matmul_range_simd(const op_mm_job *j, int c0, int c1, float *tmp);
 void qgemm_range_simd(const op_qmm_job *j, int c0, int c1);
 #if defined(__wasm_relaxed_simd__)
 #define PLM_HAVE_RELAXED 1
-void qgemm_range_relaxed(const op_qmm_job *j, int c0, int c1);
+void qgemm_range_relaxed(const op_qmm_job *j, int c0, int c1); /* Q4_0 only */
 /* 1 if the engine computes the relaxed i8 dot product exactly as the kernels need
  * (checked once; Node 20's V8 does not), else 0: then the SIMD128 kernels run. */
 int qgemm_relaxed_ok(void);

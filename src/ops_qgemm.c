@@ -12,11 +12,9 @@
  * adds (float)isum * (d_w * d_x) to that output's float sum (ops.h's order),
  * so every variant, m and thread split gives the same bits.
  *
- * Relaxed dots are deterministic only with the second operand in 0..127, so
- * both variants keep it there: Q4_0 uses the weight codes (0..15) and subtracts
- * 8 * sum(x) per block; Q8_0 splits each activation q + 128 = 16*hi + lo (hi, lo
- * in 0..15) and uses dot(w, q) = 16*dot(w, hi) + dot(w, lo) - 128*sum(w). All
- * of this is exact integer arithmetic.
+ * Relaxed dots are deterministic only with the second operand in 0..127: the
+ * Q4_0 kernel uses the weight codes (0..15) there and subtracts 8 * sum(x) per
+ * block, exact integer arithmetic. (Q8_0 stays on SIMD128, see qgemm_range_relaxed.)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -123,7 +121,6 @@ size_t qgemm_act_bytes(int variant, int type, int m, int k) {
     size_t s = al64((size_t)m * nb * sizeof(block_q8_0));
     if (variant != QGEMM_SCALAR) s += al64((size_t)m * nb * sizeof(float)) + al64((size_t)m * nb * sizeof(int32_t));
     if (variant == QGEMM_SIMD) s += al64((size_t)m * k * sizeof(int16_t));
-    if (variant == QGEMM_RELAXED && type == PLM_TYPE_Q8_0) s += 2 * al64((size_t)m * k);
     return s;
 }
 
@@ -140,7 +137,7 @@ void qgemm_prepare_act(int variant, op_qmm_job *j, const float *x, uint8_t *s) {
             quantize_row_q8_0_act_scalar(x + (size_t)r * k, xq + (size_t)r * nb, k);
     }
     j->xq = xq;
-    j->xw = NULL, j->xd = NULL, j->xs = NULL, j->xhi = j->xlo = NULL;
+    j->xw = NULL, j->xd = NULL, j->xs = NULL;
     if (variant == QGEMM_SCALAR) return;
     int16_t *xw = NULL;
     float *xd = (float *)s;
@@ -151,11 +148,6 @@ void qgemm_prepare_act(int variant, op_qmm_job *j, const float *x, uint8_t *s) {
     }
     int32_t *xs = (int32_t *)s;
     s += al64((size_t)m * nb * sizeof(int32_t));
-    uint8_t *xhi = NULL, *xlo = NULL;
-    if (variant == QGEMM_RELAXED && j->type == PLM_TYPE_Q8_0) {
-        xhi = s;
-        xlo = s + al64((size_t)m * k);
-    }
     for (size_t b = 0; b < (size_t)m * nb; b++) {
         const int8_t *q = xq[b].qs;
         int32_t sum = 0;
@@ -164,14 +156,8 @@ void qgemm_prepare_act(int variant, op_qmm_job *j, const float *x, uint8_t *s) {
         xd[b] = plm_fp16_to_fp32(xq[b].d);
         if (xw)
             for (int i = 0; i < 32; i++) xw[b * 32 + i] = q[i];
-        if (xhi)
-            for (int i = 0; i < 32; i++) {
-                const int u = q[i] + 128; /* 1..255 (ggml's quants are within +-127) */
-                xhi[b * 32 + i] = (uint8_t)(u >> 4);
-                xlo[b * 32 + i] = (uint8_t)(u & 15);
-            }
     }
-    j->xw = xw, j->xd = xd, j->xs = xs, j->xhi = xhi, j->xlo = xlo;
+    j->xw = xw, j->xd = xd, j->xs = xs;
 }
 
 /* ---------------------------------------------------------------- scalar */
@@ -411,13 +397,11 @@ int qgemm_relaxed_ok(void) {
     return ok;
 }
 
-/* One panel x TT rows; lanes = rows directly (4 bytes of a row per lane).
- * Q8_0: weights signed, activations as hi / lo nibbles of q + 128 (0..15);
- * Q4_0: activations signed, weight codes (0..15) as the 7-bit operand. */
-INLINE void panel_relaxed(const op_qmm_job *j, const uint8_t *panel, int c, int t0, const int TT, const int q8) {
+/* Q4_0: one panel x TT rows; lanes = rows directly (4 bytes of a row per lane);
+ * activations signed, weight codes (0..15) as the 7-bit operand. */
+INLINE void panel_relaxed(const op_qmm_job *j, const uint8_t *panel, int c, int t0, const int TT) {
     const int nb = j->k / 32;
     const block_q8_0 *xq[4];
-    const uint8_t *xh[4], *xl[4];
     const int32_t *xs[4];
     const float *xd[4];
     UNROLL
@@ -425,50 +409,24 @@ INLINE void panel_relaxed(const op_qmm_job *j, const uint8_t *panel, int c, int 
         xq[t] = j->xq + (size_t)(t0 + t) * nb;
         xd[t] = j->xd + (size_t)(t0 + t) * nb;
         xs[t] = j->xs + (size_t)(t0 + t) * nb;
-        if (q8) {
-            xh[t] = j->xhi + (size_t)(t0 + t) * j->k;
-            xl[t] = j->xlo + (size_t)(t0 + t) * j->k;
-        }
     }
     v128_t acc[4];
     UNROLL
     for (int t = 0; t < TT; t++) acc[t] = wasm_f32x4_splat(0.0f);
-    const size_t pbb = q8 ? PB_Q8 : PB_Q4;
-    const v128_t zero = wasm_i32x4_splat(0);
+    const v128_t m4 = wasm_i8x16_splat(0x0F);
     for (int b = 0; b < nb; b++) {
-        const uint8_t *pb = panel + (size_t)b * pbb, *q = pb + 2 * QP;
+        const uint8_t *pb = panel + (size_t)b * PB_Q4, *q = pb + 2 * QP;
         v128_t isum[4];
-        if (q8) {
-            v128_t ah[4], alo[4], sw = zero;
-            const v128_t ones = wasm_i8x16_splat(1);
+        UNROLL
+        for (int t = 0; t < TT; t++) isum[t] = wasm_i32x4_splat(-8 * xs[t][b]);
+        UNROLL
+        for (int v = 0; v < 4; v++) {
+            const v128_t w = wasm_v128_load(q + 16 * v);
+            const v128_t n0 = wasm_v128_and(w, m4), n1 = wasm_u8x16_shr(w, 4);
             UNROLL
-            for (int t = 0; t < TT; t++) ah[t] = alo[t] = zero;
-            UNROLL
-            for (int g = 0; g < 8; g++) {
-                const v128_t w = wasm_v128_load(q + 16 * g);
-                sw = RDOT(w, ones, sw);
-                UNROLL
-                for (int t = 0; t < TT; t++) {
-                    ah[t] = RDOT(w, wasm_v128_load32_splat(xh[t] + 32 * b + 4 * g), ah[t]);
-                    alo[t] = RDOT(w, wasm_v128_load32_splat(xl[t] + 32 * b + 4 * g), alo[t]);
-                }
-            }
-            sw = wasm_i32x4_shl(sw, 7);
-            UNROLL
-            for (int t = 0; t < TT; t++) isum[t] = wasm_i32x4_sub(wasm_i32x4_add(wasm_i32x4_shl(ah[t], 4), alo[t]), sw);
-        } else {
-            const v128_t m4 = wasm_i8x16_splat(0x0F);
-            UNROLL
-            for (int t = 0; t < TT; t++) isum[t] = wasm_i32x4_splat(-8 * xs[t][b]);
-            UNROLL
-            for (int v = 0; v < 4; v++) {
-                const v128_t w = wasm_v128_load(q + 16 * v);
-                const v128_t n0 = wasm_v128_and(w, m4), n1 = wasm_u8x16_shr(w, 4);
-                UNROLL
-                for (int t = 0; t < TT; t++) {
-                    isum[t] = RDOT(wasm_v128_load32_splat(xq[t][b].qs + 8 * v), n0, isum[t]);
-                    isum[t] = RDOT(wasm_v128_load32_splat(xq[t][b].qs + 8 * v + 4), n1, isum[t]);
-                }
+            for (int t = 0; t < TT; t++) {
+                isum[t] = RDOT(wasm_v128_load32_splat(xq[t][b].qs + 8 * v), n0, isum[t]);
+                isum[t] = RDOT(wasm_v128_load32_splat(xq[t][b].qs + 8 * v + 4), n1, isum[t]);
             }
         }
         const v128_t dw = h2f4(pb);
@@ -479,28 +437,21 @@ INLINE void panel_relaxed(const op_qmm_job *j, const uint8_t *panel, int c, int 
     for (int t = 0; t < TT; t++) store_out(j, t0 + t, c, acc[t]);
 }
 
-static void panel_relaxed_q8(const op_qmm_job *j, const uint8_t *p, int c, int t0, int tt) {
-    switch (tt) {
-    case 4: panel_relaxed(j, p, c, t0, 4, 1); break;
-    case 3: panel_relaxed(j, p, c, t0, 3, 1); break;
-    case 2: panel_relaxed(j, p, c, t0, 2, 1); break;
-    default: panel_relaxed(j, p, c, t0, 1, 1); break;
-    }
-}
-
 static void panel_relaxed_q4(const op_qmm_job *j, const uint8_t *p, int c, int t0, int tt) {
     switch (tt) {
-    case 4: panel_relaxed(j, p, c, t0, 4, 0); break;
-    case 3: panel_relaxed(j, p, c, t0, 3, 0); break;
-    case 2: panel_relaxed(j, p, c, t0, 2, 0); break;
-    default: panel_relaxed(j, p, c, t0, 1, 0); break;
+    case 4: panel_relaxed(j, p, c, t0, 4); break;
+    case 3: panel_relaxed(j, p, c, t0, 3); break;
+    case 2: panel_relaxed(j, p, c, t0, 2); break;
+    default: panel_relaxed(j, p, c, t0, 1); break;
     }
 }
 
+/* Q4_0 only: for Q8_0 (weights and activations both 8-bit) the 7-bit operand needs
+ * the activations split in two (q + 128 = 16*hi + lo: two relaxed dots per 16
+ * bytes); in V8 on x64 that measured 0.82-0.89x of the SIMD128 kernel (Chromium 156,
+ * one- and two-panel tiles), so op_matmul runs Q8_0 on the SIMD128 kernel. */
 void qgemm_range_relaxed(const op_qmm_job *j, int c0, int c1) {
-    const int q8 = j->type == PLM_TYPE_Q8_0;
-    panels(j, c0, c1, q8 ? panel_relaxed_q8 : panel_relaxed_q4, q8 ? (size_t)j->k * 2 : (size_t)j->k * 34 / 32,
-           row_dot_simd);
+    panels(j, c0, c1, panel_relaxed_q4, (size_t)j->k * 34 / 32, row_dot_simd);
 }
 #endif /* __wasm_relaxed_simd__ */
 #endif /* __wasm_simd128__ */
