@@ -16,7 +16,7 @@
 // vectors meaningless; the work per sentence is the real model's.
 //
 //   node bench/bert_bench.mjs [--models base,minilm] [--types F16,Q8_0] [--threads 1,2]
-//                             [--lengths 32,128] [--seconds 2] [--keep] [--dir DIR] [--base DIST]
+//                             [--lengths 32,128] [--seconds 2] [--keep] [--dir DIR] [--base DIST] (or --baseline DIST)
 // (types: F32, F16, Q8_0). --base DIST: also load the wasm builds from DIST (e.g. a copy of
 // main's dist/) and time them alternately with this checkout's (two rounds each, the best
 // of each kept); prints the baseline's cpu rates and new/base ratios.
@@ -50,7 +50,8 @@ const LENGTHS = opt('lengths', '32,128').split(',').map(Number);
 const SECONDS = Number(opt('seconds', '2'));
 const DIR = opt('dir', join(tmpdir(), 'plm-bench'));
 const KEEP = args.includes('--keep');
-const BASE = opt('base', null) && pathToFileURL(`${opt('base').replace(/\/$/, '')}/`);
+const BASE_DIR = opt('base', null) ?? opt('baseline', null);
+const BASE = BASE_DIR && pathToFileURL(`${BASE_DIR.replace(/\/$/, '')}/`);
 const N_SENT = 8;
 
 function xorshift(seed) {

@@ -13,16 +13,20 @@
 //        the same process, and the ratio decode GB/s / read-loop GB/s.
 // Random weights make the output meaningless; the work per token is the real model's.
 //
-//   node bench/gpt_bench.mjs [--types Q8_0,Q4_0] [--threads 1,2] [--keep] [--dir DIR]
+//   node bench/gpt_bench.mjs [--types Q8_0,Q4_0] [--threads 1,2] [--keep] [--dir DIR] [--baseline DIST_DIR]
 //   node bench/gpt_bench.mjs --prefill 128,512 [--types F32,F16] [--threads 1,2] [--base DIST]
+//
+// prefill GFLOP/s counts the block matmuls of the prompt (2 x tokens x block weights).
+// --baseline: also runs the plm*.wasm of DIST_DIR (e.g. a build of main) on the same
+// file, alternating with dist/ (best of 3 runs each), and prints new / baseline.
 // --prefill: prompt processing only, for each prompt length: tokens/s of wall time and of
-// process CPU time (best of 3) and GFLOP/s (matmul + attention flops); with --base DIST the
-// builds in DIST (e.g. a copy of main's dist/) are timed alternately in the same process
-// and new/base ratios printed.
+// process CPU time (best of 3) and GFLOP/s (matmul + attention flops); with --base DIST
+// (or --baseline) the builds in DIST are timed alternately in the same process and
+// new/base ratios printed.
 
 import { statSync, rmSync, mkdirSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
-import { join, dirname } from 'node:path';
+import { tmpdir, cpus, loadavg } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { GPT, Engine } from '../js/node.js';
@@ -43,7 +47,8 @@ const HP = { n_vocab: 50257, n_ctx: 1024, n_embd: 768, n_head: 12, n_layer: 12, 
 const GGML = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q6_K: 14 };
 const FILE_TYPE = { F32: 0, F16: 1, Q8_0: 7, Q4_0: 2 };
 const PREFILL = opt('prefill', null)?.split(',').map(Number);
-const BASE = opt('base', null) && pathToFileURL(`${opt('base').replace(/\/$/, '')}/`);
+const BASE_DIR = opt('base', null) ?? (PREFILL ? opt('baseline', null) : null);
+const BASE = BASE_DIR && pathToFileURL(`${BASE_DIR.replace(/\/$/, '')}/`);
 const N_PROMPT = 128;
 const N_DECODE = 64;
 
@@ -208,8 +213,10 @@ async function readBandwidth(bytes, nThreads) {
 
 // ------------------------------------------------------------------ decoding
 
-async function benchModel(path, threads) {
-  const engine = await Engine.create({ threads });
+const BASELINE = opt('baseline', null);
+
+async function benchModel(path, threads, wasmBaseUrl) {
+  const engine = await Engine.create({ threads, ...(wasmBaseUrl ? { wasmBaseUrl } : {}) });
   const gpt = await GPT.load(path, { engine, contextLength: N_PROMPT + N_DECODE + 8 });
   const { fn } = engine;
   try {
@@ -308,6 +315,12 @@ async function prefillMain() {
   quantizer.dispose();
 }
 
+/** Multiply-adds per token of the transformer blocks' matmuls (qkv, output, up, down). */
+function blockWeights() {
+  const { n_embd, n_layer, n_ff } = HP;
+  return n_layer * (4 * n_embd * n_embd + 2 * n_embd * n_ff);
+}
+
 async function main() {
   if (PREFILL) return prefillMain();
   mkdirSync(DIR, { recursive: true });
@@ -322,18 +335,37 @@ async function main() {
     const { weightBytes, fileBytes } = await writeModel(path, type, quantizer);
     console.log(`${type}: wrote ${path} (${(fileBytes / 1e6).toFixed(1)} MB, ${(weightBytes / 1e6).toFixed(1)} MB of matmul weights read per token) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     for (const threads of THREADS) {
-      const r = await benchModel(path, threads);
+      let r = await benchModel(path, threads), base = null;
+      if (BASELINE) {
+        const baseUrl = pathToFileURL(resolve(BASELINE) + '/');
+        for (let round = 0; round < 3; round++) {
+          const b = await benchModel(path, threads, baseUrl);
+          base = base ? { prefillTps: Math.max(base.prefillTps, b.prefillTps), decodeTps: Math.max(base.decodeTps, b.decodeTps) } : b;
+          if (round) {
+            const c = await benchModel(path, threads);
+            r = { ...r, prefillTps: Math.max(r.prefillTps, c.prefillTps), decodeTps: Math.max(r.decodeTps, c.decodeTps) };
+          }
+        }
+      }
       bwCache[threads] ??= await readBandwidth(Math.min(weightBytes, 512e6), threads);
       const gbs = (weightBytes * r.decodeTps) / 1e9;
-      rows.push({ type, threads: r.threads, build: r.build, prefill: r.prefillTps, decode: r.decodeTps, gbs, bw: bwCache[threads] });
+      const gflops = (2 * blockWeights() * r.prefillTps) / 1e9;
+      rows.push({ type, threads: r.threads, build: r.build, prefill: r.prefillTps, gflops, decode: r.decodeTps, gbs, bw: bwCache[threads], base });
     }
     if (!KEEP) rmSync(path, { force: true });
   }
   quantizer.dispose();
-  console.log('\n| weights | threads | build | prompt tok/s | decode tok/s | weight GB/s | read loop GB/s | ratio |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('\n| weights | threads | build | prompt tok/s | prefill GFLOP/s | decode tok/s | weight GB/s | read loop GB/s | ratio |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows)
-    console.log(`| ${r.type} | ${r.threads} | ${r.build} | ${r.prefill.toFixed(1)} | ${r.decode.toFixed(2)} | ${r.gbs.toFixed(2)} | ${r.bw.toFixed(2)} | ${(r.gbs / r.bw).toFixed(2)} |`);
+    console.log(`| ${r.type} | ${r.threads} | ${r.build} | ${r.prefill.toFixed(1)} | ${r.gflops.toFixed(1)} | ${r.decode.toFixed(2)} | ${r.gbs.toFixed(2)} | ${r.bw.toFixed(2)} | ${(r.gbs / r.bw).toFixed(2)} |`);
+  if (BASELINE) {
+    console.log(`\nvs baseline ${BASELINE} (best of 3 alternating runs each; wall clock, load ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
+    console.log('| weights | threads | base prompt tok/s | new prompt tok/s | prefill new/base | base decode tok/s | new decode tok/s | decode new/base |');
+    console.log('|---|---|---|---|---|---|---|---|');
+    for (const r of rows)
+      console.log(`| ${r.type} | ${r.threads} | ${r.base.prefillTps.toFixed(1)} | ${r.prefill.toFixed(1)} | ${(r.prefill / r.base.prefillTps).toFixed(2)}x | ${r.base.decodeTps.toFixed(2)} | ${r.decode.toFixed(2)} | ${(r.decode / r.base.decodeTps).toFixed(2)}x |`);
+  }
 }
 
 main().catch((e) => {

@@ -5,6 +5,11 @@
 //
 // --base=DIR: also load the same build from DIR (e.g. a copy of main's dist/) and time
 // each case on both modules back to back in this process; prints base/new ratios.
+//   node bench/ops_bench.mjs --baseline=DIR [--file=plm-simd.wasm] [--ms=1,128,512] [--types=...] [--lmhead]
+//
+// --baseline: the same module file from DIR (e.g. a build of main) and from dist/,
+// timed alternately in this process (best of several rounds each), GFLOP/s of
+// both and the ratio new / baseline per shape.
 //
 // Instantiates dist/plm-simd.wasm, dist/plm.wasm and dist/plm-simd-mt.wasm
 // directly (standalone modules; the mt build gets a shared memory and
@@ -195,7 +200,33 @@ async function threadScaling() {
   core.close();
 }
 
+async function compareBaseline(baseDir) {
+  const file = args.get('file') ?? 'plm-simd.wasm';
+  const ms = (args.get('ms') ?? '1,128,512').split(',').map(Number);
+  const base = await load(file, { dir: new URL(baseDir.replace(/\/?$/, '/'), `file://${process.cwd()}/`) });
+  const cand = await load(file);
+  console.log(`\n## ${file}: baseline ${baseDir} vs dist/ (alternating, best of 3 rounds; ${useCpu ? 'per CPU-second' : 'wall clock'})`);
+  row([['type', 5], ['n x k', 11], ['m', 4], ['base GFLOP/s', 12], ['new GFLOP/s', 12], ['new/base', 8]]);
+  for (const type of types)
+    for (const [n, k] of quick ? [SHAPES[1]] : args.has('lmhead') ? SHAPES : SHAPES.slice(0, 3))
+      for (const m of ms) {
+        let a = null, b = null;
+        for (let round = 0; round < 3; round++) {
+          const ra = benchMatmul(base, type, n, k, m), rb = benchMatmul(cand, type, n, k, m);
+          if (!a || ra.ms < a.ms) a = ra;
+          if (!b || rb.ms < b.ms) b = rb;
+        }
+        row([[type, 5], [`${n}x${k}`, 11], [m, 4], [a.gflops.toFixed(2), 12], [b.gflops.toFixed(2), 12], [(a.ms / b.ms).toFixed(2) + 'x', 8]]);
+      }
+  base.close();
+  cand.close();
+}
+
 console.log(`ops_bench: node ${process.version}, ${new Date().toISOString()}`);
+if (args.has('baseline')) {
+  await compareBaseline(args.get('baseline'));
+  process.exit(0);
+}
 if (builds.includes('simd')) await singleBuild('simd', 'plm-simd.wasm');
 if (builds.includes('scalar')) await singleBuild('scalar', 'plm.wasm');
 if (builds.includes('mt')) await threadScaling();

@@ -90,6 +90,10 @@ plm_bench *plm_bench_matmul_new(int type, int n, int k, int m) {
     b->w.ne[2] = b->w.ne[3] = 1;
     b->w.nbytes = rb * (size_t)n;
     b->m = m;
+    if (plm_tensor_pack_for_matmul(&b->w) != PLM_OK) { /* as a model load does */
+        plm_bench_free(b);
+        return NULL;
+    }
     return b;
 }
 

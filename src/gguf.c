@@ -1404,6 +1404,10 @@ const plm_tensor *gguf_tensor_at(const gguf_ctx *g, int64_t i) {
     return g && i >= 0 && i < g->n_tensors ? &g->tensors[i] : NULL;
 }
 
+plm_tensor *gguf_tensor_at_mut(gguf_ctx *g, int64_t i) {
+    return g && i >= 0 && i < g->n_tensors ? &g->tensors[i] : NULL;
+}
+
 const plm_tensor *gguf_find_tensor(const gguf_ctx *g, const char *name) {
     if (!g || !name) return NULL;
     int64_t i = index_find(&g->tensor_index, g->tensors, tensor_name_at, name, strlen(name));

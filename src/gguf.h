@@ -64,7 +64,14 @@ typedef struct plm_tensor {
     uint64_t offset; /* offset in its file's data section */
     uint64_t nbytes;
     void *data;
+    int layout;      /* enum plm_layout: how data is arranged (ops.h, plm_tensor_pack_for_matmul) */
 } plm_tensor;
+
+/* Data layouts of a tensor. PLM_LAYOUT_ROWS: the file's (row after row of
+ * blocks). PLM_LAYOUT_PANEL4: Q8_0 / Q4_0 matrices repacked at load for the
+ * matmul kernels, 4 rows interleaved per 32-block (ops.h describes the bytes);
+ * same size; only ops.c's op_matmul / op_get_rows read such data. */
+enum plm_layout { PLM_LAYOUT_ROWS = 0, PLM_LAYOUT_PANEL4 = 1 };
 
 typedef struct gguf_ctx gguf_ctx;
 
@@ -165,6 +172,8 @@ char *gguf_meta_to_json(const gguf_ctx *g, int64_t max_elems);
 int64_t gguf_n_tensors(const gguf_ctx *g);
 const plm_tensor *gguf_tensor_at(const gguf_ctx *g, int64_t i);
 const plm_tensor *gguf_find_tensor(const gguf_ctx *g, const char *name); /* NULL if absent */
+/* The same tensor, writable: for the owner of the model to repack data in place at load. */
+plm_tensor *gguf_tensor_at_mut(gguf_ctx *g, int64_t i);
 uint64_t gguf_data_bytes(const gguf_ctx *g); /* total bytes of tensor data held */
 
 #ifdef __cplusplus

@@ -623,6 +623,18 @@ void plm_model_free(plm_model *m) {
 }
 
 /* Takes ownership of g in every case. */
+/* Repack the quantized matrices for the GEMM kernels (in place, same size:
+ * ops.h, plm_tensor_pack_for_matmul), once init() has bound and checked them.
+ * Every reader of a weight goes through op_matmul / op_get_rows, which read
+ * either layout. */
+static int pack_weights(plm_model *m) {
+    for (int64_t i = 0; i < gguf_n_tensors(m->gguf); i++) {
+        int rc = plm_tensor_pack_for_matmul(gguf_tensor_at_mut(m->gguf, i));
+        if (rc) return rc;
+    }
+    return PLM_OK;
+}
+
 static plm_model *model_from_gguf(gguf_ctx *g, int flags) {
     if (!g) return NULL;
     if (flags & ~PLM_LOAD_VOCAB_ONLY) {
@@ -676,6 +688,7 @@ static plm_model *model_from_gguf(gguf_ctx *g, int flags) {
         m->arch = a;
         m->arch_id = a->id;
         if (a->init(m) != PLM_OK || model_check_hparams(m) != PLM_OK) goto fail;
+        if (pack_weights(m) != PLM_OK) goto fail;
     }
     return m;
 

@@ -13,10 +13,17 @@
 #include "threads.h"
 
 static int g_simd = PLM_HAVE_SIMD;
+static int g_relaxed = PLM_HAVE_RELAXED;
 
 int ops_use_simd(int on) {
     int prev = g_simd;
     g_simd = on && PLM_HAVE_SIMD;
+    return prev;
+}
+
+int ops_use_relaxed(int on) {
+    int prev = g_relaxed;
+    g_relaxed = on && PLM_HAVE_RELAXED;
     return prev;
 }
 
@@ -177,6 +184,54 @@ static int matmul_float_gemm(float *y, const plm_tensor *W, const float *bias, c
 }
 #endif
 
+/* Q8_0 / Q4_0: the quantized GEMM of ops_qgemm.c, tasks split over 4-row panels. */
+typedef struct {
+    op_qmm_job job;
+    int variant;
+    int n_units; /* panels (and tail rows) in groups of 4 rows */
+} qmm_task_ctx;
+
+static void qmm_task(void *arg, int t, int n_tasks) {
+    const qmm_task_ctx *c = arg;
+    const int c0 = (int)((int64_t)c->n_units * t / n_tasks) * 4;
+    const int c1 = PLM_MIN(c->job.n, (int)((int64_t)c->n_units * (t + 1) / n_tasks) * 4);
+    if (c0 >= c1) return;
+    switch (c->variant) {
+#if PLM_HAVE_RELAXED
+    case QGEMM_RELAXED: qgemm_range_relaxed(&c->job, c0, c1); break;
+#endif
+#if PLM_HAVE_SIMD
+    case QGEMM_SIMD: qgemm_range_simd(&c->job, c0, c1); break;
+#endif
+    default: qgemm_range_scalar(&c->job, c0, c1); break;
+    }
+}
+
+static int qmatmul(float *y, const plm_tensor *W, const float *bias, const float *x, int m, int k) {
+    qmm_task_ctx c;
+    memset(&c, 0, sizeof c);
+    c.variant = !g_simd ? QGEMM_SCALAR : QGEMM_SIMD;
+#if PLM_HAVE_RELAXED
+    if (g_simd && g_relaxed && W->type == PLM_TYPE_Q4_0 && qgemm_relaxed_ok()) c.variant = QGEMM_RELAXED;
+#endif
+    op_qmm_job *j = &c.job;
+    j->type = W->type;
+    j->w = W->data;
+    j->w_row_bytes = plm_type_row_bytes(W->type, k);
+    j->n = (int)W->ne[1];
+    j->k = k;
+    j->m = m;
+    j->n_panel_rows = W->layout == PLM_LAYOUT_PANEL4 ? j->n / 4 * 4 : 0;
+    j->bias = bias;
+    j->y = y;
+    uint8_t *s = scratch_get(qgemm_act_bytes(c.variant, W->type, m, k), "matmul activations");
+    if (!s) return PLM_E_NOMEM;
+    qgemm_prepare_act(c.variant, j, x, s);
+    c.n_units = (j->n + 3) / 4;
+    plm_parallel_for(n_tasks_for((double)m * j->n * k, c.n_units), qmm_task, &c);
+    return PLM_OK;
+}
+
 int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, int m, int k) {
     int rc = check_matrix(W, "matmul");
     if (rc) return rc;
@@ -186,6 +241,10 @@ int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, 
         return plm_fail(PLM_E_INVALID, "matmul %s: input has %d columns but the weight rows have %lld",
                         W->name ? W->name : "", k, (long long)W->ne[0]);
     if (m == 0) return PLM_OK;
+    if (W->type == PLM_TYPE_Q8_0 || W->type == PLM_TYPE_Q4_0) return qmatmul(y, W, bias, x, m, k);
+    if (W->layout != PLM_LAYOUT_ROWS)
+        return plm_fail(PLM_E_UNSUPPORTED, "matmul %s: layout %d of type %s has no kernel", W->name ? W->name : "",
+                        W->layout, plm_type_name(W->type));
 #if PLM_HAVE_SIMD
     if (g_simd && m > 1 && (W->type == PLM_TYPE_F32 || W->type == PLM_TYPE_F16 || W->type == PLM_TYPE_BF16))
         return matmul_float_gemm(y, W, bias, x, m, k);
@@ -211,8 +270,7 @@ int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, 
 
     const int n_tasks = n_tasks_for((double)m * j->n * k, c.n_units);
     const int nb = k / QK8_0;
-    const int quant_act = W->type == PLM_TYPE_Q8_0 || W->type == PLM_TYPE_Q4_0 || W->type == PLM_TYPE_Q5_0 ||
-                          W->type == PLM_TYPE_Q4_1 || W->type == PLM_TYPE_Q5_1;
+    const int quant_act = W->type == PLM_TYPE_Q5_0 || W->type == PLM_TYPE_Q4_1 || W->type == PLM_TYPE_Q5_1;
     const int kquant = W->type == PLM_TYPE_Q4_K || W->type == PLM_TYPE_Q5_K || W->type == PLM_TYPE_Q6_K;
     const int converted = W->type == PLM_TYPE_F16 && m > 1;
 
@@ -275,9 +333,16 @@ int op_get_rows(float *out, const plm_tensor *W, const int32_t *ids, int n) {
         if (ids[i] < 0 || ids[i] >= rows)
             return plm_fail(PLM_E_INVALID, "get_rows %s: id %d at position %d is outside [0, %lld)",
                             W->name ? W->name : "", (int)ids[i], i, (long long)rows);
+    if (W->layout != PLM_LAYOUT_ROWS && W->type != PLM_TYPE_Q8_0 && W->type != PLM_TYPE_Q4_0)
+        return plm_fail(PLM_E_UNSUPPORTED, "get_rows %s: layout %d of type %s has no reader", W->name ? W->name : "",
+                        W->layout, plm_type_name(W->type));
     for (int i = 0; i < n; i++) {
         const uint8_t *src = (const uint8_t *)W->data + (size_t)ids[i] * row_bytes;
         float *dst = out + (size_t)i * k;
+        if (W->type == PLM_TYPE_Q8_0 || W->type == PLM_TYPE_Q4_0) {
+            qgemm_get_row(W, ids[i], dst);
+            continue;
+        }
         switch (W->type) {
         case PLM_TYPE_F32: memcpy(dst, src, (size_t)k * sizeof(float)); break;
         case PLM_TYPE_F16: DISPATCH(convert_f16)(dst, (const plm_fp16 *)src, k); break;

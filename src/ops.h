@@ -15,8 +15,8 @@
  *   F16 / BF16  : weights widened to float32 on the fly, float32 dot products
  *                 (activations are NOT rounded to fp16).
  *   Q8_0 / Q4_0 : activations quantized to Q8_0 blocks (ggml's quantize_row_q8_0
- *                 rounding), integer block dot products scaled by d_w*d_x, as
- *                 ggml's vec_dot_q8_0_q8_0 / vec_dot_q4_0_q8_0.
+ *                 rounding), integer block dot products scaled by d_w*d_x, in the
+ *                 order of ggml's generic (scalar) vec_dot_q8_0_q8_0 / q4_0_q8_0.
  *   Q4_K / Q5_K / Q6_K : activations quantized to Q8_K blocks (ggml's
  *                 quantize_row_q8_K), integer dot products per super-block as
  *                 ggml's vec_dot_q{4,5,6}_K_q8_K.
@@ -29,12 +29,17 @@
  *   float dots: 4 interleaved partial sums (lane l takes elements i % 4 == l,
  *     product rounded then added), combined as (s0 + s2) + (s1 + s3), then the
  *     k % 4 tail added in order;
- *   Q8_0/Q4_0: per block, 4 exact integer lane sums (lane l takes elements j
- *     with (j / 2) % 4 == l, the layout of i32x4.dot_i16x8_s), each converted
- *     to float, multiplied by (d_w * d_x) and added to float lane l; lanes
- *     combined as above (ggml's wasm path has the same per-lane structure);
- *     Q5_0 likewise with its 5-bit values - 16; Q4_1 / Q5_1 (x = d*q + m) add,
- *     after each block's lane term, (float)xsum_l * (m_w * d_x) to lane l, xsum_l
+ *   Q8_0/Q4_0 (ggml's generic reference order): per 32-block b one exact
+ *     integer isum_b = dot(q_w, q_x) (Q4_0: q_w = nibble - 8), then one float
+ *     chain over the blocks in order, each product rounded (no FMA):
+ *       s = s + (float)isum_b * (d_w * d_x);
+ *     so any lane layout (row panels, relaxed-SIMD dots), any m and any thread
+ *     count give the same bits;
+ *   Q5_0 / Q4_1 / Q5_1 (the older per-lane order): per block, 4 exact integer
+ *     lane sums (lane l takes elements j with (j / 2) % 4 == l, the layout of
+ *     i32x4.dot_i16x8_s), each converted to float, multiplied by (d_w * d_x) and
+ *     added to float lane l; lanes combined as the float dots; Q5_0 with its
+ *     5-bit values - 16; Q4_1 / Q5_1 (x = d*q + m) add, after each block's lane term, (float)xsum_l * (m_w * d_x) to lane l, xsum_l
  *     the same lane's sum of the activation quants;
  *   K-quants: per super-block b, two exact integers: isum_b = sum over sub-blocks
  *     of scale_j * dot(q_w, q_x) (Q6_K: q_w - 32) and msum_b = sum of min_j *
@@ -65,6 +70,22 @@ int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, 
 /* Rows of an embedding table (any supported type) as float32: out[i] = W[ids[i]].
  * Returns PLM_E_INVALID if an id is outside [0, n). */
 int op_get_rows(float *out, const plm_tensor *W, const int32_t *ids, int n);
+
+/* Repack a Q8_0 / Q4_0 matrix in place for the quantized GEMM (layout
+ * PLM_LAYOUT_PANEL4, same byte size; other types / layouts: left as they are,
+ * PLM_OK). Called once per weight at model load (model.c), never by kernels.
+ * Panel layout: rows [0, 4*floor(n/4)) form panels of 4 rows; panel p takes the
+ * bytes of its 4 rows (p*4*row_bytes ..), as k/32 panel-blocks, one per
+ * 32-block of k:
+ *   Q8_0 (136 bytes): d[4] (fp16 scales of rows 4p..4p+3), then 8 groups of 16
+ *     bytes; group g holds q[r][4g + i] at byte 4r + i (r, i < 4): each i32 lane
+ *     is one row's 4 consecutive quants (lanes = output rows);
+ *   Q4_0 (72 bytes): d[4], then 4 groups of 16 bytes; group v holds the codes
+ *     (nibble, 0..15, value = code - 8) of q[r][8v + i] in the low nibble and
+ *     q[r][8v + 4 + i] in the high nibble of byte 4r + i (i < 4).
+ * The last n % 4 rows stay in the file's row layout, at their usual offsets.
+ * Returns PLM_E_NOMEM (tensor unchanged) if the 4-row staging buffer fails. */
+int plm_tensor_pack_for_matmul(plm_tensor *W);
 
 /* ---------------------------------------------------------------- row ops
  * All row ops work on m rows of n values, in place allowed (y == x). */
@@ -167,6 +188,9 @@ void ops_scratch_free(void);
 /* Use the SIMD kernels (1, default when compiled in) or the scalar references (0)
  * in the op_* entry points. Returns the previous setting. For tests and benchmarks. */
 int ops_use_simd(int on);
+/* In a relaxed-SIMD build: the quantized GEMM's relaxed kernels (1, default) or its
+ * SIMD128 ones (0). No effect elsewhere. Returns the previous setting. */
+int ops_use_relaxed(int on);
 
 /* ---------------------------------------------------------------- twins
  * The scalar / SIMD variants, exported for the SIMD-vs-scalar tests.
@@ -230,6 +254,35 @@ typedef struct {
 } op_mm_job;
 void matmul_range_scalar(const op_mm_job *j, int c0, int c1, float *tmp);
 
+/* Quantized GEMM (ops_qgemm.c) for Q8_0 / Q4_0 weights x Q8_0 activations,
+ * either layout: output columns [c0, c1) of all m rows, c0 a multiple of 4.
+ * Activations (all prepared once per op_matmul by qgemm_prepare_act):
+ *   xq: Q8_0 blocks [m][k/32] (every variant: row-layout tail rows);
+ *   SIMD and relaxed: xd (scales as float [m][k/32]), xs (block sums of the
+ *     quants [m][k/32], for Q4_0's -8 offset);
+ *   SIMD128: xw (quants widened to int16 [m][k]). */
+typedef struct {
+    int type;             /* PLM_TYPE_Q8_0 / PLM_TYPE_Q4_0 */
+    const uint8_t *w;
+    size_t w_row_bytes;
+    int n, k, m;
+    int n_panel_rows;     /* rows in 4-row panels (0 for PLM_LAYOUT_ROWS) */
+    const block_q8_0 *xq;
+    const int16_t *xw;
+    const float *xd;
+    const int32_t *xs;
+    const float *bias;
+    float *y;
+} op_qmm_job;
+enum { QGEMM_SCALAR = 0, QGEMM_SIMD = 1, QGEMM_RELAXED = 2 };
+/* Scratch bytes qgemm_prepare_act needs for variant v (64-byte aligned pieces). */
+size_t qgemm_act_bytes(int variant, int type, int m, int k);
+/* Quantize x[m][k] into scratch s (qgemm_act_bytes) and point j's activations at it. */
+void qgemm_prepare_act(int variant, op_qmm_job *j, const float *x, uint8_t *s);
+void qgemm_range_scalar(const op_qmm_job *j, int c0, int c1);
+/* Row r of a (possibly packed) Q8_0 / Q4_0 matrix as float32 (plm_dequantize_row's numbers). */
+void qgemm_get_row(const plm_tensor *W, int64_t r, float *dst);
+
 #if defined(__wasm_simd128__)
 #define PLM_HAVE_SIMD 1
 float vec_dot_f32_simd(const float *a, const float *b, int n);
@@ -277,7 +330,18 @@ void matmul_range_simd(const op_mm_job *j, int c0, int c1, float *tmp);
 #endif
 void gemm_f_pack_a_simd(float *pa, const float *x, int m, int k);
 void gemm_f_range_simd(const op_mm_job *j, const float *pa, int c0, int c1, float *pb);
+void qgemm_range_simd(const op_qmm_job *j, int c0, int c1);
+#if defined(__wasm_relaxed_simd__)
+#define PLM_HAVE_RELAXED 1
+void qgemm_range_relaxed(const op_qmm_job *j, int c0, int c1); /* Q4_0 only */
+/* 1 if the engine computes the relaxed i8 dot product exactly as the kernels need
+ * (checked once; Node 20's V8 does not), else 0: then the SIMD128 kernels run. */
+int qgemm_relaxed_ok(void);
 #else
+#define PLM_HAVE_RELAXED 0
+#endif
+#else
+#define PLM_HAVE_RELAXED 0
 #define PLM_HAVE_SIMD 0
 #endif
 

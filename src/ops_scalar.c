@@ -55,27 +55,26 @@ static void block_lanes_add(float s[4], const int8_t w[32], const int8_t x[32], 
     }
 }
 
+/* Q8_0 / Q4_0: ggml's generic order (ops.h): one exact integer per block, one float chain. */
 float vec_dot_q8_0_q8_0_scalar(const block_q8_0 *w, const block_q8_0 *x8, int n) {
-    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    float s = 0.0f;
     for (int b = 0; b < n / QK8_0; b++) {
-        float d = plm_fp16_to_fp32(w[b].d) * plm_fp16_to_fp32(x8[b].d);
-        block_lanes_add(s, w[b].qs, x8[b].qs, d);
+        int32_t isum = 0;
+        for (int j = 0; j < QK8_0; j++) isum += (int32_t)w[b].qs[j] * x8[b].qs[j];
+        s = s + (float)isum * (plm_fp16_to_fp32(w[b].d) * plm_fp16_to_fp32(x8[b].d));
     }
-    return (s[0] + s[2]) + (s[1] + s[3]);
+    return s;
 }
 
 float vec_dot_q4_0_q8_0_scalar(const block_q4_0 *w, const block_q8_0 *x8, int n) {
-    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    float s = 0.0f;
     for (int b = 0; b < n / QK4_0; b++) {
-        int8_t q[QK4_0];
-        for (int j = 0; j < QK4_0 / 2; j++) {
-            q[j] = (int8_t)((w[b].qs[j] & 0x0F) - 8);
-            q[j + QK4_0 / 2] = (int8_t)((w[b].qs[j] >> 4) - 8);
-        }
-        float d = plm_fp16_to_fp32(w[b].d) * plm_fp16_to_fp32(x8[b].d);
-        block_lanes_add(s, q, x8[b].qs, d);
+        int32_t isum = 0;
+        for (int j = 0; j < QK4_0 / 2; j++)
+            isum += ((w[b].qs[j] & 0x0F) - 8) * x8[b].qs[j] + ((w[b].qs[j] >> 4) - 8) * x8[b].qs[j + QK4_0 / 2];
+        s = s + (float)isum * (plm_fp16_to_fp32(w[b].d) * plm_fp16_to_fp32(x8[b].d));
     }
-    return (s[0] + s[2]) + (s[1] + s[3]);
+    return s;
 }
 
 /* Q5_0 / Q4_1 / Q5_1 blocks: d (fp16), [m (fp16)], [qh (32 bits)], qs[16]; element j
@@ -387,12 +386,6 @@ void matmul_range_scalar(const op_mm_job *j, int c0, int c1, float *tmp) {
                 v = convert ? vec_dot_f32_scalar(tmp, xr, k) : vec_dot_f16_scalar((const plm_fp16 *)wr, xr, k);
                 break;
             case PLM_TYPE_BF16: v = vec_dot_bf16_scalar((const uint16_t *)wr, xr, k); break;
-            case PLM_TYPE_Q8_0:
-                v = vec_dot_q8_0_q8_0_scalar((const block_q8_0 *)wr, j->xq + (size_t)r * nb, k);
-                break;
-            case PLM_TYPE_Q4_0:
-                v = vec_dot_q4_0_q8_0_scalar((const block_q4_0 *)wr, j->xq + (size_t)r * nb, k);
-                break;
             case PLM_TYPE_Q4_K:
                 v = vec_dot_q4_K_q8_K_scalar((const block_q4_K *)wr, j->xk + (size_t)r * nbk, k);
                 break;
@@ -405,7 +398,7 @@ void matmul_range_scalar(const op_mm_job *j, int c0, int c1, float *tmp) {
             case PLM_TYPE_Q5_0: v = vec_dot_q5_0_q8_0_scalar(wr, j->xq + (size_t)r * nb, k); break;
             case PLM_TYPE_Q4_1: v = vec_dot_q4_1_q8_0_scalar(wr, j->xq + (size_t)r * nb, k); break;
             case PLM_TYPE_Q5_1: v = vec_dot_q5_1_q8_0_scalar(wr, j->xq + (size_t)r * nb, k); break;
-            default: v = 0.0f; break; /* not reached: op_matmul checks the type */
+            default: v = 0.0f; break; /* not reached: op_matmul checks the type (Q8_0 / Q4_0: ops_qgemm.c) */
             }
             if (j->bias) v += j->bias[c];
             j->y[(size_t)r * j->n + c] = v;

@@ -199,28 +199,35 @@ INLINE void widen_q8(const block_q8_0 *b, int16_t x[32]) {
     for (int v = 0; v < 4; v++) wasm_v128_store(x + 8 * v, w[v]);
 }
 
+/* Q8_0 / Q4_0 rows (ops.h's generic order): exact block integers, one float chain. */
+INLINE int32_t hsum_i32x4(v128_t v) {
+    v = wasm_i32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+    v = wasm_i32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+    return wasm_i32x4_extract_lane(v, 0);
+}
+
 float vec_dot_q8_0_q8_0_simd(const block_q8_0 *w, const block_q8_0 *x8, int n) {
-    v128_t acc = F4(0.0f);
+    float s = 0.0f;
     for (int b = 0; b < n / QK8_0; b++) {
         int16_t x[32] __attribute__((aligned(16)));
         widen_q8(&x8[b], x);
         v128_t wv[4];
         unpack_q8_0(&w[b], wv);
-        acc = block_acc(acc, block_dot(wv, x), h2f1(w[b].d) * h2f1(x8[b].d));
+        s = s + (float)hsum_i32x4(block_dot(wv, x)) * (h2f1(w[b].d) * h2f1(x8[b].d));
     }
-    return hsum(acc);
+    return s;
 }
 
 float vec_dot_q4_0_q8_0_simd(const block_q4_0 *w, const block_q8_0 *x8, int n) {
-    v128_t acc = F4(0.0f);
+    float s = 0.0f;
     for (int b = 0; b < n / QK4_0; b++) {
         int16_t x[32] __attribute__((aligned(16)));
         widen_q8(&x8[b], x);
         v128_t wv[4];
         unpack_q4_0(&w[b], wv);
-        acc = block_acc(acc, block_dot(wv, x), h2f1(w[b].d) * h2f1(x8[b].d));
+        s = s + (float)hsum_i32x4(block_dot(wv, x)) * (h2f1(w[b].d) * h2f1(x8[b].d));
     }
-    return hsum(acc);
+    return s;
 }
 
 /* ------------------------------------------- activation quantization */
@@ -824,8 +831,6 @@ INLINE void tile(const op_mm_job *j, int r0, int c0, int RM, int RN) {
     case PLM_TYPE_F32: tile_f32(j, r0, c0, RM, RN); break;
     case PLM_TYPE_F16: tile_f16(j, r0, c0, RM, RN); break;
     case PLM_TYPE_BF16: tile_bf16(j, r0, c0, RM, RN); break;
-    case PLM_TYPE_Q8_0: tile_q(j, r0, c0, RM, RN, PLM_TYPE_Q8_0); break;
-    case PLM_TYPE_Q4_0: tile_q(j, r0, c0, RM, RN, PLM_TYPE_Q4_0); break;
     case PLM_TYPE_Q5_0: tile_q(j, r0, c0, RM, RN, PLM_TYPE_Q5_0); break;
     case PLM_TYPE_Q4_1: tile_q(j, r0, c0, RM, RN, PLM_TYPE_Q4_1); break;
     case PLM_TYPE_Q5_1: tile_q(j, r0, c0, RM, RN, PLM_TYPE_Q5_1); break;

@@ -123,7 +123,7 @@ static int bind_rel(plm_model *m, float *dst, const char *pre, int i, int *found
 }
 
 static int tensors_equal(const plm_tensor *a, const plm_tensor *b) {
-    return a->type == b->type && a->ne[0] == b->ne[0] && a->ne[1] == b->ne[1] &&
+    return a->type == b->type && a->layout == b->layout && a->ne[0] == b->ne[0] && a->ne[1] == b->ne[1] &&
            a->nbytes == b->nbytes && a->data && b->data && memcmp(a->data, b->data, a->nbytes) == 0;
 }
 

@@ -210,7 +210,7 @@ TEST(test_q8_K_activations) {
 
 static void check_matmul_k(int type, int n, int k, int m) {
     uint8_t *w = random_k_rows(type, n, k);
-    plm_tensor t = {"k.weight", type, 2, {k, n, 1, 1}, 0, plm_type_row_bytes(type, k) * (size_t)n, w};
+    plm_tensor t = {"k.weight", type, 2, {k, n, 1, 1}, 0, plm_type_row_bytes(type, k) * (size_t)n, w, PLM_LAYOUT_ROWS};
     float *x = malloc(sizeof(float) * (size_t)m * k), *y = malloc(sizeof(float) * (size_t)m * n);
     float *bias = malloc(sizeof(float) * n);
     for (int i = 0; i < m * k; i++) x[i] = frand();
@@ -275,7 +275,7 @@ TEST(test_legacy_matmul_and_rows) {
                 wr16(blk, plm_fp32_to_fp16(0.01f * frand()));
                 if (types[t] != PLM_TYPE_Q5_0) wr16(blk + 2, plm_fp32_to_fp16(0.1f * frand()));
             }
-        plm_tensor tt = {"legacy.weight", types[t], 2, {k, n, 1, 1}, 0, rb * n, w};
+        plm_tensor tt = {"legacy.weight", types[t], 2, {k, n, 1, 1}, 0, rb * n, w, PLM_LAYOUT_ROWS};
         float x[9 * 96], y[9 * 5], y2[9 * 5], wd[96], rows[2 * 96];
         for (int i = 0; i < 9 * k; i++) x[i] = frand();
         for (int m = 1; m <= 9; m += 4) {
@@ -305,7 +305,7 @@ TEST(test_legacy_matmul_and_rows) {
     }
     /* Q5_K get_rows */
     uint8_t *w = random_k_rows(PLM_TYPE_Q5_K, 3, 512);
-    plm_tensor tk = {"q5k.weight", PLM_TYPE_Q5_K, 2, {512, 3, 1, 1}, 0, 3 * 352, w};
+    plm_tensor tk = {"q5k.weight", PLM_TYPE_Q5_K, 2, {512, 3, 1, 1}, 0, 3 * 352, w, PLM_LAYOUT_ROWS};
     float row[512], want[512];
     const int32_t id = 2;
     CHECK_EQ_INT(op_get_rows(row, &tk, &id, 1), PLM_OK);
@@ -340,7 +340,7 @@ TEST(test_simd_twins) {
     for (int t = 0; t < 3; t++)
         for (int m = 1; m <= 9; m += 4) {
             uint8_t *w = random_k_rows(KTYPES[t], 6, 768);
-            plm_tensor tt = {"k.weight", KTYPES[t], 2, {768, 6, 1, 1}, 0, plm_type_row_bytes(KTYPES[t], 768) * 6, w};
+            plm_tensor tt = {"k.weight", KTYPES[t], 2, {768, 6, 1, 1}, 0, plm_type_row_bytes(KTYPES[t], 768) * 6, w, PLM_LAYOUT_ROWS};
             float x[9 * 768], y0[9 * 6], y1[9 * 6];
             for (int i = 0; i < m * 768; i++) x[i] = frand();
             int prev = ops_use_simd(0);

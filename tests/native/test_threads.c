@@ -96,9 +96,9 @@ TEST(reconfigure) {
 /* ---------------------------------------------------- kernels vs thread count */
 
 static void matmul_with(int threads, int type, int n, int k, int m, float *y, const void *wdata,
-                        const float *x, const float *bias) {
+                        const float *x, const float *bias, int layout) {
     plm_threads_init(threads);
-    plm_tensor t = {"w", type, 2, {k, n, 1, 1}, 0, plm_type_row_bytes(type, k) * n, (void *)wdata};
+    plm_tensor t = {"w", type, 2, {k, n, 1, 1}, 0, plm_type_row_bytes(type, k) * n, (void *)wdata, layout};
     CHECK_EQ_INT(op_matmul(y, &t, bias, x, m, k), PLM_OK);
 }
 
@@ -115,13 +115,24 @@ TEST(matmul_identical_for_any_thread_count) {
             for (int i = 0; i < m * k; i++) x[i] = frand();
             for (int i = 0; i < n; i++) b[i] = frand();
             CHECK(plm_quantize(types[t], W, wq, n, k) > 0);
-            matmul_with(1, types[t], n, k, m, y1, wq, x, b);
-            for (int threads = 2; threads <= 4; threads++) {
-                matmul_with(threads, types[t], n, k, m, y, wq, x, b);
-                CHECK_MSG(!memcmp(y, y1, sizeof(float) * m * n), "%s n=%d k=%d m=%d: %d threads differ from 1",
+            /* the same matrix repacked for the GEMM (Q8_0 / Q4_0): the same bits */
+            const size_t bytes = plm_type_row_bytes(types[t], k) * n;
+            void *wp = malloc(bytes);
+            memcpy(wp, wq, bytes);
+            plm_tensor pt = {"w", types[t], 2, {k, n, 1, 1}, 0, bytes, wp, PLM_LAYOUT_ROWS};
+            CHECK_EQ_INT(plm_tensor_pack_for_matmul(&pt), PLM_OK);
+            matmul_with(1, types[t], n, k, m, y1, wq, x, b, PLM_LAYOUT_ROWS);
+            for (int threads = 1; threads <= 4; threads++) {
+                if (threads > 1) {
+                    matmul_with(threads, types[t], n, k, m, y, wq, x, b, PLM_LAYOUT_ROWS);
+                    CHECK_MSG(!memcmp(y, y1, sizeof(float) * m * n), "%s n=%d k=%d m=%d: %d threads differ from 1",
+                              plm_type_name(types[t]), n, k, m, threads);
+                }
+                matmul_with(threads, types[t], n, k, m, y, wp, x, b, pt.layout);
+                CHECK_MSG(!memcmp(y, y1, sizeof(float) * m * n), "%s n=%d k=%d m=%d: packed, %d threads differ",
                           plm_type_name(types[t]), n, k, m, threads);
             }
-            free(W), free(x), free(b), free(wq), free(y1), free(y);
+            free(W), free(x), free(b), free(wq), free(wp), free(y1), free(y);
         }
 }
 

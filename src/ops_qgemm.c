@@ -1,0 +1,457 @@
+/* ops_qgemm.c — the quantized GEMM: Q8_0 / Q4_0 weights x Q8_0 activations
+ * for any m (decode m = 1 and prefill / batches alike), three bit-identical
+ * variants: scalar (the reference), SIMD128 (i32x4.dot_i16x8_s) and relaxed
+ * SIMD (i32x4.relaxed_dot_i8x16_i7x16_add_s, compiled only when
+ * __wasm_relaxed_simd__ is defined).
+ *
+ * Weights are repacked once at load into 4-row panels (plm_tensor_pack_for_matmul,
+ * layout in ops.h): each 16-byte group holds 4 consecutive k of 4 rows, so the
+ * four i32 lanes of a dot product are four output rows, the activations are
+ * broadcast and no horizontal sums are needed. A tile is one panel x up to 4
+ * activation rows; per 32-block it forms each output's exact integer dot, then
+ * adds (float)isum * (d_w * d_x) to that output's float sum (ops.h's order),
+ * so every variant, m and thread split gives the same bits.
+ *
+ * Relaxed dots are deterministic only with the second operand in 0..127: the
+ * Q4_0 kernel uses the weight codes (0..15) there and subtracts 8 * sum(x) per
+ * block, exact integer arithmetic. (Q8_0 stays on SIMD128, see qgemm_range_relaxed.)
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "ops.h"
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#endif
+
+#define QP 4            /* rows per panel */
+#define PB_Q8 (QP * 34) /* panel-block bytes */
+#define PB_Q4 (QP * 18)
+
+static size_t al64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+static size_t panel_block_bytes(int type) { return type == PLM_TYPE_Q8_0 ? PB_Q8 : PB_Q4; }
+
+/* ------------------------------------------------------------ packing */
+
+/* Panel-block byte offset (from the start of the quants, after d[4]) and, for
+ * Q4_0, the nibble (0 low, 4 high) of element j (0..31) of row r (0..3). */
+static inline int q8_off(int r, int j) { return (j / 4) * 16 + r * 4 + j % 4; }
+static inline int q4_off(int r, int j) { return (j / 8) * 16 + r * 4 + j % 4; }
+static inline int q4_shift(int j) { return (j % 8) / 4 * 4; }
+
+/* Row-layout block of row r (0..3) from panel-block pb. */
+static void unpack_block(int type, const uint8_t *pb, int r, uint8_t *blk) {
+    memcpy(blk, pb + 2 * r, 2); /* d */
+    const uint8_t *q = pb + 2 * QP;
+    if (type == PLM_TYPE_Q8_0) {
+        for (int j = 0; j < 32; j++) blk[2 + j] = q[q8_off(r, j)];
+    } else { /* Q4_0: element j < 16 in the low nibble of qs[j], j >= 16 high of qs[j - 16] */
+        for (int j = 0; j < 16; j++) {
+            const int lo = q[q4_off(r, j)] >> q4_shift(j) & 15, hi = q[q4_off(r, j + 16)] >> q4_shift(j + 16) & 15;
+            blk[2 + j] = (uint8_t)(lo | hi << 4);
+        }
+    }
+}
+
+static void pack_block(int type, const uint8_t *const rows[QP], uint8_t *pb) {
+    uint8_t *q = pb + 2 * QP;
+    for (int r = 0; r < QP; r++) memcpy(pb + 2 * r, rows[r], 2);
+    if (type == PLM_TYPE_Q8_0) {
+        for (int r = 0; r < QP; r++)
+            for (int j = 0; j < 32; j++) q[q8_off(r, j)] = rows[r][2 + j];
+    } else {
+        memset(q, 0, 64);
+        for (int r = 0; r < QP; r++)
+            for (int j = 0; j < 32; j++) {
+                const int code = j < 16 ? rows[r][2 + j] & 15 : rows[r][2 + j - 16] >> 4;
+                q[q4_off(r, j)] |= (uint8_t)(code << q4_shift(j));
+            }
+    }
+}
+
+int plm_tensor_pack_for_matmul(plm_tensor *W) {
+    if (!W || !W->data || W->layout != PLM_LAYOUT_ROWS) return PLM_OK;
+    if (W->type != PLM_TYPE_Q8_0 && W->type != PLM_TYPE_Q4_0) return PLM_OK;
+    if (W->ne[0] <= 0 || W->ne[0] % 32 || W->ne[1] < QP || W->ne[2] != 1 || W->ne[3] != 1) return PLM_OK;
+    const size_t rb = plm_type_row_bytes(W->type, W->ne[0]), pbb = panel_block_bytes(W->type);
+    if (W->nbytes && W->nbytes < rb * (uint64_t)W->ne[1]) return PLM_OK; /* op_matmul reports it */
+    const int nb = (int)(W->ne[0] / 32);
+    uint8_t *tmp = plm_malloc_for(QP * rb, "matmul weight repacking");
+    if (!tmp) return PLM_E_NOMEM;
+    const int64_t np = W->ne[1] / QP;
+    for (int64_t p = 0; p < np; p++) {
+        uint8_t *dst = (uint8_t *)W->data + (size_t)p * QP * rb;
+        memcpy(tmp, dst, QP * rb);
+        for (int b = 0; b < nb; b++) {
+            const size_t bb = rb / nb;
+            const uint8_t *rows[QP];
+            for (int r = 0; r < QP; r++) rows[r] = tmp + r * rb + b * bb;
+            pack_block(W->type, rows, dst + (size_t)b * pbb);
+        }
+    }
+    free(tmp);
+    W->layout = PLM_LAYOUT_PANEL4;
+    return PLM_OK;
+}
+
+void qgemm_get_row(const plm_tensor *W, int64_t r, float *dst) {
+    const int k = (int)W->ne[0], nb = k / 32;
+    const size_t rb = plm_type_row_bytes(W->type, k);
+    const int64_t packed = W->layout == PLM_LAYOUT_PANEL4 ? W->ne[1] / QP * QP : 0;
+    const uint8_t *base = (const uint8_t *)W->data;
+    if (r >= packed) {
+        plm_dequantize_row(W->type, base + (size_t)r * rb, dst, k);
+        return;
+    }
+    const size_t pbb = panel_block_bytes(W->type);
+    const uint8_t *panel = base + (size_t)(r / QP) * QP * rb;
+    uint8_t blk[34];
+    for (int b = 0; b < nb; b++) {
+        unpack_block(W->type, panel + (size_t)b * pbb, (int)(r % QP), blk);
+        plm_dequantize_row(W->type, blk, dst + b * 32, 32);
+    }
+}
+
+/* ---------------------------------------------------------- activations */
+
+size_t qgemm_act_bytes(int variant, int type, int m, int k) {
+    const size_t nb = (size_t)k / 32;
+    size_t s = al64((size_t)m * nb * sizeof(block_q8_0));
+    if (variant != QGEMM_SCALAR) s += al64((size_t)m * nb * sizeof(float)) + al64((size_t)m * nb * sizeof(int32_t));
+    if (variant == QGEMM_SIMD) s += al64((size_t)m * k * sizeof(int16_t));
+    return s;
+}
+
+void qgemm_prepare_act(int variant, op_qmm_job *j, const float *x, uint8_t *s) {
+    const int m = j->m, k = j->k, nb = k / 32;
+    block_q8_0 *xq = (block_q8_0 *)s;
+    s += al64((size_t)m * nb * sizeof(block_q8_0));
+    for (int r = 0; r < m; r++) {
+#if PLM_HAVE_SIMD
+        if (variant != QGEMM_SCALAR)
+            quantize_row_q8_0_act_simd(x + (size_t)r * k, xq + (size_t)r * nb, k);
+        else
+#endif
+            quantize_row_q8_0_act_scalar(x + (size_t)r * k, xq + (size_t)r * nb, k);
+    }
+    j->xq = xq;
+    j->xw = NULL, j->xd = NULL, j->xs = NULL;
+    if (variant == QGEMM_SCALAR) return;
+    int16_t *xw = NULL;
+    float *xd = (float *)s;
+    s += al64((size_t)m * nb * sizeof(float));
+    if (variant == QGEMM_SIMD) {
+        xw = (int16_t *)s;
+        s += al64((size_t)m * k * sizeof(int16_t));
+    }
+    int32_t *xs = (int32_t *)s;
+    s += al64((size_t)m * nb * sizeof(int32_t));
+    for (size_t b = 0; b < (size_t)m * nb; b++) {
+        const int8_t *q = xq[b].qs;
+        int32_t sum = 0;
+        for (int i = 0; i < 32; i++) sum += q[i];
+        xs[b] = sum;
+        xd[b] = plm_fp16_to_fp32(xq[b].d);
+        if (xw)
+            for (int i = 0; i < 32; i++) xw[b * 32 + i] = q[i];
+    }
+    j->xw = xw, j->xd = xd, j->xs = xs;
+}
+
+/* ---------------------------------------------------------------- scalar */
+
+/* Exact integer dot of row r of panel-block pb with 32 activation quants. */
+static int32_t pdot_scalar(int type, const uint8_t *pb, int r, const int8_t *x) {
+    const uint8_t *q = pb + 2 * QP;
+    int32_t s = 0;
+    if (type == PLM_TYPE_Q8_0)
+        for (int j = 0; j < 32; j++) s += (int32_t)(int8_t)q[q8_off(r, j)] * x[j];
+    else
+        for (int j = 0; j < 32; j++) s += ((q[q4_off(r, j)] >> q4_shift(j) & 15) - 8) * x[j];
+    return s;
+}
+
+static float rd_h(const uint8_t *p) { return plm_fp16_to_fp32((plm_fp16)(p[0] | p[1] << 8)); }
+
+static float row_dot_scalar(const op_qmm_job *j, const uint8_t *w, const block_q8_0 *x) {
+    return j->type == PLM_TYPE_Q8_0 ? vec_dot_q8_0_q8_0_scalar((const block_q8_0 *)w, x, j->k)
+                                    : vec_dot_q4_0_q8_0_scalar((const block_q4_0 *)w, x, j->k);
+}
+
+void qgemm_range_scalar(const op_qmm_job *j, int c0, int c1) {
+    const int nb = j->k / 32;
+    const size_t pbb = panel_block_bytes(j->type);
+    int c = c0;
+    for (; c < c1 && c < j->n_panel_rows; c += QP) {
+        const uint8_t *panel = j->w + (size_t)c * j->w_row_bytes;
+        for (int t = 0; t < j->m; t++) {
+            const block_q8_0 *x = j->xq + (size_t)t * nb;
+            for (int r = 0; r < QP; r++) {
+                float s = 0.0f;
+                for (int b = 0; b < nb; b++) {
+                    const uint8_t *pb = panel + (size_t)b * pbb;
+                    const int32_t isum = pdot_scalar(j->type, pb, r, x[b].qs);
+                    s = s + (float)isum * (rd_h(pb + 2 * r) * plm_fp16_to_fp32(x[b].d));
+                }
+                if (j->bias) s += j->bias[c + r];
+                j->y[(size_t)t * j->n + c + r] = s;
+            }
+        }
+    }
+    for (; c < c1; c++) /* rows in the file's layout */
+        for (int t = 0; t < j->m; t++) {
+            float s = row_dot_scalar(j, j->w + (size_t)c * j->w_row_bytes, j->xq + (size_t)t * nb);
+            if (j->bias) s += j->bias[c];
+            j->y[(size_t)t * j->n + c] = s;
+        }
+}
+
+#if defined(__wasm_simd128__)
+/* ------------------------------------------------------------ SIMD128 */
+
+#define INLINE static inline __attribute__((always_inline))
+#define UNROLL _Pragma("clang loop unroll(full)")
+
+/* 4 fp16 scales -> float (exact for every finite value and Inf; NaN stays NaN):
+ * (h & 0x7fff) << 13 read as a float times 2^112 rebiases normals and turns
+ * subnormals into the right normal floats. */
+INLINE v128_t h2f4(const uint8_t *p) {
+    const v128_t h = wasm_u32x4_load16x4(p);
+    const v128_t em = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13);
+    v128_t f = wasm_f32x4_mul(em, wasm_f32x4_splat(0x1p112f));
+    const v128_t infnan = wasm_i32x4_eq(wasm_v128_and(h, wasm_i32x4_splat(0x7c00)), wasm_i32x4_splat(0x7c00));
+    f = wasm_v128_bitselect(wasm_v128_or(em, wasm_i32x4_splat(0x7f800000)), f, infnan);
+    return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16));
+}
+
+/* s = s + (float)isum * (d_w * d_x), 4 rows at once */
+INLINE v128_t chain(v128_t s, v128_t isum, v128_t dw, float dx) {
+    return wasm_f32x4_add(s, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dw, wasm_f32x4_splat(dx))));
+}
+
+INLINE void store_out(const op_qmm_job *j, int t, int c, v128_t s) {
+    if (j->bias) s = wasm_f32x4_add(s, wasm_v128_load(j->bias + c));
+    wasm_v128_store(j->y + (size_t)t * j->n + c, s);
+}
+
+/* One panel x TT activation rows (t0..): per 16-byte group (4 rows x 4 k),
+ * i16 weights (extend low: rows 0-1, high: rows 2-3) dotted with the 4
+ * activations broadcast as [x0 x1 x2 x3 x0 x1 x2 x3]: lanes = (row, k pair);
+ * the pairs are added once per block. */
+INLINE void panel_simd(const op_qmm_job *j, const uint8_t *panel, int c, int t0, const int TT, const int q8) {
+    const int nb = j->k / 32;
+    const int16_t *x[4];
+    const float *xd[4];
+    const int32_t *xs[4];
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        x[t] = j->xw + (size_t)(t0 + t) * j->k;
+        xd[t] = j->xd + (size_t)(t0 + t) * nb;
+        xs[t] = j->xs + (size_t)(t0 + t) * nb;
+    }
+    v128_t acc[4];
+    UNROLL
+    for (int t = 0; t < TT; t++) acc[t] = wasm_f32x4_splat(0.0f);
+    const size_t pbb = q8 ? PB_Q8 : PB_Q4;
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *pb = panel + (size_t)b * pbb, *q = pb + 2 * QP;
+        v128_t lo[4], hi[4];
+        UNROLL
+        for (int t = 0; t < TT; t++) lo[t] = hi[t] = wasm_i32x4_splat(0);
+        if (q8) {
+            UNROLL
+            for (int g = 0; g < 8; g++) {
+                const v128_t w = wasm_v128_load(q + 16 * g);
+                const v128_t wl = wasm_i16x8_extend_low_i8x16(w), wh = wasm_i16x8_extend_high_i8x16(w);
+                UNROLL
+                for (int t = 0; t < TT; t++) {
+                    const v128_t xv = wasm_v128_load64_splat(x[t] + 32 * b + 4 * g);
+                    lo[t] = wasm_i32x4_add(lo[t], wasm_i32x4_dot_i16x8(wl, xv));
+                    hi[t] = wasm_i32x4_add(hi[t], wasm_i32x4_dot_i16x8(wh, xv));
+                }
+            }
+        } else {
+            const v128_t m4 = wasm_i8x16_splat(0x0F);
+            UNROLL
+            for (int v = 0; v < 4; v++) {
+                const v128_t w = wasm_v128_load(q + 16 * v);
+                const v128_t n0 = wasm_v128_and(w, m4), n1 = wasm_u8x16_shr(w, 4);
+                const v128_t a0 = wasm_u16x8_extend_low_u8x16(n0), a1 = wasm_u16x8_extend_high_u8x16(n0);
+                const v128_t b0 = wasm_u16x8_extend_low_u8x16(n1), b1 = wasm_u16x8_extend_high_u8x16(n1);
+                UNROLL
+                for (int t = 0; t < TT; t++) {
+                    const v128_t x0 = wasm_v128_load64_splat(x[t] + 32 * b + 8 * v);
+                    const v128_t x1 = wasm_v128_load64_splat(x[t] + 32 * b + 8 * v + 4);
+                    lo[t] = wasm_i32x4_add(lo[t], wasm_i32x4_add(wasm_i32x4_dot_i16x8(a0, x0), wasm_i32x4_dot_i16x8(b0, x1)));
+                    hi[t] = wasm_i32x4_add(hi[t], wasm_i32x4_add(wasm_i32x4_dot_i16x8(a1, x0), wasm_i32x4_dot_i16x8(b1, x1)));
+                }
+            }
+        }
+        const v128_t dw = h2f4(pb);
+        UNROLL
+        for (int t = 0; t < TT; t++) {
+            v128_t isum = wasm_i32x4_add(wasm_i32x4_shuffle(lo[t], hi[t], 0, 2, 4, 6),
+                                         wasm_i32x4_shuffle(lo[t], hi[t], 1, 3, 5, 7));
+            if (!q8) isum = wasm_i32x4_sub(isum, wasm_i32x4_splat(8 * xs[t][b]));
+            acc[t] = chain(acc[t], isum, dw, xd[t][b]);
+        }
+    }
+    UNROLL
+    for (int t = 0; t < TT; t++) store_out(j, t0 + t, c, acc[t]);
+}
+
+static void panel_simd_q8(const op_qmm_job *j, const uint8_t *p, int c, int t0, int tt) {
+    switch (tt) {
+    case 4: panel_simd(j, p, c, t0, 4, 1); break;
+    case 3: panel_simd(j, p, c, t0, 3, 1); break;
+    case 2: panel_simd(j, p, c, t0, 2, 1); break;
+    default: panel_simd(j, p, c, t0, 1, 1); break;
+    }
+}
+
+static void panel_simd_q4(const op_qmm_job *j, const uint8_t *p, int c, int t0, int tt) {
+    switch (tt) {
+    case 4: panel_simd(j, p, c, t0, 4, 0); break;
+    case 3: panel_simd(j, p, c, t0, 3, 0); break;
+    case 2: panel_simd(j, p, c, t0, 2, 0); break;
+    default: panel_simd(j, p, c, t0, 1, 0); break;
+    }
+}
+
+/* Activation rows per tile (<= 4): 4 measured best in V8 (3 and 2 slower). */
+#ifndef QG_TT
+#define QG_TT 4
+#endif
+
+typedef void (*panel_fn)(const op_qmm_job *j, const uint8_t *p, int c, int t0, int tt);
+
+/* Activation rows in chunks that stay in L2 (~128 KB of the variant's
+ * activations); within a chunk each panel (k/32 panel-blocks, L1-resident)
+ * meets all the chunk's rows, 4 at a time. */
+static void panels(const op_qmm_job *j, int c0, int c1, panel_fn fn, size_t act_row_bytes,
+                   float (*row_dot)(const op_qmm_job *, const uint8_t *, const block_q8_0 *)) {
+    const int nb = j->k / 32;
+    const int cp = PLM_MIN(c1, j->n_panel_rows);
+    int chunk = (int)((128u << 10) / act_row_bytes) & ~3;
+    if (chunk < 4) chunk = 4;
+    for (int t0 = 0; t0 < j->m; t0 += chunk) {
+        const int t1 = PLM_MIN(j->m, t0 + chunk);
+        for (int c = c0; c < cp; c += QP) {
+            const uint8_t *panel = j->w + (size_t)c * j->w_row_bytes;
+            for (int t = t0; t < t1; t += QG_TT) fn(j, panel, c, t, PLM_MIN(QG_TT, t1 - t));
+        }
+    }
+    for (int c = PLM_MAX(c0, cp); c < c1; c++)
+        for (int t = 0; t < j->m; t++) {
+            float s = row_dot(j, j->w + (size_t)c * j->w_row_bytes, j->xq + (size_t)t * nb);
+            if (j->bias) s += j->bias[c];
+            j->y[(size_t)t * j->n + c] = s;
+        }
+}
+
+static float row_dot_simd(const op_qmm_job *j, const uint8_t *w, const block_q8_0 *x) {
+    return j->type == PLM_TYPE_Q8_0 ? vec_dot_q8_0_q8_0_simd((const block_q8_0 *)w, x, j->k)
+                                    : vec_dot_q4_0_q8_0_simd((const block_q4_0 *)w, x, j->k);
+}
+
+void qgemm_range_simd(const op_qmm_job *j, int c0, int c1) {
+    panels(j, c0, c1, j->type == PLM_TYPE_Q8_0 ? panel_simd_q8 : panel_simd_q4, (size_t)j->k * sizeof(int16_t),
+           row_dot_simd);
+}
+
+#if defined(__wasm_relaxed_simd__)
+/* ------------------------------------------------------- relaxed SIMD */
+
+#if __has_builtin(__builtin_wasm_relaxed_dot_i8x16_i7x16_add_s_i32x4)
+#define RDOT(a, b, c) \
+    ((v128_t)__builtin_wasm_relaxed_dot_i8x16_i7x16_add_s_i32x4((__i8x16)(a), (__i8x16)(b), (__i32x4)(c)))
+#else
+#define RDOT(a, b, c) wasm_i32x4_relaxed_dot_i8x16_i7x16_add(a, b, c)
+#endif
+
+/* Whether this engine's i32x4.relaxed_dot_i8x16_i7x16_add_s computes the exact
+ * sum the kernels rely on (second operand within 0..127): Node 20's V8 (11.3,
+ * behind --experimental-wasm-relaxed-simd) returns twice the dot product and
+ * drops the accumulator. Checked once on a few vectors (from volatile memory,
+ * so not folded at compile time); when wrong, op_matmul uses the SIMD128 kernels. */
+int qgemm_relaxed_ok(void) {
+    static int state; /* 0 unknown, 1 ok, -1 broken */
+    if (state) return state > 0;
+    static volatile int8_t a[16] = {-128, 127, -1, 5, 3, -77, 100, -100, 0, 1, -2, 64, -127, 126, 9, -9};
+    static volatile int8_t b[16] = {127, 127, 3, 0, 15, 1, 64, 99, 5, 126, 0, 127, 127, 2, 33, 44};
+    static volatile int32_t c[4] = {1000, -7, 123456789, -40000};
+    int8_t av[16], bv[16];
+    int32_t cv[4], r[4];
+    for (int i = 0; i < 16; i++) av[i] = a[i], bv[i] = b[i];
+    for (int i = 0; i < 4; i++) cv[i] = c[i];
+    wasm_v128_store(r, RDOT(wasm_v128_load(av), wasm_v128_load(bv), wasm_v128_load(cv)));
+    int ok = 1;
+    for (int l = 0; l < 4; l++) {
+        int32_t want = cv[l];
+        for (int i = 4 * l; i < 4 * l + 4; i++) want += av[i] * bv[i];
+        ok &= r[l] == want;
+    }
+    state = ok ? 1 : -1;
+    return ok;
+}
+
+/* Q4_0: one panel x TT rows; lanes = rows directly (4 bytes of a row per lane);
+ * activations signed, weight codes (0..15) as the 7-bit operand. */
+INLINE void panel_relaxed(const op_qmm_job *j, const uint8_t *panel, int c, int t0, const int TT) {
+    const int nb = j->k / 32;
+    const block_q8_0 *xq[4];
+    const int32_t *xs[4];
+    const float *xd[4];
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        xq[t] = j->xq + (size_t)(t0 + t) * nb;
+        xd[t] = j->xd + (size_t)(t0 + t) * nb;
+        xs[t] = j->xs + (size_t)(t0 + t) * nb;
+    }
+    v128_t acc[4];
+    UNROLL
+    for (int t = 0; t < TT; t++) acc[t] = wasm_f32x4_splat(0.0f);
+    const v128_t m4 = wasm_i8x16_splat(0x0F);
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *pb = panel + (size_t)b * PB_Q4, *q = pb + 2 * QP;
+        v128_t isum[4];
+        UNROLL
+        for (int t = 0; t < TT; t++) isum[t] = wasm_i32x4_splat(-8 * xs[t][b]);
+        UNROLL
+        for (int v = 0; v < 4; v++) {
+            const v128_t w = wasm_v128_load(q + 16 * v);
+            const v128_t n0 = wasm_v128_and(w, m4), n1 = wasm_u8x16_shr(w, 4);
+            UNROLL
+            for (int t = 0; t < TT; t++) {
+                isum[t] = RDOT(wasm_v128_load32_splat(xq[t][b].qs + 8 * v), n0, isum[t]);
+                isum[t] = RDOT(wasm_v128_load32_splat(xq[t][b].qs + 8 * v + 4), n1, isum[t]);
+            }
+        }
+        const v128_t dw = h2f4(pb);
+        UNROLL
+        for (int t = 0; t < TT; t++) acc[t] = chain(acc[t], isum[t], dw, xd[t][b]);
+    }
+    UNROLL
+    for (int t = 0; t < TT; t++) store_out(j, t0 + t, c, acc[t]);
+}
+
+static void panel_relaxed_q4(const op_qmm_job *j, const uint8_t *p, int c, int t0, int tt) {
+    switch (tt) {
+    case 4: panel_relaxed(j, p, c, t0, 4); break;
+    case 3: panel_relaxed(j, p, c, t0, 3); break;
+    case 2: panel_relaxed(j, p, c, t0, 2); break;
+    default: panel_relaxed(j, p, c, t0, 1); break;
+    }
+}
+
+/* Q4_0 only: for Q8_0 (weights and activations both 8-bit) the 7-bit operand needs
+ * the activations split in two (q + 128 = 16*hi + lo: two relaxed dots per 16
+ * bytes); in V8 on x64 that measured 0.82-0.89x of the SIMD128 kernel (Chromium 156,
+ * one- and two-panel tiles), so op_matmul runs Q8_0 on the SIMD128 kernel. */
+void qgemm_range_relaxed(const op_qmm_job *j, int c0, int c1) {
+    panels(j, c0, c1, panel_relaxed_q4, (size_t)j->k * 34 / 32, row_dot_simd);
+}
+#endif /* __wasm_relaxed_simd__ */
+#endif /* __wasm_simd128__ */
