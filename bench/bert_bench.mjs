@@ -15,13 +15,14 @@
 // for 1 thread (plm-simd.wasm) and 2 threads (plm-simd-mt.wasm). Random weights make the
 // vectors meaningless; the work per sentence is the real model's.
 //
-//   node bench/bert_bench.mjs [--models base,minilm] [--types F16,Q8_0] [--threads 1,2]
+//   node bench/bert_bench.mjs [--models base,minilm] [--types F16,Q8_0] [--threads 1,2] [--build simd,relaxed]
 //                             [--lengths 32,128] [--seconds 2] [--keep] [--dir DIR]
 
 import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import '../js/cli/relaxed.js';
 import { BERT } from '../js/node.js';
 import { GGUFWriter } from '../js/convert/gguf-writer.js';
 import { readGGUF } from '../js/convert/gguf-reader.js';
@@ -43,6 +44,9 @@ const N_CTX = 512;
 const SELECTED = opt('models', 'base,minilm').split(',');
 const TYPES = opt('types', 'F16,Q8_0').split(',');
 const THREADS = opt('threads', '1,2').split(',').map(Number);
+// --build simd,relaxed: build families compared back to back (-mt twin for threads > 1; default: the runtime's choice)
+const FAMILIES = opt('build', '').split(',').filter(Boolean);
+const buildFor = (family, threads) => (!family ? undefined : family === 'scalar' || threads === 1 ? family : `${family}-mt`);
 const LENGTHS = opt('lengths', '32,128').split(',').map(Number);
 const SECONDS = Number(opt('seconds', '2'));
 const DIR = opt('dir', join(tmpdir(), 'plm-bench'));
@@ -171,11 +175,11 @@ async function main() {
   console.log(`BERT.embed sentences/s (mean pooling, normalized); ${N_SENT} sentences per measurement, repeated for >= ${SECONDS} s (at least once)`);
   console.log('wall = sentences per second of elapsed time; cpu = per second of process CPU time (all threads),');
   console.log('which the other processes on a shared machine do not inflate');
-  console.log('model              type  threads  tokens   batch 1 wall / cpu    batch 8 wall / cpu    batch 8 / batch 1 (cpu)');
+  console.log('model              type  build       threads  tokens   batch 1 wall / cpu    batch 8 wall / cpu    batch 8 / batch 1 (cpu)');
   const rate = (ms) => ((N_SENT * 1000) / ms).toFixed(1).padStart(7);
   for (const { hp, type, path } of files) {
-    for (const threads of THREADS) {
-      const bert = await BERT.load(path, { threads });
+    for (const threads of THREADS) for (const family of FAMILIES.length ? FAMILIES : ['']) {
+      const bert = await BERT.load(path, { threads, build: buildFor(family, threads) });
       try {
         for (const n of LENGTHS) {
           const sents = sentences(n, n);
@@ -185,7 +189,7 @@ async function main() {
           });
           const eight = await timeIt(() => bert.embed(sents));
           console.log(
-            `${hp.name.padEnd(18)} ${type.padEnd(5)} ${String(bert.engine.threads).padStart(7)}  ${String(n).padStart(6)}   ${rate(one.wall)} / ${rate(one.cpu)}    ${rate(eight.wall)} / ${rate(eight.cpu)}    ${(one.cpu / eight.cpu).toFixed(2)}x`,
+            `${hp.name.padEnd(18)} ${type.padEnd(5)} ${bert.engine.build.padEnd(10)} ${String(bert.engine.threads).padStart(7)}  ${String(n).padStart(6)}   ${rate(one.wall)} / ${rate(one.cpu)}    ${rate(eight.wall)} / ${rate(eight.cpu)}    ${(one.cpu / eight.cpu).toFixed(2)}x`,
           );
         }
       } finally {

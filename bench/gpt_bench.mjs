@@ -13,13 +13,18 @@
 //        the same process, and the ratio decode GB/s / read-loop GB/s.
 // Random weights make the output meaningless; the work per token is the real model's.
 //
-//   node bench/gpt_bench.mjs [--types Q8_0,Q4_0] [--threads 1,2] [--keep] [--dir DIR]
+//   node bench/gpt_bench.mjs [--types Q8_0,Q4_0] [--threads 1,2] [--build simd,relaxed] [--keep] [--dir DIR]
+//
+// --build: the build families to compare (each run right after the other per type and thread count;
+// the -mt twin for threads > 1; default: the one the runtime chooses). Relaxed SIMD on Node 20 is
+// enabled by ../js/cli/relaxed.js.
 
 import { statSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import '../js/cli/relaxed.js';
 import { GPT, Engine } from '../js/node.js';
 import { GGUFWriter, readGGUF, Quantizer } from '../js/convert/index.js';
 
@@ -31,6 +36,8 @@ const opt = (name, def) => {
 };
 const TYPES = opt('types', 'Q8_0,Q4_0').split(',');
 const THREADS = opt('threads', '1,2').split(',').map(Number);
+const FAMILIES = opt('build', '').split(',').filter(Boolean);
+const buildFor = (family, threads) => (!family ? undefined : family === 'scalar' || threads === 1 ? family : `${family}-mt`);
 const DIR = opt('dir', join(tmpdir(), 'plm-bench'));
 const KEEP = args.includes('--keep');
 
@@ -201,8 +208,8 @@ async function readBandwidth(bytes, nThreads) {
 
 // ------------------------------------------------------------------ decoding
 
-async function benchModel(path, threads) {
-  const engine = await Engine.create({ threads });
+async function benchModel(path, threads, build) {
+  const engine = await Engine.create({ threads, build });
   const gpt = await GPT.load(path, { engine, contextLength: N_PROMPT + N_DECODE + 8 });
   const { fn } = engine;
   try {
@@ -248,18 +255,24 @@ async function main() {
     const { weightBytes, fileBytes } = await writeModel(path, type, quantizer);
     console.log(`${type}: wrote ${path} (${(fileBytes / 1e6).toFixed(1)} MB, ${(weightBytes / 1e6).toFixed(1)} MB of matmul weights read per token) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     for (const threads of THREADS) {
-      const r = await benchModel(path, threads);
-      bwCache[threads] ??= await readBandwidth(Math.min(weightBytes, 512e6), threads);
-      const gbs = (weightBytes * r.decodeTps) / 1e9;
-      rows.push({ type, threads: r.threads, build: r.build, prefill: r.prefillTps, decode: r.decodeTps, gbs, bw: bwCache[threads] });
+      let first = null;
+      for (const family of FAMILIES.length ? FAMILIES : ['']) {
+        const r = await benchModel(path, threads, buildFor(family, threads));
+        bwCache[threads] ??= await readBandwidth(Math.min(weightBytes, 512e6), threads);
+        const gbs = (weightBytes * r.decodeTps) / 1e9;
+        first ??= r;
+        rows.push({ type, threads: r.threads, build: r.build, prefill: r.prefillTps, decode: r.decodeTps, gbs, bw: bwCache[threads],
+          vs: first === r ? '' : `${(r.prefillTps / first.prefillTps).toFixed(2)}x / ${(r.decodeTps / first.decodeTps).toFixed(2)}x` });
+      }
     }
     if (!KEEP) rmSync(path, { force: true });
   }
   quantizer.dispose();
-  console.log('\n| weights | threads | build | prompt tok/s | decode tok/s | weight GB/s | read loop GB/s | ratio |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  const vsHead = FAMILIES.length > 1 ? ` prompt / decode vs ${FAMILIES[0]} |` : '';
+  console.log(`\n| weights | threads | build | prompt tok/s | decode tok/s | weight GB/s | read loop GB/s | ratio |${vsHead}`);
+  console.log(`|---|---|---|---|---|---|---|---|${vsHead ? '---|' : ''}`);
   for (const r of rows)
-    console.log(`| ${r.type} | ${r.threads} | ${r.build} | ${r.prefill.toFixed(1)} | ${r.decode.toFixed(2)} | ${r.gbs.toFixed(2)} | ${r.bw.toFixed(2)} | ${(r.gbs / r.bw).toFixed(2)} |`);
+    console.log(`| ${r.type} | ${r.threads} | ${r.build} | ${r.prefill.toFixed(1)} | ${r.decode.toFixed(2)} | ${r.gbs.toFixed(2)} | ${r.bw.toFixed(2)} | ${(r.gbs / r.bw).toFixed(2)} |${vsHead ? ` ${r.vs} |` : ''}`);
 }
 
 main().catch((e) => {

@@ -1,6 +1,8 @@
 // ops_bench.mjs — matmul kernel microbenchmarks on the dist/ WebAssembly builds.
 //
 //   node bench/ops_bench.mjs [--quick] [--full] [--wall] [--builds=simd,scalar,mt] [--types=f32,f16,q8_0,q4_0] (also q4_K,q5_K,q6_K,q4_1,q5_0,q5_1)
+//   node bench/ops_bench.mjs --builds=simd,relaxed    simd vs relaxed SIMD, interleaved per shape, with ratios
+//                                                     and whether the outputs are identical (also: relaxed-mt)
 //
 // Instantiates dist/plm-simd.wasm, dist/plm.wasm and dist/plm-simd-mt.wasm
 // directly (standalone modules; the mt build gets a shared memory and
@@ -14,6 +16,7 @@
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
+import '../js/cli/relaxed.js'; // relaxed SIMD on Node 20
 
 const args = new Map(process.argv.slice(2).map((a) => { const [k, v] = a.replace(/^--/, '').split('='); return [k, v ?? true]; }));
 const quick = args.has('quick');
@@ -159,10 +162,10 @@ async function singleBuild(label, file) {
   core.close();
 }
 
-async function threadScaling() {
+async function threadScaling(build = 'simd-mt') {
   useCpu = false; // several threads: wall-clock time
-  const core = await load('plm-simd-mt.wasm', { threads: 2 });
-  console.log(`\n## simd-mt (plm-simd-mt.wasm): 1 vs 2 threads (${core.fn.plm_threads_started()} worker started)`);
+  const core = await load(`plm-${build}.wasm`, { threads: 2 });
+  console.log(`\n## ${build} (plm-${build}.wasm): 1 vs 2 threads (${core.fn.plm_threads_started()} worker started)`);
   console.log('wall: wall-clock speedup (needs 2 idle cores); cpu est.: 2 x CPU-time(1T) / CPU-time(2T), the speedup');
   console.log('idle cores would give if the 2-thread run only adds its measured overhead (spinning, sync) to the work');
   const bw1 = memBandwidth(core);
@@ -182,8 +185,27 @@ async function threadScaling() {
   core.close();
 }
 
+/** simd vs relaxed, interleaved per case: the same matmul on both modules back to back. */
+async function compareRelaxed() {
+  const simd = await load('plm-simd.wasm'), relaxed = await load('plm-relaxed.wasm');
+  console.log(`\n## simd (plm-simd.wasm) vs relaxed (plm-relaxed.wasm), 1 thread, interleaved [${useCpu ? 'per CPU-second' : 'wall clock'}]`);
+  row([['type', 5], ['n x k', 11], ['m', 4], ['simd GFLOP/s', 12], ['relaxed GFLOP/s', 15], ['relaxed/simd', 12], ['same output', 12]]);
+  for (const type of types)
+    for (const [n, k] of quick ? [SHAPES[1], SHAPES[3]] : SHAPES)
+      for (const m of [1, 128]) {
+        const a = benchMatmul(simd, type, n, k, m), b = benchMatmul(relaxed, type, n, k, m);
+        row([[type, 5], [`${n}x${k}`, 11], [m, 4], [a.gflops.toFixed(2), 12], [b.gflops.toFixed(2), 15], [(b.gflops / a.gflops).toFixed(2) + 'x', 12],
+          [a.checksum === b.checksum ? 'yes' : `NO ${a.checksum} ${b.checksum}`, 12]]);
+      }
+  simd.close();
+  relaxed.close();
+}
+
 console.log(`ops_bench: node ${process.version}, ${new Date().toISOString()}`);
-if (builds.includes('simd')) await singleBuild('simd', 'plm-simd.wasm');
+if (builds.includes('simd') && builds.includes('relaxed')) await compareRelaxed();
+else if (builds.includes('relaxed')) await singleBuild('relaxed', 'plm-relaxed.wasm');
+if (builds.includes('simd') && !builds.includes('relaxed')) await singleBuild('simd', 'plm-simd.wasm');
 if (builds.includes('scalar')) await singleBuild('scalar', 'plm.wasm');
 if (builds.includes('mt')) await threadScaling();
+if (builds.includes('relaxed-mt')) await threadScaling('relaxed-mt');
 process.exit(0);
