@@ -52,6 +52,7 @@ function(plm_relaxed_objects tag out)
     set(obj ${CMAKE_BINARY_DIR}/relaxed/${tag}/${name}.o)
     add_custom_command(
       OUTPUT ${obj}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/relaxed/${tag}
       COMMAND ${PLM_RELAXED_CC} ${A_FLAGS} -MD -MF ${obj}.d -c ${src} -o ${obj}
       DEPENDS ${src}
       DEPFILE ${obj}.d
