@@ -97,3 +97,24 @@ test('T5 logits, greedy and beam outputs are bit-identical on the SIMD and relax
     }
   }
 });
+
+test('a missing relaxed file: the chosen build falls back to its SIMD twin and says why; a forced one fails', opts, async () => {
+  const { mkdtempSync, copyFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { pathToFileURL } = await import('node:url');
+  const dir = mkdtempSync(join(tmpdir(), 'plm-dist-'));
+  try {
+    for (const f of ['plm-simd.wasm', 'plm-simd-mt.wasm']) copyFileSync(join(ROOT, 'dist', f), join(dir, f));
+    const wasmBaseUrl = pathToFileURL(dir + '/');
+    const e = await Engine.create({ threads: 1, wasmBaseUrl });
+    try {
+      assert.equal(e.build, 'simd');
+      assert.match(e.threadsFallback, /relaxed-SIMD build unavailable.*plm-relaxed\.wasm/);
+    } finally {
+      e.dispose();
+    }
+    await assert.rejects(Engine.create({ build: 'relaxed', wasmBaseUrl }), /plm-relaxed\.wasm/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
