@@ -25,6 +25,7 @@ import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import '../js/cli/relaxed.js';
 import { BERT } from '../js/node.js';
 import { GGUFWriter } from '../js/convert/gguf-writer.js';
 import { readGGUF } from '../js/convert/gguf-reader.js';

@@ -4,6 +4,7 @@
 // add a command by adding a line to COMMANDS.
 
 import { parseArgs } from 'node:util';
+import './cli/relaxed.js'; // the relaxed-SIMD build on Node 20 too
 
 const COMMANDS = {
   generate: () => import('./cli/generate.js'),

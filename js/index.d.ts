@@ -62,14 +62,19 @@ export interface LoadProgress {
   phase: 'download' | 'parse' | 'ready';
 }
 
-export type Build = 'scalar' | 'simd' | 'simd-mt';
+/**
+ * The wasm builds: scalar; SIMD128; SIMD128 + shared-memory threads; the same two with relaxed SIMD
+ * (chosen first where the engine has it: Chromium, Firefox, Node >= 22; Node 20 with
+ * --experimental-wasm-relaxed-simd).
+ */
+export type Build = 'scalar' | 'simd' | 'simd-mt' | 'relaxed' | 'relaxed-mt';
 
 export interface EngineOptions {
   /** Threads for the kernels. Default: hardware concurrency. 1 selects the single-thread SIMD build. */
   threads?: number;
   /** Force a build (tests, benchmarks). Default: chosen from threads and the engine's features. */
   build?: Build;
-  /** Base URL of plm.wasm / plm-simd.wasm / plm-simd-mt.wasm (default: the package's dist/). */
+  /** Base URL of plm.wasm / plm-simd.wasm / plm-simd-mt.wasm / plm-relaxed.wasm / plm-relaxed-mt.wasm (default: the package's dist/). */
   wasmBaseUrl?: string | URL;
   /** Where C's stdout / stderr lines go (default console.log / console.error). */
   log?: (line: string) => void;
@@ -220,7 +225,7 @@ export interface Runtime {
   worker: boolean;
   build: Build;
   threads: number;
-  /** Why fewer threads than requested run (e.g. a page that is not cross-origin isolated), or null. */
+  /** Why fewer threads than requested run (e.g. a page that is not cross-origin isolated), or why the relaxed-SIMD build could not be loaded; or null. */
   fallback: string | null;
 }
 
@@ -532,6 +537,8 @@ export declare class Engine {
 
 export interface Features {
   simd: boolean;
+  /** WebAssembly relaxed SIMD (i32x4.relaxed_dot_i8x16_i7x16_add_s validates). */
+  relaxedSimd: boolean;
   threads: boolean;
   hardwareConcurrency: number;
 }

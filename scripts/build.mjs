@@ -13,6 +13,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RELAXED_PROBE } from '../js/core/runtime.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -45,14 +46,25 @@ const TOOLS = [
 ];
 // Only for npm test: headless Chromium (browser tests); clang + libFuzzer (the fuzz smoke run).
 const TEST_TOOLS = [['chromium', 'chromium'], ['clang', 'clang']];
+// The relaxed-SIMD builds (cmake/relaxed.cmake; skipped with a warning when missing): clang-19 and
+// wasm-ld-19; their C test programs also need wasi-libc and clang-19's wasm32 compiler-rt.
+const RELAXED_TOOLS = [
+  ['clang-19', 'clang-19'],
+  ['wasm-ld-19', 'lld-19'],
+];
+const RELAXED_FILES = [
+  ['/usr/lib/wasm32-wasi/libc.a', 'wasi-libc'],
+  ['/usr/lib/llvm-19/lib/clang/19/lib/wasi/libclang_rt.builtins-wasm32.a', 'libclang-rt-19-dev-wasm32'],
+];
 
 function setup() {
-  const tools = flag('--test') ? [...TOOLS, ...TEST_TOOLS] : TOOLS;
+  const tools = flag('--test') ? [...TOOLS, ...RELAXED_TOOLS, ...TEST_TOOLS] : [...TOOLS, ...RELAXED_TOOLS];
   const missing = tools.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
   if (!existsSync('/usr/include/stdio.h')) missing.push('libc6-dev');
   // libFuzzer's runtime (clang only recommends it)
   if (flag('--test') && spawnSync('sh', ['-c', 'ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a'], { stdio: 'ignore' }).status !== 0)
     missing.push('libclang-rt-14-dev');
+  for (const [file, pkg] of RELAXED_FILES) if (!existsSync(file)) missing.push(pkg);
   if (missing.length) installPackages(missing);
   // devDependencies (typescript, for the type-check test)
   if (!existsSync(join(root, 'node_modules', 'typescript'))) run('npm', ['ci', '--no-audit', '--no-fund']);
@@ -85,6 +97,8 @@ function buildWasm() {
   checkTools(['cmake', 'emcmake']);
   // configure once (emcmake is slow to start); later builds re-run cmake automatically when needed
   if (!existsSync(join(root, 'build-wasm', 'CMakeCache.txt'))) run('emcmake', ['cmake', '-S', '.', '-B', 'build-wasm']);
+  else if (RELAXED_TOOLS.every(([cmd]) => has(cmd)) && !existsSync(join(root, 'dist', 'plm-relaxed.wasm')))
+    run('cmake', ['build-wasm']); // clang-19 installed since the first configure: find it
   run('cmake', ['--build', 'build-wasm', '-j', String(jobs)]);
 }
 
@@ -103,10 +117,12 @@ function testAll({ native, wasm }) {
     // Node tests, headless Chromium tests (tests/browser: Debian's chromium + playwright-core),
     // and the npm package test (tests/package: pack, install, Node + a Vite-built page)
     const files = [...testFiles('js'), ...testFiles('browser'), ...testFiles('package')];
-    // every test must run: a missing browser or bundler fails instead of skipping
+    // every test must run: a missing browser, bundler or relaxed-SIMD build fails instead of skipping.
+    // Node 20 runs relaxed SIMD behind a flag (on by default from Node 22); the test processes inherit it.
+    const relaxedFlag = WebAssembly.validate(RELAXED_PROBE) ? [] : ['--experimental-wasm-relaxed-simd'];
     if (files.length)
-      run(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=1', ...files], {
-        env: { ...env, PLM_REQUIRE_BROWSER: '1' },
+      run(process.execPath, [...relaxedFlag, '--test', '--test-reporter=spec', '--test-concurrency=1', ...files], {
+        env: { ...env, PLM_REQUIRE_BROWSER: '1', PLM_REQUIRE_RELAXED: '1' },
       });
   }
 }

@@ -19,6 +19,9 @@ int plm_build_features(void) {
 #if defined(PLM_WASM_THREADS) || !defined(__wasm__)
     f |= 2; /* native builds always have pthreads */
 #endif
+#if defined(__wasm_relaxed_simd__)
+    f |= 4;
+#endif
     return f;
 }
 

@@ -89,6 +89,8 @@ double plm_heap_used(void) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
     struct mallinfo2 mi = mallinfo2();
     return (double)mi.uordblks + (double)mi.hblkhd;
+#elif defined(__wasi__)
+    return -1; /* wasi-libc has no mallinfo (only the C test programs of the relaxed build use it) */
 #else
     struct mallinfo mi = mallinfo();
     return (double)(unsigned)mi.uordblks;

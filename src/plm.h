@@ -46,7 +46,7 @@ PLM_API int plm_errcode(void);
 PLM_API void plm_clear_error(void);
 
 PLM_API const char *plm_version(void);
-/* Bit set: 1 = SIMD128 kernels, 2 = shared-memory threads. */
+/* Bit set: 1 = SIMD128 kernels, 2 = shared-memory threads, 4 = relaxed-SIMD kernels compiled in. */
 PLM_API int plm_build_features(void);
 
 /* Memory for the JS side's arguments and results. */

@@ -181,7 +181,7 @@ function showRuntime(rt) {
   const f = detectFeatures();
   const iso = globalThis.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated';
   const el = $('#runtime');
-  el.textContent = rt ? `${runtimeText(rt)} · ${iso}` : `WebAssembly SIMD ${f.simd ? 'yes' : 'no'} · threads ${f.threads ? `yes (${f.hardwareConcurrency} cores)` : 'no'} · ${iso}`;
+  el.textContent = rt ? `${runtimeText(rt)} · ${iso}` : `WebAssembly SIMD ${f.simd ? 'yes' : 'no'} · relaxed SIMD ${f.relaxedSimd ? 'yes' : 'no'} · threads ${f.threads ? `yes (${f.hardwareConcurrency} cores)` : 'no'} · ${iso}`;
   el.dataset.threads = rt?.threads ?? '';
 }
 showRuntime(null);

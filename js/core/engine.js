@@ -3,7 +3,7 @@
 // (strings in and out of wasm memory, scoped allocations, error checking).
 
 import { makeImports, readBytes } from './imports.js';
-import { chooseBuild, compileBuild } from './runtime.js';
+import { chooseBuild, compileBuild, isThreaded, simdTwin } from './runtime.js';
 import { platform } from './platform.js';
 
 const PAGE = 65536;
@@ -44,14 +44,23 @@ const decoder = new TextDecoder();
 export class Engine {
   /**
    * Instantiate the core. Options: threads (default: hardware concurrency;
-   * 1 = single-thread build), build ('scalar' | 'simd' | 'simd-mt'),
+   * 1 = single-thread build), build ('scalar' | 'simd' | 'simd-mt' | 'relaxed' | 'relaxed-mt'),
    * wasmBaseUrl (where plm*.wasm live; default: dist/ of this package).
    */
   static async create(options = {}) {
-    const { build, threads, fallback } = chooseBuild(options);
-    const module = await compileBuild(build, options.wasmBaseUrl);
+    let { build, threads, fallback } = chooseBuild(options);
+    let module;
+    try {
+      module = await compileBuild(build, options.wasmBaseUrl);
+    } catch (e) {
+      // a chosen (not forced) relaxed build whose file is missing (built without clang-19): its SIMD twin
+      if (options.build !== undefined || !simdTwin(build)) throw e;
+      build = simdTwin(build);
+      module = await compileBuild(build, options.wasmBaseUrl);
+      fallback ??= `relaxed-SIMD build unavailable (${e.message})`;
+    }
     let memory;
-    if (build === 'simd-mt') {
+    if (isThreaded(build)) {
       let lastError;
       for (const maximum of MAX_PAGES) {
         try {
@@ -116,7 +125,7 @@ export class Engine {
     this.threads = this.fn.plm_threads_get ? this.fn.plm_threads_get() : n;
   }
 
-  /** WebAssembly.Memory of this instance (shared for the simd-mt build). */
+  /** WebAssembly.Memory of this instance (shared for the -mt builds). */
   get memory() {
     return this.#memory;
   }

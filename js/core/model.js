@@ -113,7 +113,7 @@ export class ModelBase {
     return this.#disposed;
   }
 
-  /** Where the model runs: { worker, build ('scalar' | 'simd' | 'simd-mt'), threads, fallback (why fewer threads, or null) }. */
+  /** Where the model runs: { worker, build ('scalar' | 'simd' | 'simd-mt' | 'relaxed' | 'relaxed-mt'), threads, fallback (why fewer threads or no relaxed SIMD, or null) }. */
   get runtime() {
     const e = this.engine;
     return { worker: false, build: e.build, threads: e.threads, fallback: e.threadsFallback ?? null };

@@ -7,7 +7,13 @@
 
 import { crossOriginWorker } from './cross-origin.js';
 
-export const WASM_FILES = { scalar: 'plm.wasm', simd: 'plm-simd.wasm', 'simd-mt': 'plm-simd-mt.wasm' };
+export const WASM_FILES = {
+  scalar: 'plm.wasm',
+  simd: 'plm-simd.wasm',
+  'simd-mt': 'plm-simd-mt.wasm',
+  relaxed: 'plm-relaxed.wasm',
+  'relaxed-mt': 'plm-relaxed-mt.wasm',
+};
 const POOL_WORKER = './worker-browser.js';
 
 let yieldChannel = null;
@@ -81,6 +87,8 @@ export const platform = {
   /** URL of a build's .wasm file. Literal `new URL('…', import.meta.url)` so bundlers pick the files up. */
   wasmUrl(build, base) {
     if (base) return new URL(WASM_FILES[build], base);
+    if (build === 'relaxed-mt') return new URL('../../dist/plm-relaxed-mt.wasm', import.meta.url);
+    if (build === 'relaxed') return new URL('../../dist/plm-relaxed.wasm', import.meta.url);
     if (build === 'simd-mt') return new URL('../../dist/plm-simd-mt.wasm', import.meta.url);
     if (build === 'simd') return new URL('../../dist/plm-simd.wasm', import.meta.url);
     return new URL('../../dist/plm.wasm', import.meta.url);

@@ -1,8 +1,9 @@
-// The three wasm builds (scalar, SIMD, SIMD + 2 threads) agree: same greedy
-// tokens, logits within float32 rounding of each other.
+// The wasm builds (scalar, SIMD, SIMD + 2 threads) agree: same greedy tokens, logits within
+// float32 rounding of each other; the relaxed-SIMD builds (where the engine has relaxed SIMD:
+// Node 20 needs --experimental-wasm-relaxed-simd) give the SIMD build's results bit for bit.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { GPT, Engine } from 'plm-wasm';
+import { GPT, Engine, detectFeatures } from 'plm-wasm';
 import { GPT_FIXTURES, ggufPath, maxAbsDiff } from './helpers.mjs';
 
 const BUILDS = [
@@ -10,6 +11,8 @@ const BUILDS = [
   { build: 'simd', threads: 1 },
   { build: 'simd-mt', threads: 2 },
 ];
+const RELAXED = detectFeatures().relaxedSimd ? ['relaxed', 'relaxed-mt'] : [];
+BUILDS.push(...RELAXED.map((build) => ({ build, threads: build.endsWith('-mt') ? 2 : 1 })));
 const engines = {};
 before(async () => {
   for (const b of BUILDS) engines[b.build] = await Engine.create(b);
@@ -43,6 +46,10 @@ for (const f of GPT_FIXTURES) {
         const err = maxAbsDiff(results[b].logits, ref.logits);
         assert.ok(err <= (type === 'F32' ? 1e-4 : 1e-3), `${b} vs scalar logits: ${err}`);
       }
+      for (const b of RELAXED) {
+        assert.deepEqual(results[b].tokens, results.simd.tokens, `${b} vs simd`);
+        assert.ok(results[b].logits.every((v, i) => Object.is(v, results.simd.logits[i])), `${b} vs simd logits: not bit-identical`);
+      }
     });
   }
 }
@@ -52,7 +59,8 @@ test('threads: default = hardware concurrency', async () => {
   try {
     const { availableParallelism } = await import('node:os');
     const n = availableParallelism();
-    assert.equal(gpt.engine.build, n > 1 ? 'simd-mt' : 'simd');
+    const base = detectFeatures().relaxedSimd ? 'relaxed' : 'simd';
+    assert.equal(gpt.engine.build, n > 1 ? `${base}-mt` : base);
     assert.equal(gpt.engine.threads, n);
   } finally {
     gpt.dispose();

@@ -47,7 +47,7 @@ test('npm pack ships js/, dist/*.wasm and the README, nothing else', () => {
   const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const files = JSON.parse(r.stdout)[0].files.map((f) => f.path);
-  for (const f of ['js/index.js', 'js/node.js', 'js/index.d.ts', 'js/cli.js', 'js/core/worker-browser.js', 'dist/plm.wasm', 'dist/plm-simd.wasm', 'dist/plm-simd-mt.wasm', 'README.md', 'package.json'])
+  for (const f of ['js/index.js', 'js/node.js', 'js/index.d.ts', 'js/cli.js', 'js/core/worker-browser.js', 'dist/plm.wasm', 'dist/plm-simd.wasm', 'dist/plm-simd-mt.wasm', 'dist/plm-relaxed.wasm', 'dist/plm-relaxed-mt.wasm', 'README.md', 'package.json'])
     assert.ok(files.includes(f), `${f} is packed`);
   assert.deepEqual(files.filter((f) => !/^(js\/|dist\/[^/]+\.wasm$|README\.md$|package\.json$|LICENSE)/.test(f)), []);
 });

@@ -5,13 +5,13 @@
  * ASan checks at exit) and a context that exists must stay usable.
  *
  * Native only: the allocator is intercepted with the linker's --wrap (see
- * CMakeLists.txt); the wasm build runs an empty test. */
+ * CMakeLists.txt); the wasm builds run an empty test. */
 #include <stdint.h>
 
 #include "plm.h"
 #include "test.h"
 
-#if defined(__EMSCRIPTEN__)
+#if defined(__wasm__)
 int main(void) {
     (void)test_read_file;
     printf("allocation-failure injection runs natively only\n");

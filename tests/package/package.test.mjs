@@ -43,7 +43,7 @@ after(() => {
 test('the tarball holds the wasm builds, the ESM entries, the types and nothing else', () => {
   const out = JSON.parse(sh('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT }));
   const files = out[0].files.map((f) => f.path);
-  for (const f of ['dist/plm.wasm', 'dist/plm-simd.wasm', 'dist/plm-simd-mt.wasm', 'js/index.js', 'js/node.js', 'js/index.d.ts', 'js/worker.js', 'js/embed.js', 'js/core/worker-browser.js'])
+  for (const f of ['dist/plm.wasm', 'dist/plm-simd.wasm', 'dist/plm-simd-mt.wasm', 'dist/plm-relaxed.wasm', 'dist/plm-relaxed-mt.wasm', 'js/index.js', 'js/node.js', 'js/index.d.ts', 'js/worker.js', 'js/embed.js', 'js/core/worker-browser.js'])
     assert.ok(files.includes(f), `${f} is in the package`);
   assert.deepEqual(files.filter((f) => !/^(js\/|dist\/[^/]+\.wasm$|README\.md$|package\.json$|LICENSE)/.test(f)), []);
 });
@@ -117,7 +117,7 @@ test('a page built with Vite loads the .wasm files and the worker, and generates
   const assets = readdirSync(join(app, 'dist', 'assets'));
   t.diagnostic(`dist/assets: ${assets.join(' ')}`);
   const wasm = assets.filter((f) => f.endsWith('.wasm'));
-  assert.ok(wasm.some((f) => f.startsWith('plm-simd-mt')) && wasm.length >= 3, `the three wasm builds are emitted: ${wasm}`);
+  assert.ok(wasm.some((f) => f.startsWith('plm-relaxed-mt')) && wasm.length >= 5, `the five wasm builds are emitted: ${wasm}`);
   assert.ok(existsSync(join(app, 'dist', 'model.gguf')));
 
   const server = createStaticServer({ root: join(app, 'dist'), isolate: true });
@@ -132,7 +132,7 @@ test('a page built with Vite loads the .wasm files and the worker, and generates
     const r = JSON.parse(await page.evaluate(() => document.body.dataset.result));
     assert.equal(r.text, expected);
     assert.equal(r.runtime.worker, true);
-    assert.equal(r.runtime.build, 'simd-mt');
+    assert.equal(r.runtime.build, 'relaxed-mt'); // Chromium has relaxed SIMD
     assert.ok(r.tokens.length > 0);
     await page.screenshot({ path: outPath('vite-app.png') });
   } finally {

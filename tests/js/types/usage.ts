@@ -92,6 +92,8 @@ export async function lowLevel(): Promise<void> {
   const src: ResolvedSource = await resolveSource('hf://a/b/c-00001-of-00002.gguf', so);
   for (const s of src.shards) console.log(s.name, s.size ?? 0, s.owned ?? false, await s.probeSize?.(), s.finished?.());
   const b: { build: Build; threads: number; fallback: string | null } = chooseBuild({ threads: 2 });
+  const r: Build = 'relaxed-mt';
+  console.log(r, detectFeatures().relaxedSimd);
   const eo: EngineOptions = { threads: b.threads, build: b.build, wasmBaseUrl: new URL('https://cdn.example/dist/'), log: console.log, error: console.error };
   const engine = await Engine.create(eo);
   console.log(engine.memoryBytes(), engine.threadsFallback, engine.build);
