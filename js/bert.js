@@ -75,6 +75,11 @@ function topK(values, k) {
 }
 
 export class BERT extends ModelBase {
+  static exportName = 'BERT';
+  static local = ['similarity']; // (pure arithmetic; the worker contract: see ModelBase.local) // (class names do not survive minifiers)
+  /** Worker mode: this class's model worker (the literal form lets bundlers find it and bundle only what it needs). */
+  static modelWorker = { script: 'workers/bert.js', start: () => new Worker(new URL('./workers/bert.js', import.meta.url), { type: 'module', name: 'plm-model' }) };
+
   /**
    * Load a BERT GGUF (path, URL, bytes, Blob, or split files). Options: threads,
    * onProgress, signal, engine (share an Engine), build, wasmBaseUrl.

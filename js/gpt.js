@@ -45,6 +45,10 @@ function normalizeOptions(opts) {
 }
 
 export class GPT extends ModelBase {
+  static exportName = 'GPT'; // (class names do not survive minifiers)
+  /** Worker mode: this class's model worker (the literal form lets bundlers find it and bundle only what it needs). */
+  static modelWorker = { script: 'workers/gpt.js', start: () => new Worker(new URL('./workers/gpt.js', import.meta.url), { type: 'module', name: 'plm-model' }) };
+
   /**
    * Load a causal LM from a GGUF (path, URL, bytes, Blob, or an array of split files).
    * Options: threads, contextLength (KV cache size; default = the model's), onProgress, signal,

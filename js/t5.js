@@ -41,6 +41,10 @@ function generateOptions(opts) {
 }
 
 export class T5 extends ModelBase {
+  static exportName = 'T5'; // (class names do not survive minifiers)
+  /** Worker mode: this class's model worker (the literal form lets bundlers find it and bundle only what it needs). */
+  static modelWorker = { script: 'workers/t5.js', start: () => new Worker(new URL('./workers/t5.js', import.meta.url), { type: 'module', name: 'plm-model' }) };
+
   /**
    * Load a T5 model from a GGUF (path, URL, bytes, Blob, or an array of split files).
    * Options: threads, contextLength (longest input and output; default the model's,

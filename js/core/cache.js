@@ -10,7 +10,7 @@
 // not cached. A cached copy is checked against its size when read.
 
 import { urlsOf } from './names.js';
-import { bodyReader } from './fetch.js';
+import { bodyReader } from './body.js';
 
 const CACHE_NAME = 'plm-wasm-models';
 const QUEUE_BYTES = 8 << 20; // bytes waiting to be written to the cache before the download waits

@@ -48,6 +48,19 @@ export { toIds };
 
 export class ModelBase {
   /**
+   * The worker contract. In worker mode (the default on a web page's main thread; see
+   * core/remote.js) the model lives in a worker and load() returns a proxy: its async
+   * methods and async generators are forwarded to the worker, getters answer from a
+   * snapshot of the worker-side model's plain-data properties, and the synchronous
+   * methods named in `static local` run on the page, on a vocab-only copy of the
+   * model (tokenizer and metadata, no weights). A subclass lists its own page-side
+   * synchronous methods in its own `static local` (added to its parents'). A method
+   * that needs the weights must be async: an undeclared synchronous method throws in
+   * worker mode, and tests/js/worker_contract.test.mjs fails on it.
+   */
+  static local = ['tokenize', 'detokenize', 'tokenBytes', 'isEog', 'metadata', 'assertLive', 'freeResources', 'dispose'];
+
+  /**
    * Load a model into an engine. options: engine (share an existing Engine),
    * threads, build, wasmBaseUrl (engine creation), onProgress, signal.
    * Returns { engine, ownsEngine, ptr }.

@@ -3,9 +3,10 @@
 // GPT.load(url) in a web page starts a module Worker (js/worker.js) and returns
 // a proxy: an instance of a subclass of GPT whose async methods (logits,
 // complete, ...) and async generators (generate) are forwarded to the worker,
-// while synchronous methods (tokenize, detokenize, ...) run right here on a
-// vocab-only copy of the model. Nothing is written per class: the proxy class
-// is derived from the real one by looking at its methods (wire.js members()).
+// while the synchronous methods the class declares local (static local: tokenize,
+// detokenize, ...; see ModelBase.local) run right here on a vocab-only copy of the
+// model. Nothing else is written per class: the proxy class is derived from the
+// real one by looking at its methods (wire.js members(), localMethods()).
 //
 // Loading: this thread resolves and downloads the file (cache, Range resume:
 // source.js / fetch.js) and streams it to the worker in transferred chunks, at
@@ -17,29 +18,36 @@
 // Property reads (info, contextLength, lastStats, ...) answer from a snapshot of
 // the worker-side model's plain-data properties, refreshed after every call.
 
-import * as api from '../index.js'; // (a cycle, used only at call time: the exported name of a model class)
 import { Engine } from './engine.js';
 import { LoaderSink, LOAD_VOCAB_ONLY, resolveSource, checkTotalSize, wasmMemoryRoom } from './source.js';
-import { decodeError, encodeArgs, encodeError, members } from './wire.js';
+import { decodeError, encodeArgs, encodeError, localMethods, members } from './wire.js';
 import { crossOriginWorker } from './cross-origin.js';
 
+// local methods that are the proxy's own lifecycle, not the vocab-only copy's
+const LIFECYCLE = new Set(['dispose', 'assertLive', 'freeResources']);
 const WINDOW = 8 << 20; // bytes of the file in flight to the worker
 const SPARE_MIN = 1 << 20; // chunk buffers the worker hands back for reuse are at least this large
 const CREDIT = 16; // streamed items the worker may run ahead of the consumer
 // options that stay on this thread (the worker gets the rest: threads, build, contextLength, ...)
 const LOCAL_OPTIONS = new Set(['worker', 'engine', 'signal', 'onProgress', 'cache', 'retries', 'retryDelay', 'fetch', 'baseUrl', 'hfEndpoint']);
 
-const WORKER_SCRIPT = '../worker.js';
-
-/** A browser module worker running js/worker.js (Node: remote-node.js replaces this). */
-let workerFactory = () => {
+/**
+ * A browser module worker for model class Cls (Node: remote-node.js replaces this).
+ * Each class names its own worker (static modelWorker = { script, start }): `start`
+ * is written as `new Worker(new URL('./workers/gpt.js', import.meta.url), ...)` in the
+ * class's module, the form bundlers (Vite, webpack) follow, so that an app bundles the
+ * worker of the classes it imports and nothing else.
+ */
+let workerFactory = (Cls) => {
+  const spec = Cls.modelWorker;
+  if (!spec) throw new TypeError(`${Cls.exportName ?? Cls.name} has no model worker; load it with { worker: false }`);
   let w;
   try {
-    // (this exact form lets bundlers such as Vite find and bundle the worker)
-    w = new Worker(new URL('../worker.js', import.meta.url), { type: 'module', name: 'plm-model' });
+    w = spec.start();
   } catch (e) {
     if (e?.name !== 'SecurityError') throw e;
-    w = crossOriginWorker(new URL(WORKER_SCRIPT, import.meta.url), { type: 'module', name: 'plm-model' });
+    // the package on another origin (a CDN): a same-origin blob script imports the worker
+    w = crossOriginWorker(new URL(`../${spec.script}`, import.meta.url), { type: 'module', name: 'plm-model' });
   }
   return {
     post: (m, transfer) => w.postMessage(m, transfer ?? []),
@@ -54,7 +62,7 @@ let workerFactory = () => {
   };
 };
 
-/** Replace how model workers are started (Node; embedders with their own worker setup). */
+/** Replace how model workers are started (Node; embedders with their own worker setup): factory(Cls) -> port. */
 export function setModelWorkerFactory(factory) {
   workerFactory = factory;
 }
@@ -323,19 +331,22 @@ function linkOf(obj) {
   return l;
 }
 
-/** The worker-mode subclass of a model class (built once per class). */
-/** The name under which the package exports a model class (class names do not survive minifiers). */
-function exportedName(Cls) {
-  const name = Object.keys(api).find((k) => api[k] === Cls);
-  if (!name) throw new TypeError(`worker mode needs a model class exported by plm-wasm (GPT, BERT, T5), not ${Cls.name}; load it with { worker: false }`);
-  return name;
+/**
+ * The name under which the package exports a model class (class names do not survive
+ * minifiers): its own static exportName. The worker finds the class by it.
+ */
+export function exportedName(Cls) {
+  if (!Object.hasOwn(Cls, 'exportName')) throw new TypeError(`worker mode needs a model class exported by plm-wasm (GPT, BERT, T5), not ${Cls.name}; load it with { worker: false }`);
+  return Cls.exportName;
 }
 
+/** The worker-mode subclass of a model class (built once per class). */
 export function remoteClassOf(Cls) {
   let R = proxyClasses.get(Cls);
   if (R) return R;
   R = class extends Cls {};
   Object.defineProperty(R, 'name', { value: exportedName(Cls) });
+  const local = localMethods(Cls);
   for (const [name, { kind, descriptor }] of members(Cls)) {
     if (name === 'dispose' || name === 'disposed' || name === 'assertLive') continue;
     if (kind === 'getter') {
@@ -358,8 +369,14 @@ export function remoteClassOf(Cls) {
         this.assertLive();
         return yield* linkOf(this).stream(name, args);
       };
+    } else if (!local.has(name)) {
+      // a synchronous method the class does not declare local: it would run on the
+      // page's vocab-only copy, which has no weights (tests/js/worker_contract.test.mjs)
+      R.prototype[name] = function () {
+        throw new TypeError(`${R.name}.${name}() is synchronous and not in ${R.name}.local, so it cannot run in worker mode; load the model with { worker: false }`);
+      };
     }
-    // sync methods (tokenize, detokenize, ...): inherited, run on the vocab-only copy here
+    // local sync methods (tokenize, detokenize, ...): inherited, run on the vocab-only copy here
   }
   R.prototype.dispose = function () {
     const link = links.get(this);
@@ -383,7 +400,7 @@ export async function loadRemote(Cls, source, options = {}, openLocal) {
   signal?.throwIfAborted();
   let port;
   try {
-    port = workerFactory();
+    port = workerFactory(Cls);
   } catch (e) {
     if (options.worker === true) throw new Error(`cannot start the model worker: ${e.message}`, { cause: e });
     return openLocal();
@@ -459,8 +476,8 @@ export async function loadRemote(Cls, source, options = {}, openLocal) {
     link.applyState(result.value.state);
     if (!ptr) {
       // no tokenizer on this thread (e.g. a file without one): sync token methods report why
-      for (const [name, { kind }] of members(Cls))
-        if (kind === 'sync' && /token|isEog|metadata/i.test(name))
+      for (const name of localMethods(Cls))
+        if (!LIFECYCLE.has(name))
           Object.defineProperty(model, name, {
             value: () => {
               throw vocabError;
