@@ -15,8 +15,7 @@
 // logits (hence the tokens, for a given seed) are the same as without reuse.
 
 import { ModelBase, Lock, toIds } from './core/model.js';
-import { platform } from './core/platform.js';
-import { TextStream, samplingOptions, checkNumber, randomSeed, now } from './core/generation.js';
+import { TextStream, samplingOptions, checkNumber, newSampler, tokenLoop, now } from './core/generation.js';
 
 /** Length of the common prefix of a and b, at most max. */
 function commonPrefix(a, b, max) {
@@ -179,10 +178,8 @@ export class GPT extends ModelBase {
       const ids = this.#promptIds(prompt, o);
       const nCtx = this.contextLength;
 
-      sampler = engine.checkPtr(fn.plm_sampler_new(o.seed ?? randomSeed()));
+      sampler = newSampler(engine, o, ids);
       this.#sampler = sampler;
-      engine.check(fn.plm_sampler_set(sampler, o.temperature, o.topK, o.topP, o.minP, o.repetitionPenalty, o.penaltyLastN));
-      for (const id of ids) fn.plm_sampler_accept(sampler, id);
 
       // prefill: keep the cached prefix shared with the prompt, decode the rest
       const t0 = now();
@@ -196,58 +193,32 @@ export class GPT extends ModelBase {
       for (const id of rest) cachedIds.push(id);
       this.#kv = cachedIds;
       const prefillMs = now() - t0;
-      let decodeMs = 0;
 
       // A prompt without any text (e.g. only BOS): SentencePiece strips the first leading space.
       const stripLeading = this.detokenize(ids, { skipSpecial: true, stripLeadingSpace: false }) === '';
-      const ts = new TextStream(this, { stop: o.stop, stripLeading });
-      run.stream = ts;
-      const finish = (reason) => {
-        run.finishReason = reason;
-      };
-
-      for (let step = 0; step < o.maxTokens; step++) {
-        this.#assertNotDisposedDuring(); // the consumer may have disposed the model while we were suspended
-        const t1 = now();
-        const id = engine.check(fn.plm_sampler_sample(sampler, this.#logits, this.#nVocab));
-        fn.plm_sampler_accept(sampler, id);
-        decodeMs += now() - t1;
-
-        if (!o.ignoreEos && this.isEog(id)) {
-          for (const c of ts.end()) yield c;
-          finish('eos');
-          break;
-        }
-        run.tokens.push(id);
-
-        const nPast = fn.plm_ctx_n_past(this.#ctx);
-        const isLast = step + 1 === o.maxTokens || nPast >= nCtx;
-        // newly decodable text of this token (held back while incomplete or a possible stop string)
-        const { chunks, stopped, keepToken } = ts.push(id, isLast);
-        if (!keepToken) run.tokens.pop(); // the token that completed the stop string is not part of the output
-        for (const c of chunks) yield c;
-        if (stopped) {
-          finish('stop');
-          break;
-        }
-        if (isLast) {
-          finish(step + 1 === o.maxTokens ? 'length' : 'context');
-          break;
-        }
-
-        // next step
-        if (signal?.aborted) throw signal.reason;
-        this.#assertNotDisposedDuring();
-        const t2 = now();
-        this.#kv = null;
-        engine.scoped((s) => engine.check(fn.plm_ctx_decode(this.#ctx, s.i32([id]), 1, this.#logits, 0)));
-        cachedIds.push(id);
-        this.#kv = cachedIds;
-        decodeMs += now() - t2;
-        await platform.yieldToEventLoop();
-        if (signal?.aborted) throw signal.reason;
-      }
-      if (!run.finishReason) finish('length'); // maxTokens === 0
+      run.stream = new TextStream(this, { stop: o.stop, stripLeading });
+      run.decodeMs = 0;
+      yield* tokenLoop(
+        {
+          next: () => {
+            const id = engine.check(fn.plm_sampler_sample(sampler, this.#logits, this.#nVocab));
+            fn.plm_sampler_accept(sampler, id);
+            return id;
+          },
+          advance: (id) => {
+            this.#kv = null;
+            engine.scoped((s) => engine.check(fn.plm_ctx_decode(this.#ctx, s.i32([id]), 1, this.#logits, 0)));
+            cachedIds.push(id);
+            this.#kv = cachedIds;
+          },
+          full: () => fn.plm_ctx_n_past(this.#ctx) >= nCtx,
+          isEog: (id) => this.isEog(id),
+          alive: () => this.#assertNotDisposedDuring(),
+        },
+        run,
+        o,
+      );
+      const { decodeMs } = run;
 
       run.stats = {
         promptTokens: ids.length,

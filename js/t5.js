@@ -10,7 +10,7 @@
 
 import { ModelBase, Lock, toIds } from './core/model.js';
 import { platform } from './core/platform.js';
-import { TextStream, samplingOptions, checkNumber, randomSeed, now } from './core/generation.js';
+import { TextStream, samplingOptions, checkNumber, newSampler, tokenLoop, now } from './core/generation.js';
 
 /** Generation defaults: Hugging Face's for T5 (greedy unless a temperature is given; beams off). */
 export const T5_GENERATE_DEFAULTS = Object.freeze({
@@ -267,53 +267,40 @@ export class T5 extends ModelBase {
           finish(endsWithEos ? 'eos' : tokens.length >= o.maxTokens ? 'length' : 'context');
         }
       } else {
-        sampler = engine.checkPtr(fn.plm_sampler_new(o.seed ?? randomSeed()));
+        sampler = newSampler(engine, o, [start]); // Hugging Face's penalty sees the decoder start token too
         this.#sampler = sampler;
-        engine.check(fn.plm_sampler_set(sampler, o.temperature, o.topK, o.topP, o.minP, o.repetitionPenalty, o.penaltyLastN));
-        fn.plm_sampler_accept(sampler, start); // Hugging Face's penalty sees the decoder start token too
         engine.check(fn.plm_t5_decoder_reset(this.#ctx, 1));
-        let id = start;
+        let prev = start;
         const tok = engine.malloc(4, 'token');
         const logits = engine.malloc(this.#nVocab * 4, 'logits');
+        run.decodeMs = decodeMs;
         try {
-          for (let step = 0; step < o.maxTokens; step++) {
-            this.#assertNotDisposedDuring();
-            const t1 = now();
-            engine.view(Int32Array, tok, 1)[0] = id;
-            engine.check(fn.plm_t5_decode(this.#ctx, tok, 1, logits, 0));
-            id = engine.check(fn.plm_sampler_sample(sampler, logits, this.#nVocab));
-            fn.plm_sampler_accept(sampler, id);
-            decodeMs += now() - t1;
-            if (this.isEog(id)) {
-              for (const c of ts.end()) yield c;
-              finish('eos');
-              break;
-            }
-            run.tokens.push(id);
-            const full = fn.plm_t5_n_past(this.#ctx) >= nCtx;
-            const isLast = step + 1 === o.maxTokens || full;
-            const { chunks, stopped, keepToken } = ts.push(id, isLast);
-            if (!keepToken) run.tokens.pop();
-            for (const c of chunks) yield c;
-            if (stopped) {
-              finish('stop');
-              break;
-            }
-            if (isLast) {
-              finish(full && step + 1 < o.maxTokens ? 'context' : 'length');
-              break;
-            }
-            if (signal?.aborted) throw signal.reason;
-            this.#assertNotDisposedDuring();
-            await platform.yieldToEventLoop();
-            if (signal?.aborted) throw signal.reason;
-          }
+          yield* tokenLoop(
+            {
+              next: () => {
+                engine.view(Int32Array, tok, 1)[0] = prev;
+                engine.check(fn.plm_t5_decode(this.#ctx, tok, 1, logits, 0));
+                const id = engine.check(fn.plm_sampler_sample(sampler, logits, this.#nVocab));
+                fn.plm_sampler_accept(sampler, id);
+                return id;
+              },
+              advance: (id) => {
+                prev = id; // (decoded at the start of the next step)
+              },
+              full: () => fn.plm_t5_n_past(this.#ctx) >= nCtx,
+              isEog: (id) => this.isEog(id),
+              alive: () => this.#assertNotDisposedDuring(),
+            },
+            run,
+            { ...o, ignoreEos: false },
+          );
         } finally {
           if (!engine.disposed) {
             engine.free(tok);
             engine.free(logits);
           }
         }
+        decodeMs = run.decodeMs;
       }
       if (!run.finishReason) finish('length'); // maxTokens === 0
       run.stats = {

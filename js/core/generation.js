@@ -1,9 +1,11 @@
 // generation.js — what the generating model classes (GPT, T5) share: option
-// checks, seeds, and TextStream, which turns a stream of token ids into the
+// checks, seeds, the sampler's setup, the token loop (tokenLoop: one for every
+// generating class), and TextStream, which turns a stream of token ids into the
 // { token, text } chunks generate() yields (UTF-8 sequences split across tokens
 // held back, stop strings found across token boundaries and cut off).
 
 import { DECODE_SKIP_SPECIAL, DECODE_STRIP_LEADING } from './model.js';
+import { platform } from './platform.js';
 
 export const now = () => performance.now();
 
@@ -169,4 +171,87 @@ export class TextStream {
     this.#delayed = null;
     return chunks;
   }
+}
+
+/**
+ * A sampler (plm_sampler) set up with the sampling options `o` (seed, temperature,
+ * topK, topP, minP, repetitionPenalty, penaltyLastN) that has seen `history` (the
+ * ids the repetition penalty looks back on). The caller frees it (plm_sampler_free).
+ */
+export function newSampler(engine, o, history = []) {
+  const fn = engine.fn;
+  const sampler = engine.checkPtr(fn.plm_sampler_new(o.seed ?? randomSeed()));
+  try {
+    engine.check(fn.plm_sampler_set(sampler, o.temperature, o.topK, o.topP, o.minP, o.repetitionPenalty, o.penaltyLastN));
+  } catch (e) {
+    fn.plm_sampler_free(sampler);
+    throw e;
+  }
+  for (const id of history) fn.plm_sampler_accept(sampler, id);
+  return sampler;
+}
+
+/**
+ * The token loop of generate() — one for every generating class (GPT, T5's sampling
+ * path, chat): pick the next token, stop at end of generation / a stop string /
+ * maxTokens / a full context, yield the text as it becomes decodable (run.stream, a
+ * TextStream), feed the token back, let the event loop run (abort, dispose, other
+ * work) between tokens. What differs per model is in `step`:
+ *
+ *   next()       the next token id (GPT samples from the logits of the last decode;
+ *                T5 decodes the previous token, then samples)
+ *   advance(id)  feed id back (GPT decodes it: the KV cache grows, new logits)
+ *   full()       no room for another token in the context
+ *   isEog(id)    id ends generation (skipped under o.ignoreEos)
+ *   alive()      throws if the model was disposed while the loop was suspended
+ *
+ * `o`: maxTokens, ignoreEos, signal. Fills run.tokens (the generated ids, without a
+ * token that only completed a stop string) and run.finishReason ('eos' | 'stop' |
+ * 'length' | 'context'); adds the time spent in next/advance to run.decodeMs.
+ */
+export async function* tokenLoop(step, run, o) {
+  const ts = run.stream;
+  const { signal } = o;
+  const finish = (reason) => {
+    run.finishReason = reason;
+  };
+  run.decodeMs ??= 0;
+  for (let i = 0; i < o.maxTokens; i++) {
+    step.alive(); // the consumer may have disposed the model while we were suspended
+    const t1 = now();
+    const id = step.next();
+    run.decodeMs += now() - t1;
+
+    if (!o.ignoreEos && step.isEog(id)) {
+      for (const c of ts.end()) yield c;
+      finish('eos');
+      break;
+    }
+    run.tokens.push(id);
+
+    const isLength = i + 1 === o.maxTokens;
+    const isLast = isLength || step.full();
+    // newly decodable text of this token (held back while incomplete or a possible stop string)
+    const { chunks, stopped, keepToken } = ts.push(id, isLast);
+    if (!keepToken) run.tokens.pop(); // the token that completed the stop string is not part of the output
+    for (const c of chunks) yield c;
+    if (stopped) {
+      finish('stop');
+      break;
+    }
+    if (isLast) {
+      finish(isLength ? 'length' : 'context');
+      break;
+    }
+
+    // next step
+    if (signal?.aborted) throw signal.reason;
+    step.alive();
+    const t2 = now();
+    step.advance(id);
+    run.decodeMs += now() - t2;
+    await platform.yieldToEventLoop();
+    if (signal?.aborted) throw signal.reason;
+  }
+  if (!run.finishReason) finish('length'); // maxTokens === 0
 }
