@@ -12,11 +12,12 @@
 // TOKENS_PER_CALL tokens an async method yields to the event loop.
 
 import { ModelBase, toIds } from './core/model.js';
-import { PlmError, Status } from './core/engine.js';
+import { PlmError } from './core/engine.js';
+import { Status, POOL_MEAN, POOL_CLS, POOL_LAST } from './core/abi.js';
 import { platform } from './core/platform.js';
 
-const POOLING = { mean: 1, cls: 2, last: 3 };
-const POOLING_NAMES = { 1: 'mean', 2: 'cls', 3: 'last' };
+const POOLING = { mean: POOL_MEAN, cls: POOL_CLS, last: POOL_LAST };
+const POOLING_NAMES = { [POOL_MEAN]: 'mean', [POOL_CLS]: 'cls', [POOL_LAST]: 'last' };
 /** Tokens per plm_bert_encode call (bounds the wasm memory of the hidden states). */
 const TOKENS_PER_CALL = 4096;
 

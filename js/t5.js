@@ -9,6 +9,7 @@
 // run one at a time (later calls wait for earlier ones to finish).
 
 import { ModelBase, Lock, toIds } from './core/model.js';
+import { EARLY_STOPPING_FALSE, EARLY_STOPPING_TRUE, EARLY_STOPPING_NEVER } from './core/abi.js';
 import { platform } from './core/platform.js';
 import { TextStream, samplingOptions, checkNumber, newSampler, tokenLoop, now } from './core/generation.js';
 
@@ -27,9 +28,9 @@ export const T5_GENERATE_DEFAULTS = Object.freeze({
 });
 
 const EARLY_STOPPING = new Map([
-  [false, 0],
-  [true, 1],
-  ['never', 2],
+  [false, EARLY_STOPPING_FALSE],
+  [true, EARLY_STOPPING_TRUE],
+  ['never', EARLY_STOPPING_NEVER],
 ]);
 
 function generateOptions(opts) {

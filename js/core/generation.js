@@ -4,7 +4,7 @@
 // { token, text } chunks generate() yields (UTF-8 sequences split across tokens
 // held back, stop strings found across token boundaries and cut off).
 
-import { DECODE_SKIP_SPECIAL, DECODE_STRIP_LEADING } from './model.js';
+import { DECODE_SKIP_SPECIAL, DECODE_STRIP_LEADING } from './abi.js';
 import { platform } from './platform.js';
 
 export const now = () => performance.now();

@@ -3,11 +3,11 @@
 // GPT (gpt.js), Tokenizer (tokenizer.js) and the encoder classes build on it.
 
 import { Engine } from './engine.js';
+import { DECODE_SKIP_SPECIAL, DECODE_STRIP_LEADING } from './abi.js';
 import { loadModel, LOAD_VOCAB_ONLY } from './source.js';
 import { loadRemote, useWorker } from './remote.js';
 
-export const DECODE_SKIP_SPECIAL = 1;
-export const DECODE_STRIP_LEADING = 2;
+export { DECODE_SKIP_SPECIAL, DECODE_STRIP_LEADING };
 
 /** FIFO lock: one operation on a model's context at a time, later calls wait their turn. */
 export class Lock {

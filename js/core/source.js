@@ -19,16 +19,14 @@
 // consumer may keep or transfer to a worker).
 
 import { platform } from './platform.js';
-import { PlmError, Status } from './engine.js';
+import { PlmError } from './engine.js';
+import { Status, LOAD_NEED_MORE, LOAD_HEADER_READY, LOAD_DONE, LOAD_VOCAB_ONLY } from './abi.js';
 import { httpShard } from './fetch.js';
 import { resolveHfUrl, splitNames, isUrlString } from './names.js';
 
 export { resolveHfUrl, splitNames };
 
-const LOAD_NEED_MORE = 1;
-const LOAD_HEADER_READY = 2;
-const LOAD_DONE = 3;
-export const LOAD_VOCAB_ONLY = 1;
+export { LOAD_VOCAB_ONLY };
 
 const BLOB_CHUNK = 4 << 20;
 const WASM32_LIMIT = 2 ** 32; // -sMAXIMUM_MEMORY=4GB: no build can address more

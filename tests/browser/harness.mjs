@@ -92,7 +92,7 @@ async function launchFirefox({ viewport }) {
     // (no update checks, no first-run pages; the rest is puppeteer's automation profile)
     extraPrefsFirefox: { 'app.update.enabled': false, 'browser.shell.checkDefaultBrowser': false },
   });
-  const version = (await b.version()).replace(/^Firefox\//, '');
+  const version = (await b.version()).replace(/^firefox\//i, '');
   return {
     context: { newPage: async () => new FirefoxPage(await b.newPage()) },
     browser: 'firefox',
