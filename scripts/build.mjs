@@ -43,16 +43,19 @@ const TOOLS = [
   ['gcc', 'gcc'],
   ['emcmake', 'emscripten'],
 ];
-// Only for the browser tests (npm test): headless Chromium.
-const TEST_TOOLS = [['chromium', 'chromium']];
+// Only for the browser tests (npm test): headless Chromium and Firefox ESR.
+const TEST_TOOLS = [
+  ['chromium', 'chromium'],
+  ['firefox-esr', 'firefox-esr'],
+];
 
 function setup() {
   const tools = flag('--test') ? [...TOOLS, ...TEST_TOOLS] : TOOLS;
   const missing = tools.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
   if (!existsSync('/usr/include/stdio.h')) missing.push('libc6-dev');
   if (missing.length) installPackages(missing);
-  // devDependencies (typescript, for the type-check test)
-  if (!existsSync(join(root, 'node_modules', 'typescript'))) run('npm', ['ci', '--no-audit', '--no-fund']);
+  // devDependencies (typescript, for the type-check test; the browser drivers)
+  if (!['typescript', 'puppeteer-core'].every((d) => existsSync(join(root, 'node_modules', d)))) run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 
 function installPackages(missing) {
@@ -94,7 +97,8 @@ function testAll({ native, wasm }) {
   if (native) run('ctest', ['--test-dir', 'build', '--output-on-failure', '-j', String(jobs)]);
   if (wasm) {
     run('ctest', ['--test-dir', 'build-wasm', '--output-on-failure']);
-    // Node tests, headless Chromium tests (tests/browser: Debian's chromium + playwright-core),
+    // Node tests, headless browser tests (tests/browser: Debian's chromium + playwright-core,
+    // Debian's firefox-esr + puppeteer-core),
     // and the npm package test (tests/package: pack, install, Node + a Vite-built page)
     const files = [...testFiles('js'), ...testFiles('browser'), ...testFiles('package')];
     // every test must run: a missing browser or bundler fails instead of skipping

@@ -21,7 +21,7 @@
 import { Engine } from './engine.js';
 import { LoaderSink, LOAD_VOCAB_ONLY, resolveSource, checkTotalSize, wasmMemoryRoom } from './source.js';
 import { decodeError, encodeArgs, encodeError, localMethods, members } from './wire.js';
-import { crossOriginWorker } from './cross-origin.js';
+import { crossOriginWorker, isCrossOrigin } from './cross-origin.js';
 
 // local methods that are the proxy's own lifecycle, not the vocab-only copy's
 const LIFECYCLE = new Set(['dispose', 'assertLive', 'freeResources']);
@@ -41,13 +41,16 @@ const LOCAL_OPTIONS = new Set(['worker', 'engine', 'signal', 'onProgress', 'cach
 let workerFactory = (Cls) => {
   const spec = Cls.modelWorker;
   if (!spec) throw new TypeError(`${Cls.exportName ?? Cls.name} has no model worker; load it with { worker: false }`);
-  let w;
+  let w = null;
+  const rel = '../' + spec.script; // (not a literal: bundlers would treat it as an asset)
+  const script = new URL(rel, import.meta.url);
+  // the package on another origin (a CDN): a same-origin blob script imports the worker
+  if (isCrossOrigin(script)) w = crossOriginWorker(script, { type: 'module', name: 'plm-model' });
   try {
-    w = spec.start();
+    w ??= spec.start();
   } catch (e) {
     if (e?.name !== 'SecurityError') throw e;
-    // the package on another origin (a CDN): a same-origin blob script imports the worker
-    w = crossOriginWorker(new URL(`../${spec.script}`, import.meta.url), { type: 'module', name: 'plm-model' });
+    w = crossOriginWorker(script, { type: 'module', name: 'plm-model' });
   }
   return {
     post: (m, transfer) => w.postMessage(m, transfer ?? []),
