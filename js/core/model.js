@@ -4,7 +4,7 @@
 
 import { Engine } from './engine.js';
 import { DECODE_SKIP_SPECIAL, DECODE_STRIP_LEADING } from './abi.js';
-import { loadModel, LOAD_VOCAB_ONLY } from './source.js';
+import { loadModel, LOAD_VOCAB_ONLY } from './load.js';
 import { loadRemote, useWorker } from './remote.js';
 
 export { DECODE_SKIP_SPECIAL, DECODE_STRIP_LEADING };

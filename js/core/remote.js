@@ -1,6 +1,6 @@
 // remote.js — models in a worker, behind the same API.
 //
-// GPT.load(url) in a web page starts a module Worker (js/worker.js) and returns
+// GPT.load(url) in a web page starts GPT's module Worker (js/workers/gpt.js) and returns
 // a proxy: an instance of a subclass of GPT whose async methods (logits,
 // complete, ...) and async generators (generate) are forwarded to the worker,
 // while the synchronous methods the class declares local (static local: tokenize,
@@ -8,18 +8,20 @@
 // model. Nothing else is written per class: the proxy class is derived from the
 // real one by looking at its methods (wire.js members(), localMethods()).
 //
-// Loading: this thread resolves and downloads the file (cache, Range resume:
-// source.js / fetch.js) and streams it to the worker in transferred chunks, at
-// most WINDOW bytes in flight; the worker's loader writes them into its wasm
-// memory. The same chunks feed, until it is complete, a vocab-only loader on
-// this thread (plm_loader_set_flags(PLM_LOAD_VOCAB_ONLY)), which reads only the
-// GGUF metadata (the tokenizer): so tokenize() stays synchronous.
+// Loading is load.js's pipeline run on this thread (resolve, size check, byte
+// stream: cache, Range resume) with two sinks: the WorkerSink, which carries the
+// chunks to the worker (transferred, at most WINDOW bytes in flight; there they
+// feed the worker's own loader), and a vocab-only loader on this thread
+// (plm_loader_set_flags(PLM_LOAD_VOCAB_ONLY)), which reads only the GGUF metadata
+// (the tokenizer): so tokenize() stays synchronous. This file is the transport:
+// the Link (messages, streams, callbacks, signals) and the proxy class.
 //
 // Property reads (info, contextLength, lastStats, ...) answer from a snapshot of
 // the worker-side model's plain-data properties, refreshed after every call.
 
 import { Engine } from './engine.js';
-import { LoaderSink, LOAD_VOCAB_ONLY, resolveSource, checkTotalSize, wasmMemoryRoom } from './source.js';
+import { resolveSource } from './source.js';
+import { LoaderSink, LOAD_VOCAB_ONLY, checkTotalSize, pumpSource, wasmMemoryRoom } from './load.js';
 import { decodeError, encodeArgs, encodeError, localMethods, members } from './wire.js';
 import { crossOriginWorker, isCrossOrigin } from './cross-origin.js';
 
@@ -394,6 +396,79 @@ export function remoteClassOf(Cls) {
 }
 
 /**
+ * A sink of the loading pipeline (load.js) that carries the file's chunks to the model
+ * worker (transferred; at most WINDOW bytes in flight), where they feed the worker's
+ * own loader. done: the worker's loader needs no more of the current file.
+ */
+class WorkerSink {
+  #link;
+  #file = -1;
+  #size;
+  done = false;
+  constructor(link) {
+    this.#link = link;
+  }
+  get stopped() {
+    return this.#link.settled; // the worker's load ended (failed, or finished early)
+  }
+  beginFile(i) {
+    this.#file = i;
+    this.#size = undefined;
+    this.done = false;
+    return !this.#link.settled;
+  }
+  setSize(bytes) {
+    this.#size = bytes;
+  }
+  async write(chunk, shard) {
+    const n = chunk.length; // (read before the buffer may be transferred)
+    if (!(await this.#link.sendChunk(this.#file, chunk, this.#size, shard.owned))) this.done = this.#link.doneFiles.has(this.#file);
+    return n;
+  }
+  endFile(i) {
+    if (!this.#link.settled) this.#link.post({ t: 'end', file: i });
+  }
+  close() {
+    if (!this.#link.settled) this.#link.post({ t: 'eof' });
+  }
+}
+
+/**
+ * The page's vocab-only copy as a sink: the first file's metadata. A failure here does
+ * not fail the load (the worker has the model); the token methods report it instead.
+ */
+class VocabSink {
+  #sink;
+  error = null;
+  constructor(sink) {
+    this.#sink = sink;
+  }
+  get done() {
+    return this.error !== null || this.#sink.done;
+  }
+  #try(f) {
+    if (this.error) return 0;
+    try {
+      return f();
+    } catch (e) {
+      this.error = e;
+      return 0;
+    }
+  }
+  beginFile(i) {
+    return i === 0;
+  }
+  setSize(bytes, name) {
+    this.#try(() => this.#sink.setSize(bytes, name));
+  }
+  write(chunk) {
+    return this.#try(() => this.#sink.write(chunk));
+  }
+  endFile() {}
+  close() {}
+}
+
+/**
  * Load `source` as a `Cls` in a new worker; returns the proxy. Falls back to
  * loading on this thread when the worker cannot start and options.worker was
  * not explicitly true.
@@ -420,8 +495,9 @@ export async function loadRemote(Cls, source, options = {}, openLocal) {
       console.warn(`plm-wasm: ${e.message}; running the model on the page's thread`);
       return openLocal();
     }
-    const resolved = await resolveSource(source, options);
-    await checkTotalSize(resolved, wasmMemoryRoom(null), signal); // (the worker checks each file against its own memory)
+    // the loading pipeline (load.js), its sinks the worker and the page's vocab-only copy
+    const resolved = await resolveSource(source, options); // 1. resolve
+    await checkTotalSize(resolved, wasmMemoryRoom(null), signal); // 2. size check (the worker checks each file against its own memory)
     const workerOptions = Object.fromEntries(Object.entries(options).filter(([k]) => !LOCAL_OPTIONS.has(k)));
     const { args, release } = link.encode([{ ...workerOptions, onProgress }]);
     const loaded = link.request({ t: 'load', cls: exportedName(Cls), name: resolved.name, shards: resolved.shards.map((s) => ({ name: s.name })), options: args[0] });
@@ -433,31 +509,9 @@ export async function loadRemote(Cls, source, options = {}, openLocal) {
     // the vocab-only copy on this thread: single-threaded engine, metadata only
     vocabEngine = await Engine.create({ threads: 1, build: options.build === 'scalar' ? 'scalar' : undefined, wasmBaseUrl: options.wasmBaseUrl });
     vocab = new LoaderSink(vocabEngine, LOAD_VOCAB_ONLY);
-    let vocabError = null;
-
-    for (let i = 0; i < resolved.shards.length && !link.settled; i++) {
-      const shard = resolved.shards[i];
-      let sized = false;
-      for await (const chunk of shard.open(signal)) {
-        signal?.throwIfAborted();
-        if (i === 0 && !vocab.done && !vocabError) {
-          try {
-            if (!sized) vocab.setSize(shard.size, shard.name);
-            vocab.write(chunk);
-          } catch (e) {
-            vocabError = e;
-          }
-        }
-        sized = true;
-        if (!(await link.sendChunk(i, chunk, shard.size, shard.owned))) {
-          if (link.doneFiles.has(i)) shard.finished?.();
-          break;
-        }
-      }
-      signal?.throwIfAborted();
-      if (!link.settled) link.post({ t: 'end', file: i });
-    }
-    if (!link.settled) link.post({ t: 'eof' });
+    const page = new VocabSink(vocab);
+    await pumpSource(resolved, [page, new WorkerSink(link)], { signal }); // 3. byte stream -> 4. sinks (the worker reports progress)
+    let vocabError = page.error;
     const result = await loaded.finally(release);
     signal?.throwIfAborted();
 
