@@ -98,6 +98,7 @@ async function launchFirefox({ viewport }) {
     browser: 'firefox',
     version,
     profile,
+    pid: b.process()?.pid,
     async close() {
       await b.close();
       rmSync(profile, { recursive: true, force: true });

@@ -111,11 +111,27 @@ function viteBuild(app, name, main) {
   return join(root, 'dist');
 }
 
-/** The JavaScript a built app ships (every .js under dist/): bytes, gzip bytes, text. */
+/**
+ * The JavaScript a built app loads: the files index.html references, and the files
+ * those reference (the model worker, its thread-pool worker), with their bytes, gzip
+ * bytes and text. (Vite emits the worker of every class module it transforms, even
+ * one tree-shaking then drops, so dist/ can hold files nothing loads: `unused`.)
+ */
 function jsOf(dist) {
-  const files = readdirSync(join(dist, 'assets')).filter((f) => f.endsWith('.js'));
-  const text = files.map((f) => readFileSync(join(dist, 'assets', f), 'utf8')).join('\n');
-  return { files, bytes: Buffer.byteLength(text), gzip: gzipSync(text).length, text };
+  const all = readdirSync(join(dist, 'assets')).filter((f) => f.endsWith('.js'));
+  const read = (f) => readFileSync(join(dist, 'assets', f), 'utf8');
+  const html = readFileSync(join(dist, 'index.html'), 'utf8');
+  const files = [];
+  const queue = all.filter((f) => html.includes(f));
+  while (queue.length) {
+    const f = queue.shift();
+    if (files.includes(f)) continue;
+    files.push(f);
+    const text = read(f);
+    for (const g of all) if (!files.includes(g) && text.includes(g)) queue.push(g);
+  }
+  const text = files.map(read).join('\n');
+  return { files, unused: all.filter((f) => !files.includes(f)), bytes: Buffer.byteLength(text), gzip: gzipSync(text).length, text };
 }
 
 async function viteOrSkip(t) {
@@ -198,7 +214,9 @@ test('tree-shaking: a Vite app that imports only BERT ships no GPT/T5 generation
   const js = {};
   for (const [name, main] of Object.entries(apps)) js[name] = jsOf(viteBuild(v.app, `size-${name}`, main));
   const KB = (n) => `${(n / 1024).toFixed(1)} KiB`;
-  for (const [name, j] of Object.entries(js)) t.diagnostic(`${name}: ${KB(j.bytes)} of JavaScript (${KB(j.gzip)} gzipped) in ${j.files.length} files: ${j.files.join(' ')}`);
+  for (const [name, j] of Object.entries(js))
+    t.diagnostic(`${name}: ${KB(j.bytes)} of JavaScript (${KB(j.gzip)} gzipped) loaded, in ${j.files.join(' ')}${j.unused.length ? ` (not loaded: ${j.unused.join(' ')})` : ''}`);
+  for (const j of Object.values(js)) assert.ok(j.files.length >= 3, `page, model worker, pool worker: ${j.files}`);
   // generation code: the sampler and the GPT/T5 contexts (plm_* export names survive minifiers), the token loop's checks
   const GENERATION = [/plm_sampler_/, /plm_ctx_decode/, /plm_t5_/, /stop must be a non-empty string/];
   for (const re of GENERATION) assert.doesNotMatch(js.bert.text, re, `the BERT-only app ships ${re}`);
