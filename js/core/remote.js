@@ -36,7 +36,7 @@ const LOCAL_OPTIONS = new Set(['worker', 'engine', 'signal', 'onProgress', 'cach
 /**
  * A browser module worker for model class Cls (Node: remote-node.js replaces this).
  * Each class names its own worker (static modelWorker = { script, start }): `start`
- * is written as `new Worker(new URL('./workers/gpt.js', import.meta.url), ...)` in the
+ * is a literal `new Worker(new URL(<its worker script>, import.meta.url), ...)` in the
  * class's module, the form bundlers (Vite, webpack) follow, so that an app bundles the
  * worker of the classes it imports and nothing else.
  */
