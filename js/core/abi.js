@@ -1,7 +1,7 @@
 // abi.js — the constants of the WASM ABI, for the JS side. Their one source is
 // src/plm.h: tests/js/abi.test.mjs parses its enums and fails when a value here
-// differs from the header's, or when the header has a constant of these groups
-// that is missing here. (JS name X = plm.h's PLM_X; Status.X = PLM_E_X, Status.OK = PLM_OK.)
+// differs from the header's, or when the header has an enum constant that is
+// missing here. (JS name X = plm.h's PLM_X; Status.X = PLM_E_X, Status.OK = PLM_OK.)
 
 /** Status codes (enum plm_status: negative; PLM_OK = 0). */
 export const Status = Object.freeze({

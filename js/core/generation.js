@@ -204,6 +204,8 @@ export function newSampler(engine, o, history = []) {
  *   full()       no room for another token in the context
  *   isEog(id)    id ends generation (skipped under o.ignoreEos)
  *   alive()      throws if the model was disposed while the loop was suspended
+ *   dropped(id)  (optional) id only completed a stop string and is not part of the
+ *                output (e.g. drop what was recorded for it, such as its logprobs)
  *
  * `o`: maxTokens, ignoreEos, signal. Fills run.tokens (the generated ids, without a
  * token that only completed a stop string) and run.finishReason ('eos' | 'stop' |
@@ -233,7 +235,10 @@ export async function* tokenLoop(step, run, o) {
     const isLast = isLength || step.full();
     // newly decodable text of this token (held back while incomplete or a possible stop string)
     const { chunks, stopped, keepToken } = ts.push(id, isLast);
-    if (!keepToken) run.tokens.pop(); // the token that completed the stop string is not part of the output
+    if (!keepToken) {
+      run.tokens.pop(); // the token that completed the stop string is not part of the output
+      step.dropped?.(id);
+    }
     for (const c of chunks) yield c;
     if (stopped) {
       finish('stop');
