@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// browser_bench.mjs — the library in headless Chromium, as the demo page runs it (model in
+// browser_bench.mjs — the library in headless Chromium and/or Firefox ESR (--browser), as the demo page runs it (model in
 // a worker; cross-origin isolated page, so the multi-threaded build when threads > 1):
 //   load time: streamed from the local server, and again from Cache Storage
 //   prefill tokens/s (one 128-token prompt) and decode tokens/s (64 generated tokens)
@@ -8,7 +8,9 @@
 // on the GPT-2-small-shaped F16 model of load_bench.mjs (random weights: the work per
 // token is the real model's, the text is meaningless).
 //
-//   node bench/browser_bench.mjs [--threads 1,2] [--reps 3] [--model path.gguf] [--parts memory,load,threads]
+//   node bench/browser_bench.mjs [--browser chromium|firefox|chromium,firefox] [--threads 1,2] [--reps 3]
+//                                [--model path.gguf] [--parts memory,load,threads]
+// (several browsers: one after the other in this process, each with the same model and server)
 
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -28,6 +30,7 @@ const THREADS = opt('threads', '1,2').split(',').map(Number);
 const REPS = Number(opt('reps', 3));
 const model = opt('model', MODEL);
 const PARTS = new Set(opt('parts', 'memory,load,threads').split(','));
+const BROWSER_NAMES = opt('browser', 'chromium').split(',');
 const MB = (n) => `${(n / 2 ** 20).toFixed(1)} MB`;
 
 if (!existsSync(model)) {
@@ -40,8 +43,37 @@ const srv = await startServer({
   headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
   files: { '/bench/model.gguf': readFileSync(model) },
 });
-const browser = await launch();
-const profileMarker = browser.profile;
+for (const name of BROWSER_NAMES) await bench(name);
+await srv.close();
+
+/** The content processes of a browser (where the page and its workers run). */
+function pageProcesses(browser) {
+  const all = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  const cmd = (pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  if (browser.browser === 'chromium') return all.filter((d) => cmd(d).includes('--type=renderer') && cmd(d).includes(browser.profile));
+  // Firefox: the descendants of the browser's process that are content processes
+  const parent = (pid) => {
+    try {
+      return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+    } catch {
+      return 0;
+    }
+  };
+  const under = (pid) => {
+    for (let p = pid, k = 0; p > 1 && k < 10; p = parent(p), k++) if (p === browser.pid) return true;
+    return false;
+  };
+  return all.filter((d) => cmd(d).includes('-contentproc') && under(Number(d)));
+}
+
+async function bench(name) {
+const browser = await launch({ browser: name });
 try {
   const page = await newPage(browser.context);
   await page.goto(srv.url('tests/browser/page.html'));
@@ -49,21 +81,11 @@ try {
     globalThis.plm = await import('/js/index.js');
     await plm.ModelCache.clear();
   });
-  console.log(`model: ${model} (${MB(size)}), Chromium ${browser.context.browser()?.version() ?? ''}, hardwareConcurrency ${await page.evaluate(() => navigator.hardwareConcurrency)}`);
+  console.log(`\n==== ${name} ${browser.version}\nmodel: ${model} (${MB(size)}), hardwareConcurrency ${await page.evaluate(() => navigator.hardwareConcurrency)}`);
 
   // peak memory of the renderer process (the page and its workers live there) while a
   // model streams in, from /proc (Linux): VmHWM after the load minus VmRSS before it
-  const renderers = () =>
-    readdirSync('/proc')
-      .filter((d) => /^\d+$/.test(d))
-      .filter((d) => {
-        try {
-          const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-          return cmd.includes('--type=renderer') && cmd.includes(profileMarker);
-        } catch {
-          return false;
-        }
-      });
+  const renderers = () => pageProcesses(browser);
   const status = (pid, key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
   if (PARTS.has('memory')) console.log('\npeak memory of the page process while loading (cache off; fresh page each):');
   for (const worker of PARTS.has('memory') ? [false, true] : []) {
@@ -156,5 +178,5 @@ try {
   console.log(`\n(this machine: ${cpus().length} cores shared with other jobs; load average ${loadavg().map((x) => x.toFixed(1)).join(', ')})`);
 } finally {
   await browser.close();
-  await srv.close();
+}
 }

@@ -71,6 +71,7 @@ async function writeModel(path) {
   small.close();
   let s = 0x9e3779b9;
   const rnd = () => ((s ^= s << 13), (s ^= s >>> 17), (s ^= s << 5), s >>> 0);
+  mkdirSync(dirname(path), { recursive: true });
   w.open(path);
   for (const t of tensors) {
     const bytes = new Uint8Array(t.nbytes);

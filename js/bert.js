@@ -13,11 +13,12 @@
 // TOKENS_PER_CALL tokens an async method yields to the event loop.
 
 import { ModelBase, toIds } from './core/model.js';
-import { PlmError, Status } from './core/engine.js';
+import { PlmError } from './core/engine.js';
+import { Status, POOL_MEAN, POOL_CLS, POOL_LAST, POOL_RANK } from './core/abi.js';
 import { platform } from './core/platform.js';
 
-const POOLING = { mean: 1, cls: 2, last: 3 };
-const POOLING_NAMES = { 1: 'mean', 2: 'cls', 3: 'last', 4: 'rank' };
+const POOLING = { mean: POOL_MEAN, cls: POOL_CLS, last: POOL_LAST };
+const POOLING_NAMES = { [POOL_MEAN]: 'mean', [POOL_CLS]: 'cls', [POOL_LAST]: 'last', [POOL_RANK]: 'rank' };
 /** Tokens per plm_bert_encode call (bounds the wasm memory of the hidden states). */
 const TOKENS_PER_CALL = 4096;
 
@@ -76,6 +77,11 @@ function topK(values, k) {
 }
 
 export class BERT extends ModelBase {
+  static exportName = 'BERT';
+  static local = ['similarity']; // (pure arithmetic; the worker contract: see ModelBase.local) // (class names do not survive minifiers)
+  /** Worker mode: this class's model worker (the literal form lets bundlers find it and bundle only what it needs). */
+  static modelWorker = { script: 'workers/bert.js', start: () => new Worker(new URL('./workers/bert.js', import.meta.url), { type: 'module', name: 'plm-model' }) };
+
   /**
    * Load a BERT GGUF (path, URL, bytes, Blob, or split files). Options: threads,
    * onProgress, signal, engine (share an Engine), build, wasmBaseUrl.

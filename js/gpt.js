@@ -15,8 +15,7 @@
 // logits (hence the tokens, for a given seed) are the same as without reuse.
 
 import { ModelBase, Lock, toIds } from './core/model.js';
-import { platform } from './core/platform.js';
-import { TextStream, samplingOptions, checkNumber, randomSeed, now } from './core/generation.js';
+import { TextStream, samplingOptions, checkNumber, checkBeamOptions, EARLY_STOPPING, newSampler, tokenLoop, beamLoop, now } from './core/generation.js';
 
 /** Length of the common prefix of a and b, at most max. */
 function commonPrefix(a, b, max) {
@@ -40,23 +39,19 @@ export const GENERATE_DEFAULTS = Object.freeze({
   earlyStopping: false,
 });
 
-const EARLY_STOPPING = new Map([
-  [false, 0],
-  [true, 1],
-  ['never', 2],
-]);
-
 function normalizeOptions(opts) {
   const o = samplingOptions(opts, GENERATE_DEFAULTS);
-  checkNumber('numBeams', o.numBeams, 1, 4096, true);
-  checkNumber('lengthPenalty', o.lengthPenalty, -1e6, 1e6);
-  if (!EARLY_STOPPING.has(o.earlyStopping)) throw new RangeError(`earlyStopping must be true, false or 'never' (got ${o.earlyStopping})`);
+  checkBeamOptions(o);
   if (o.truncate !== undefined && o.truncate !== 'start') throw new RangeError(`truncate must be 'start' or undefined (got ${o.truncate})`);
   if (o.reusePrefix !== undefined && typeof o.reusePrefix !== 'boolean') throw new TypeError(`reusePrefix must be a boolean (got ${o.reusePrefix})`);
   return o;
 }
 
 export class GPT extends ModelBase {
+  static exportName = 'GPT'; // (class names do not survive minifiers)
+  /** Worker mode: this class's model worker (the literal form lets bundlers find it and bundle only what it needs). */
+  static modelWorker = { script: 'workers/gpt.js', start: () => new Worker(new URL('./workers/gpt.js', import.meta.url), { type: 'module', name: 'plm-model' }) };
+
   /**
    * Load a causal LM from a GGUF (path, URL, bytes, Blob, or an array of split files).
    * Options: threads, contextLength (KV cache size; default = the model's), onProgress, signal,
@@ -194,10 +189,8 @@ export class GPT extends ModelBase {
       if (beams && o.numBeams >= this.#nVocab) throw new RangeError(`numBeams must be smaller than the vocabulary (${this.#nVocab})`);
 
       if (!beams) {
-        sampler = engine.checkPtr(fn.plm_sampler_new(o.seed ?? randomSeed()));
+        sampler = newSampler(engine, o, ids);
         this.#sampler = sampler;
-        engine.check(fn.plm_sampler_set(sampler, o.temperature, o.topK, o.topP, o.minP, o.repetitionPenalty, o.penaltyLastN));
-        for (const id of ids) fn.plm_sampler_accept(sampler, id);
       }
 
       // prefill: keep the cached prefix shared with the prompt, decode the rest
@@ -212,94 +205,51 @@ export class GPT extends ModelBase {
       for (const id of rest) cachedIds.push(id);
       this.#kv = cachedIds;
       const prefillMs = now() - t0;
-      let decodeMs = 0;
 
       // A prompt without any text (e.g. only BOS): SentencePiece strips the first leading space.
       const stripLeading = this.detokenize(ids, { skipSpecial: true, stripLeadingSpace: false }) === '';
-      const ts = new TextStream(this, { stop: o.stop, stripLeading });
-      run.stream = ts;
-      const finish = (reason) => {
-        run.finishReason = reason;
-      };
-
+      run.stream = new TextStream(this, { stop: o.stop, stripLeading });
+      run.decodeMs = 0;
       if (beams) {
         const maxNew = Math.min(o.maxTokens, nCtx - fn.plm_ctx_n_past(this.#ctx) - 1);
         if (maxNew < 1) throw new RangeError('beam search: the prompt leaves no room in the context');
-        engine.check(fn.plm_ctx_beam_begin(this.#ctx, ids[ids.length - 1], o.numBeams, maxNew, o.lengthPenalty, EARLY_STOPPING.get(o.earlyStopping)));
-        for (;;) {
-          const t1 = now();
-          const rc = engine.check(fn.plm_ctx_beam_step(this.#ctx));
-          decodeMs += now() - t1;
-          if (rc === 0) break;
-          await platform.yieldToEventLoop();
-          if (signal?.aborted) throw signal.reason;
-          this.#assertNotDisposedDuring();
-        }
-        const best = engine.scoped((s) => {
-          const out = s.alloc((maxNew + 1) * 4, 'beam result');
-          const score = s.alloc(4, 'beam score');
-          const n = engine.check(fn.plm_ctx_beam_result(this.#ctx, out, maxNew + 1, score));
-          run.score = engine.view(Float32Array, score, 1)[0];
-          return engine.view(Int32Array, out, n).slice();
-        });
-        const endsWithEos = best.length > 0 && this.isEog(best[best.length - 1]);
-        const tokens = endsWithEos ? best.subarray(0, best.length - 1) : best;
-        for (let i = 0; i < tokens.length && !run.finishReason; i++) {
-          run.tokens.push(tokens[i]);
-          const isLast = i + 1 === tokens.length;
-          const { chunks, stopped, keepToken } = ts.push(tokens[i], isLast && !endsWithEos);
-          if (!keepToken) run.tokens.pop();
-          if (stopped) finish('stop');
-          for (const c of chunks) yield c;
-        }
-        if (!run.finishReason) {
-          if (endsWithEos) for (const c of ts.end()) yield c;
-          finish(endsWithEos ? 'eos' : tokens.length >= o.maxTokens ? 'length' : 'context');
-        }
+        yield* beamLoop(
+          engine,
+          {
+            begin: () => fn.plm_ctx_beam_begin(this.#ctx, ids[ids.length - 1], o.numBeams, maxNew, o.lengthPenalty, EARLY_STOPPING.get(o.earlyStopping)),
+            step: () => fn.plm_ctx_beam_step(this.#ctx),
+            result: (out, cap, score) => fn.plm_ctx_beam_result(this.#ctx, out, cap, score),
+            isEog: (id) => this.isEog(id),
+            alive: () => this.#assertNotDisposedDuring(),
+          },
+          run,
+          o,
+          maxNew,
+        );
+      } else {
+        yield* tokenLoop(
+          {
+            next: () => {
+              const id = engine.check(fn.plm_sampler_sample(sampler, this.#logits, this.#nVocab));
+              fn.plm_sampler_accept(sampler, id);
+              return id;
+            },
+            advance: (id) => {
+              this.#kv = null;
+              engine.scoped((s) => engine.check(fn.plm_ctx_decode(this.#ctx, s.i32([id]), 1, this.#logits, 0)));
+              cachedIds.push(id);
+              this.#kv = cachedIds;
+            },
+            full: () => fn.plm_ctx_n_past(this.#ctx) >= nCtx,
+            isEog: (id) => this.isEog(id),
+            alive: () => this.#assertNotDisposedDuring(),
+          },
+          run,
+          o,
+        );
       }
-
-      for (let step = 0; !beams && step < o.maxTokens; step++) {
-        this.#assertNotDisposedDuring(); // the consumer may have disposed the model while we were suspended
-        const t1 = now();
-        const id = engine.check(fn.plm_sampler_sample(sampler, this.#logits, this.#nVocab));
-        fn.plm_sampler_accept(sampler, id);
-        decodeMs += now() - t1;
-
-        if (!o.ignoreEos && this.isEog(id)) {
-          for (const c of ts.end()) yield c;
-          finish('eos');
-          break;
-        }
-        run.tokens.push(id);
-
-        const nPast = fn.plm_ctx_n_past(this.#ctx);
-        const isLast = step + 1 === o.maxTokens || nPast >= nCtx;
-        // newly decodable text of this token (held back while incomplete or a possible stop string)
-        const { chunks, stopped, keepToken } = ts.push(id, isLast);
-        if (!keepToken) run.tokens.pop(); // the token that completed the stop string is not part of the output
-        for (const c of chunks) yield c;
-        if (stopped) {
-          finish('stop');
-          break;
-        }
-        if (isLast) {
-          finish(step + 1 === o.maxTokens ? 'length' : 'context');
-          break;
-        }
-
-        // next step
-        if (signal?.aborted) throw signal.reason;
-        this.#assertNotDisposedDuring();
-        const t2 = now();
-        this.#kv = null;
-        engine.scoped((s) => engine.check(fn.plm_ctx_decode(this.#ctx, s.i32([id]), 1, this.#logits, 0)));
-        cachedIds.push(id);
-        this.#kv = cachedIds;
-        decodeMs += now() - t2;
-        await platform.yieldToEventLoop();
-        if (signal?.aborted) throw signal.reason;
-      }
-      if (!run.finishReason) finish('length'); // maxTokens === 0
+      if (!run.finishReason) run.finishReason = 'length'; // maxTokens === 0
+      const { decodeMs } = run;
 
       run.stats = {
         promptTokens: ids.length,

@@ -230,6 +230,16 @@ export interface Runtime {
 }
 
 declare class Model {
+  /** The name the package exports the class under (worker mode finds the class by it). */
+  static readonly exportName: string;
+  /**
+   * The worker contract: the synchronous methods that, in worker mode, run on the page
+   * (on a vocab-only copy of the model); a subclass adds its own. Every other method is
+   * async and runs in the worker.
+   */
+  static readonly local: readonly string[];
+  /** Worker mode (web pages): the class's own module worker, { script (under js/), start() }; undefined if it has none. */
+  static readonly modelWorker?: { readonly script: string; start(): Worker };
   /** The Engine the model lives in (worker mode: the engine of the vocab-only copy on this thread). */
   readonly engine: Engine;
   readonly info: ModelInfo;
@@ -599,5 +609,5 @@ export interface ModelWorkerPort {
   ref(): void;
   unref(): void;
 }
-/** Replace how model workers are started (embedders with their own worker setup). */
-export declare function setModelWorkerFactory(factory: () => ModelWorkerPort): void;
+/** Replace how model workers are started (embedders with their own worker setup; js/worker.js serves every class). */
+export declare function setModelWorkerFactory(factory: (modelClass: { readonly exportName: string }) => ModelWorkerPort): void;

@@ -9,8 +9,7 @@
 // run one at a time (later calls wait for earlier ones to finish).
 
 import { ModelBase, Lock, toIds } from './core/model.js';
-import { platform } from './core/platform.js';
-import { TextStream, samplingOptions, checkNumber, randomSeed, now } from './core/generation.js';
+import { TextStream, samplingOptions, checkNumber, checkBeamOptions, EARLY_STOPPING, newSampler, tokenLoop, beamLoop, now } from './core/generation.js';
 
 /** Generation defaults: Hugging Face's for T5 (greedy unless a temperature is given; beams off). */
 export const T5_GENERATE_DEFAULTS = Object.freeze({
@@ -26,21 +25,17 @@ export const T5_GENERATE_DEFAULTS = Object.freeze({
   penaltyLastN: 0,
 });
 
-const EARLY_STOPPING = new Map([
-  [false, 0],
-  [true, 1],
-  ['never', 2],
-]);
-
 function generateOptions(opts) {
   const o = samplingOptions(opts, T5_GENERATE_DEFAULTS);
-  checkNumber('numBeams', o.numBeams, 1, 4096, true);
-  checkNumber('lengthPenalty', o.lengthPenalty, -1e6, 1e6);
-  if (!EARLY_STOPPING.has(o.earlyStopping)) throw new RangeError(`earlyStopping must be true, false or 'never' (got ${o.earlyStopping})`);
+  checkBeamOptions(o);
   return o;
 }
 
 export class T5 extends ModelBase {
+  static exportName = 'T5'; // (class names do not survive minifiers)
+  /** Worker mode: this class's model worker (the literal form lets bundlers find it and bundle only what it needs). */
+  static modelWorker = { script: 'workers/t5.js', start: () => new Worker(new URL('./workers/t5.js', import.meta.url), { type: 'module', name: 'plm-model' }) };
+
   /**
    * Load a T5 model from a GGUF (path, URL, bytes, Blob, or an array of split files).
    * Options: threads, contextLength (longest input and output; default the model's,
@@ -222,96 +217,64 @@ export class T5 extends ModelBase {
 
       const ts = new TextStream(this, { stop: o.stop, stripLeading: true });
       run.stream = ts;
-      const finish = (reason) => {
-        run.finishReason = reason;
-      };
       const start = this.#t5info.decoderStartTokenId;
 
       if (o.numBeams > 1 && o.maxTokens > 0) {
         // beam search in the core, one step per event-loop turn (abortable); the result at the end
         const maxNew = Math.min(o.maxTokens, nCtx - 1);
         if (o.numBeams >= this.#nVocab) throw new RangeError(`numBeams must be smaller than the vocabulary (${this.#nVocab})`);
-        engine.check(fn.plm_t5_beam_begin(this.#ctx, o.numBeams, maxNew, o.lengthPenalty, EARLY_STOPPING.get(o.earlyStopping)));
-        for (;;) {
-          const t1 = now();
-          const rc = engine.check(fn.plm_t5_beam_step(this.#ctx));
-          decodeMs += now() - t1;
-          if (rc === 0) break;
-          await platform.yieldToEventLoop();
-          if (signal?.aborted) throw signal.reason;
-          this.#assertNotDisposedDuring();
-        }
-        const best = engine.scoped((s) => {
-          const out = s.alloc((maxNew + 1) * 4, 'beam result');
-          const score = s.alloc(4, 'beam score');
-          const n = engine.check(fn.plm_t5_beam_result(this.#ctx, out, maxNew + 1, score));
-          run.score = engine.view(Float32Array, score, 1)[0];
-          return engine.view(Int32Array, out, n).slice();
-        });
-        const endsWithEos = best.length > 0 && this.isEog(best[best.length - 1]);
-        const tokens = endsWithEos ? best.subarray(0, best.length - 1) : best;
-        for (let i = 0; i < tokens.length && !run.finishReason; i++) {
-          run.tokens.push(tokens[i]);
-          const isLast = i + 1 === tokens.length;
-          const { chunks, stopped, keepToken } = ts.push(tokens[i], isLast && !endsWithEos);
-          if (!keepToken) run.tokens.pop();
-          if (stopped) finish('stop');
-          for (const c of chunks) yield c;
-        }
-        if (!run.finishReason) {
-          if (endsWithEos) for (const c of ts.end()) yield c;
-          finish(endsWithEos ? 'eos' : tokens.length >= o.maxTokens ? 'length' : 'context');
-        }
+        run.decodeMs = decodeMs;
+        yield* beamLoop(
+          engine,
+          {
+            begin: () => fn.plm_t5_beam_begin(this.#ctx, o.numBeams, maxNew, o.lengthPenalty, EARLY_STOPPING.get(o.earlyStopping)),
+            step: () => fn.plm_t5_beam_step(this.#ctx),
+            result: (out, cap, score) => fn.plm_t5_beam_result(this.#ctx, out, cap, score),
+            isEog: (id) => this.isEog(id),
+            alive: () => this.#assertNotDisposedDuring(),
+          },
+          run,
+          o,
+          maxNew,
+        );
+        decodeMs = run.decodeMs;
       } else {
-        sampler = engine.checkPtr(fn.plm_sampler_new(o.seed ?? randomSeed()));
+        sampler = newSampler(engine, o, [start]); // Hugging Face's penalty sees the decoder start token too
         this.#sampler = sampler;
-        engine.check(fn.plm_sampler_set(sampler, o.temperature, o.topK, o.topP, o.minP, o.repetitionPenalty, o.penaltyLastN));
-        fn.plm_sampler_accept(sampler, start); // Hugging Face's penalty sees the decoder start token too
         engine.check(fn.plm_t5_decoder_reset(this.#ctx, 1));
-        let id = start;
+        let prev = start;
         const tok = engine.malloc(4, 'token');
         const logits = engine.malloc(this.#nVocab * 4, 'logits');
+        run.decodeMs = decodeMs;
         try {
-          for (let step = 0; step < o.maxTokens; step++) {
-            this.#assertNotDisposedDuring();
-            const t1 = now();
-            engine.view(Int32Array, tok, 1)[0] = id;
-            engine.check(fn.plm_t5_decode(this.#ctx, tok, 1, logits, 0));
-            id = engine.check(fn.plm_sampler_sample(sampler, logits, this.#nVocab));
-            fn.plm_sampler_accept(sampler, id);
-            decodeMs += now() - t1;
-            if (this.isEog(id)) {
-              for (const c of ts.end()) yield c;
-              finish('eos');
-              break;
-            }
-            run.tokens.push(id);
-            const full = fn.plm_t5_n_past(this.#ctx) >= nCtx;
-            const isLast = step + 1 === o.maxTokens || full;
-            const { chunks, stopped, keepToken } = ts.push(id, isLast);
-            if (!keepToken) run.tokens.pop();
-            for (const c of chunks) yield c;
-            if (stopped) {
-              finish('stop');
-              break;
-            }
-            if (isLast) {
-              finish(full && step + 1 < o.maxTokens ? 'context' : 'length');
-              break;
-            }
-            if (signal?.aborted) throw signal.reason;
-            this.#assertNotDisposedDuring();
-            await platform.yieldToEventLoop();
-            if (signal?.aborted) throw signal.reason;
-          }
+          yield* tokenLoop(
+            {
+              next: () => {
+                engine.view(Int32Array, tok, 1)[0] = prev;
+                engine.check(fn.plm_t5_decode(this.#ctx, tok, 1, logits, 0));
+                const id = engine.check(fn.plm_sampler_sample(sampler, logits, this.#nVocab));
+                fn.plm_sampler_accept(sampler, id);
+                return id;
+              },
+              advance: (id) => {
+                prev = id; // (decoded at the start of the next step)
+              },
+              full: () => fn.plm_t5_n_past(this.#ctx) >= nCtx,
+              isEog: (id) => this.isEog(id),
+              alive: () => this.#assertNotDisposedDuring(),
+            },
+            run,
+            { ...o, ignoreEos: false },
+          );
         } finally {
           if (!engine.disposed) {
             engine.free(tok);
             engine.free(logits);
           }
         }
+        decodeMs = run.decodeMs;
       }
-      if (!run.finishReason) finish('length'); // maxTokens === 0
+      if (!run.finishReason) run.finishReason = 'length'; // maxTokens === 0
       run.stats = {
         inputTokens: ids.length,
         generatedTokens: run.tokens.length,

@@ -4,6 +4,9 @@
 import { ModelBase } from './core/model.js';
 
 export class Tokenizer extends ModelBase {
+  static exportName = 'Tokenizer';
+  static local = ['encode', 'decode']; // (the worker contract: see ModelBase.local)
+
   /**
    * Load the tokenizer of a GGUF file (path, URL, bytes or Blob).
    * Options: onProgress, signal, engine (share an Engine); tokenizers run single-threaded.

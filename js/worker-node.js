@@ -3,7 +3,7 @@ import { parentPort } from 'node:worker_threads';
 import * as api from './node.js';
 import { serve } from './core/host.js';
 
-serve(api, {
+serve(Object.values(api), {
   post: (m, transfer) => parentPort.postMessage(m, transfer ?? []),
   onMessage: (f) => parentPort.on('message', f),
 });

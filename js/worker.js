@@ -1,9 +1,8 @@
-// worker.js — the model worker of web pages (module Worker started by
-// core/remote.js): loads one model and serves the page's calls (core/host.js).
+// worker.js — a model worker for every class of the package (GPT, BERT, T5), for
+// embedders that start model workers themselves (setModelWorkerFactory). The package's
+// own worker mode starts one worker per class (js/workers/*.js), so that a bundled app
+// carries only the classes it imports.
 import * as api from './index.js';
-import { serve } from './core/host.js';
+import { serve, workerScopePort } from './core/host.js';
 
-serve(api, {
-  post: (m, transfer) => self.postMessage(m, transfer ?? []),
-  onMessage: (f) => (self.onmessage = (e) => f(e.data)),
-});
+serve(Object.values(api), workerScopePort());

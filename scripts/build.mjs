@@ -44,8 +44,8 @@ const TOOLS = [
   ['gcc', 'gcc'],
   ['emcmake', 'emscripten'],
 ];
-// Only for npm test: headless Chromium (browser tests); clang + libFuzzer (the fuzz smoke run).
-const TEST_TOOLS = [['chromium', 'chromium'], ['clang', 'clang']];
+// Only for npm test: headless Chromium and Firefox ESR (browser tests); clang + libFuzzer (the fuzz smoke run).
+const TEST_TOOLS = [['chromium', 'chromium'], ['firefox-esr', 'firefox-esr'], ['clang', 'clang']];
 // The relaxed-SIMD builds (cmake/relaxed.cmake; skipped with a warning when missing): clang-19 and
 // wasm-ld-19; their C test programs also need wasi-libc and clang-19's wasm32 compiler-rt.
 const RELAXED_TOOLS = [
@@ -66,8 +66,8 @@ function setup() {
     missing.push('libclang-rt-14-dev');
   for (const [file, pkg] of RELAXED_FILES) if (!existsSync(file)) missing.push(pkg);
   if (missing.length) installPackages(missing);
-  // devDependencies (typescript, for the type-check test)
-  if (!existsSync(join(root, 'node_modules', 'typescript'))) run('npm', ['ci', '--no-audit', '--no-fund']);
+  // devDependencies (typescript, for the type-check test; the browser drivers)
+  if (!['typescript', 'puppeteer-core'].every((d) => existsSync(join(root, 'node_modules', d)))) run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 
 function installPackages(missing) {
@@ -114,7 +114,8 @@ function testAll({ native, wasm }) {
   if (native) run(process.execPath, ['scripts/fuzz.mjs', '--smoke']);
   if (wasm) {
     run('ctest', ['--test-dir', 'build-wasm', '--output-on-failure']);
-    // Node tests, headless Chromium tests (tests/browser: Debian's chromium + playwright-core),
+    // Node tests, headless browser tests (tests/browser: Debian's chromium + playwright-core,
+    // Debian's firefox-esr + puppeteer-core),
     // and the npm package test (tests/package: pack, install, Node + a Vite-built page)
     const files = [...testFiles('js'), ...testFiles('browser'), ...testFiles('package')];
     // every test must run: a missing browser, bundler or relaxed-SIMD build fails instead of skipping.

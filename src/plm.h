@@ -121,7 +121,14 @@ PLM_API int plm_tokenize(plm_model *m, const char *text, int len, int add_specia
                          int parse_special, int32_t *out, int cap);
 PLM_API int plm_tokenize_pair(plm_model *m, const char *a, int alen, const char *b, int blen,
                               int add_special, int32_t *ids, int32_t *types, int cap);
-/* One token's bytes (may be a partial UTF-8 sequence); flags: PLM_DECODE_* (tokenizer.h). */
+/* Decoding flags (plm_token_bytes, plm_detokenize) */
+enum {
+    PLM_DECODE_SKIP_SPECIAL = 1, /* drop control tokens (bos/eos/pad/cls/sep/...); unknown
+                                    tokens: dropped too, except in SentencePiece vocabularies
+                                    (llama, t5), which print sentencepiece's " \u2047 " */
+    PLM_DECODE_STRIP_LEADING = 2 /* remove the leading space a SentencePiece decode strips */
+};
+/* One token's bytes (may be a partial UTF-8 sequence); flags: PLM_DECODE_*. */
 PLM_API int plm_token_bytes(plm_model *m, int32_t id, int flags, char *out, int cap);
 PLM_API int plm_detokenize(plm_model *m, const int32_t *ids, int n, int flags, char *out,
                            int cap);
@@ -204,7 +211,9 @@ PLM_API int plm_bench_use_simd(int on);
  * so a batch gives exactly (bit for bit) the numbers of its sequences run one at
  * a time — what Hugging Face computes for a padded batch with an attention mask.
  * Calls on one model must not overlap (the model keeps its scratch buffers). */
-enum { PLM_POOL_NONE = 0, PLM_POOL_MEAN = 1, PLM_POOL_CLS = 2, PLM_POOL_LAST = 3 }; /* bert.pooling_type */
+/* bert.pooling_type; PLM_POOL_RANK (a reranker: llama.cpp writes it for cross-encoders) is
+ * reported by plm_bert_info, plm_bert_pool refuses it (a reranker scores with its classifier) */
+enum { PLM_POOL_NONE = 0, PLM_POOL_MEAN = 1, PLM_POOL_CLS = 2, PLM_POOL_LAST = 3, PLM_POOL_RANK = 4 };
 
 /* Last hidden state: hidden[total][n_embd], total = sum of seq_lens. type_ids may be
  * NULL (all 0). PLM_E_TOO_LONG for a sequence longer than the context. */
@@ -273,6 +282,7 @@ PLM_API int plm_t5_reorder(plm_t5 *c, const int32_t *src, int n_new);
  * PLM_E_* = failed (the search is dropped). Any other decoder call drops the search.
  * plm_t5_beam_result: the best hypothesis' tokens (ending with EOS if it ended so;
  * without the start token) and its score; returns the count (may exceed cap). */
+enum { PLM_EARLY_STOPPING_FALSE = 0, PLM_EARLY_STOPPING_TRUE = 1, PLM_EARLY_STOPPING_NEVER = 2 };
 PLM_API int plm_t5_beam_begin(plm_t5 *c, int n_beams, int max_new_tokens, float length_penalty,
                               int early_stopping);
 PLM_API int plm_t5_beam_step(plm_t5 *c);

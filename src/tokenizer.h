@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "gguf.h"
+#include "plm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -78,13 +79,7 @@ int vocab_encode_pair(const plm_vocab *v, const char *a, size_t alen, const char
                       size_t blen, int add_special, int32_t *out_ids, int32_t *out_types,
                       int cap);
 
-/* Decoding flags */
-enum {
-    PLM_DECODE_SKIP_SPECIAL = 1, /* drop control tokens (bos/eos/pad/cls/sep/...); unknown
-                                    tokens: dropped too, except in SentencePiece vocabularies
-                                    (llama, t5), which print sentencepiece's " \u2047 " */
-    PLM_DECODE_STRIP_LEADING = 2 /* remove the leading space a SentencePiece decode strips */
-};
+/* Decoding flags: PLM_DECODE_* (plm.h, part of the ABI) */
 
 /* Bytes of one token as it appears in decoded text (byte-level BPE mapped
  * back to bytes, U+2581 -> space, <0xNN> -> the byte, "##" rules for

@@ -10,7 +10,7 @@
 // not cached. A cached copy is checked against its size when read.
 
 import { urlsOf } from './names.js';
-import { bodyReader } from './fetch.js';
+import { bodyReader } from './body.js';
 
 const CACHE_NAME = 'plm-wasm-models';
 const QUEUE_BYTES = 8 << 20; // bytes waiting to be written to the cache before the download waits
@@ -105,9 +105,14 @@ function cacheApiStore() {
           return true;
         },
         async abort() {
-          if (!failed) controller.error(new Error('incomplete download: not cached'));
-          failed ??= true;
+          if (failed) return void (await put.catch(() => {}));
+          failed = true;
+          // the partial entry is closed, then deleted (not stored: get() also refuses any
+          // entry shorter than its x-plm-size). (Erroring the body instead makes Firefox
+          // log "Failed to read data from the ReadableStream" on the page's console.)
+          controller.close();
           await put.catch(() => {});
+          await cache.delete(key).catch(() => {});
         },
       };
     },

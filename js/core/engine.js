@@ -5,24 +5,15 @@
 import { makeImports, readBytes } from './imports.js';
 import { chooseBuild, compileBuild, isThreaded, simdTwin } from './runtime.js';
 import { platform } from './platform.js';
+import { Status } from './abi.js';
 
 const PAGE = 65536;
 const INITIAL_PAGES = 256; // 16 MB, = -sINITIAL_MEMORY in CMakeLists.txt
 const MAX_PAGES = [65536, 32768, 16384]; // 4 GB, or less where the engine cannot reserve that much
 const WORKER_STACK = 1 << 20; // = -sTOTAL_STACK of the main thread
 
-/** Status codes of plm.h (negative; PLM_OK = 0). */
-export const Status = Object.freeze({
-  OK: 0,
-  INVALID: -1,
-  FORMAT: -2,
-  TRUNCATED: -3,
-  UNSUPPORTED: -4,
-  NOMEM: -5,
-  TOO_LONG: -6,
-  MISSING: -7,
-  STATE: -8,
-});
+/** Status codes of plm.h (negative; PLM_OK = 0): see abi.js. */
+export { Status };
 /** Largest single allocation the engine asks for: below 4 GiB, so it never wraps a 32-bit size_t. */
 const MAX_ALLOC = 2 ** 32 - 2 ** 16;
 

@@ -32,11 +32,19 @@ class Queue {
 
 const END = Symbol('end');
 
+/** The port of the worker this code runs in (a module Web Worker). */
+export function workerScopePort() {
+  return {
+    post: (m, transfer) => self.postMessage(m, transfer ?? []),
+    onMessage: (f) => (self.onmessage = (e) => f(e.data)),
+  };
+}
+
 /**
  * Serve one model over `port` ({ post(msg, transfer), onMessage(fn) }).
- * `api` holds the model classes by name (the package's exports).
+ * `classes`: the model classes this worker can load (found by their static exportName).
  */
-export function serve(api, port) {
+export function serve(classes, port) {
   let model = null;
   const files = []; // per shard: { queue, closed }
   const signals = new Map(); // id -> AbortController
@@ -97,7 +105,7 @@ export function serve(api, port) {
   }
 
   async function load(m) {
-    const Cls = api[m.cls];
+    const Cls = classes.find((c) => typeof c === 'function' && Object.hasOwn(c, 'exportName') && c.exportName === m.cls);
     if (typeof Cls?.load !== 'function') throw new Error(`this build of plm-wasm has no model class ${m.cls}`);
     const source = { name: m.name, shards: m.shards.map((s, i) => fileShard(i, s.name)) };
     const options = decodeArgs(m.options, makeRef);

@@ -3,11 +3,11 @@
 // GPT (gpt.js), Tokenizer (tokenizer.js) and the encoder classes build on it.
 
 import { Engine } from './engine.js';
-import { loadModel, LOAD_VOCAB_ONLY } from './source.js';
+import { DECODE_SKIP_SPECIAL, DECODE_STRIP_LEADING } from './abi.js';
+import { loadModel, LOAD_VOCAB_ONLY } from './load.js';
 import { loadRemote, useWorker } from './remote.js';
 
-export const DECODE_SKIP_SPECIAL = 1;
-export const DECODE_STRIP_LEADING = 2;
+export { DECODE_SKIP_SPECIAL, DECODE_STRIP_LEADING };
 
 /** FIFO lock: one operation on a model's context at a time, later calls wait their turn. */
 export class Lock {
@@ -47,6 +47,19 @@ function toIds(ids, what = 'ids') {
 export { toIds };
 
 export class ModelBase {
+  /**
+   * The worker contract. In worker mode (the default on a web page's main thread; see
+   * core/remote.js) the model lives in a worker and load() returns a proxy: its async
+   * methods and async generators are forwarded to the worker, getters answer from a
+   * snapshot of the worker-side model's plain-data properties, and the synchronous
+   * methods named in `static local` run on the page, on a vocab-only copy of the
+   * model (tokenizer and metadata, no weights). A subclass lists its own page-side
+   * synchronous methods in its own `static local` (added to its parents'). A method
+   * that needs the weights must be async: an undeclared synchronous method throws in
+   * worker mode, and tests/js/worker_contract.test.mjs fails on it.
+   */
+  static local = ['tokenize', 'detokenize', 'tokenBytes', 'isEog', 'metadata', 'assertLive', 'freeResources', 'dispose'];
+
   /**
    * Load a model into an engine. options: engine (share an existing Engine),
    * threads, build, wasmBaseUrl (engine creation), onProgress, signal.

@@ -5,7 +5,7 @@
 // which replaces the entries with Node versions, so the rest of the package
 // never touches node:* modules directly and stays bundler-friendly.
 
-import { crossOriginWorker } from './cross-origin.js';
+import { crossOriginWorker, isCrossOrigin } from './cross-origin.js';
 
 export const WASM_FILES = {
   scalar: 'plm.wasm',
@@ -48,12 +48,15 @@ export const platform = {
    * the worker loop. Returns { terminate() }.
    */
   startWorker({ module, memory, stackTop, index }) {
-    let worker;
+    let worker = null;
+    const script = new URL(POOL_WORKER, import.meta.url);
+    // the package on another origin (a CDN): a same-origin blob script imports the worker
+    if (isCrossOrigin(script)) worker = crossOriginWorker(script, { type: 'module', name: `plm-${index}` });
     try {
-      worker = new Worker(new URL('./worker-browser.js', import.meta.url), { type: 'module', name: `plm-${index}` });
+      worker ??= new Worker(new URL('./worker-browser.js', import.meta.url), { type: 'module', name: `plm-${index}` });
     } catch (e) {
-      if (e?.name !== 'SecurityError') throw e; // the package is on another origin (a CDN)
-      worker = crossOriginWorker(new URL(POOL_WORKER, import.meta.url), { type: 'module', name: `plm-${index}` });
+      if (e?.name !== 'SecurityError') throw e;
+      worker = crossOriginWorker(script, { type: 'module', name: `plm-${index}` });
     }
     return new Promise((resolve, reject) => {
       worker.onmessage = (e) => {

@@ -1,45 +1,58 @@
 // remote.js — models in a worker, behind the same API.
 //
-// GPT.load(url) in a web page starts a module Worker (js/worker.js) and returns
+// GPT.load(url) in a web page starts GPT's module Worker (js/workers/gpt.js) and returns
 // a proxy: an instance of a subclass of GPT whose async methods (logits,
 // complete, ...) and async generators (generate) are forwarded to the worker,
-// while synchronous methods (tokenize, detokenize, ...) run right here on a
-// vocab-only copy of the model. Nothing is written per class: the proxy class
-// is derived from the real one by looking at its methods (wire.js members()).
+// while the synchronous methods the class declares local (static local: tokenize,
+// detokenize, ...; see ModelBase.local) run right here on a vocab-only copy of the
+// model. Nothing else is written per class: the proxy class is derived from the
+// real one by looking at its methods (wire.js members(), localMethods()).
 //
-// Loading: this thread resolves and downloads the file (cache, Range resume:
-// source.js / fetch.js) and streams it to the worker in transferred chunks, at
-// most WINDOW bytes in flight; the worker's loader writes them into its wasm
-// memory. The same chunks feed, until it is complete, a vocab-only loader on
-// this thread (plm_loader_set_flags(PLM_LOAD_VOCAB_ONLY)), which reads only the
-// GGUF metadata (the tokenizer): so tokenize() stays synchronous.
+// Loading is load.js's pipeline run on this thread (resolve, size check, byte
+// stream: cache, Range resume) with two sinks: the WorkerSink, which carries the
+// chunks to the worker (transferred, at most WINDOW bytes in flight; there they
+// feed the worker's own loader), and a vocab-only loader on this thread
+// (plm_loader_set_flags(PLM_LOAD_VOCAB_ONLY)), which reads only the GGUF metadata
+// (the tokenizer): so tokenize() stays synchronous. This file is the transport:
+// the Link (messages, streams, callbacks, signals) and the proxy class.
 //
 // Property reads (info, contextLength, lastStats, ...) answer from a snapshot of
 // the worker-side model's plain-data properties, refreshed after every call.
 
-import * as api from '../index.js'; // (a cycle, used only at call time: the exported name of a model class)
 import { Engine } from './engine.js';
-import { LoaderSink, LOAD_VOCAB_ONLY, resolveSource, checkTotalSize, wasmMemoryRoom } from './source.js';
-import { decodeError, encodeArgs, encodeError, members } from './wire.js';
-import { crossOriginWorker } from './cross-origin.js';
+import { resolveSource } from './source.js';
+import { LoaderSink, LOAD_VOCAB_ONLY, checkTotalSize, pumpSource, wasmMemoryRoom } from './load.js';
+import { decodeError, encodeArgs, encodeError, localMethods, members } from './wire.js';
+import { crossOriginWorker, isCrossOrigin } from './cross-origin.js';
 
+// local methods that are the proxy's own lifecycle, not the vocab-only copy's
+const LIFECYCLE = new Set(['dispose', 'assertLive', 'freeResources']);
 const WINDOW = 8 << 20; // bytes of the file in flight to the worker
 const SPARE_MIN = 1 << 20; // chunk buffers the worker hands back for reuse are at least this large
 const CREDIT = 16; // streamed items the worker may run ahead of the consumer
 // options that stay on this thread (the worker gets the rest: threads, build, contextLength, ...)
 const LOCAL_OPTIONS = new Set(['worker', 'engine', 'signal', 'onProgress', 'cache', 'retries', 'retryDelay', 'fetch', 'baseUrl', 'hfEndpoint']);
 
-const WORKER_SCRIPT = '../worker.js';
-
-/** A browser module worker running js/worker.js (Node: remote-node.js replaces this). */
-let workerFactory = () => {
-  let w;
+/**
+ * A browser module worker for model class Cls (Node: remote-node.js replaces this).
+ * Each class names its own worker (static modelWorker = { script, start }): `start`
+ * is a literal `new Worker(new URL(<its worker script>, import.meta.url), ...)` in the
+ * class's module, the form bundlers (Vite, webpack) follow, so that an app bundles the
+ * worker of the classes it imports and nothing else.
+ */
+let workerFactory = (Cls) => {
+  const spec = Cls.modelWorker;
+  if (!spec) throw new TypeError(`${Cls.exportName ?? Cls.name} has no model worker; load it with { worker: false }`);
+  let w = null;
+  const rel = '../' + spec.script; // (not a literal: bundlers would treat it as an asset)
+  const script = new URL(rel, import.meta.url);
+  // the package on another origin (a CDN): a same-origin blob script imports the worker
+  if (isCrossOrigin(script)) w = crossOriginWorker(script, { type: 'module', name: 'plm-model' });
   try {
-    // (this exact form lets bundlers such as Vite find and bundle the worker)
-    w = new Worker(new URL('../worker.js', import.meta.url), { type: 'module', name: 'plm-model' });
+    w ??= spec.start();
   } catch (e) {
     if (e?.name !== 'SecurityError') throw e;
-    w = crossOriginWorker(new URL(WORKER_SCRIPT, import.meta.url), { type: 'module', name: 'plm-model' });
+    w = crossOriginWorker(script, { type: 'module', name: 'plm-model' });
   }
   return {
     post: (m, transfer) => w.postMessage(m, transfer ?? []),
@@ -54,7 +67,7 @@ let workerFactory = () => {
   };
 };
 
-/** Replace how model workers are started (Node; embedders with their own worker setup). */
+/** Replace how model workers are started (Node; embedders with their own worker setup): factory(Cls) -> port. */
 export function setModelWorkerFactory(factory) {
   workerFactory = factory;
 }
@@ -323,19 +336,22 @@ function linkOf(obj) {
   return l;
 }
 
-/** The worker-mode subclass of a model class (built once per class). */
-/** The name under which the package exports a model class (class names do not survive minifiers). */
-function exportedName(Cls) {
-  const name = Object.keys(api).find((k) => api[k] === Cls);
-  if (!name) throw new TypeError(`worker mode needs a model class exported by plm-wasm (GPT, BERT, T5), not ${Cls.name}; load it with { worker: false }`);
-  return name;
+/**
+ * The name under which the package exports a model class (class names do not survive
+ * minifiers): its own static exportName. The worker finds the class by it.
+ */
+export function exportedName(Cls) {
+  if (!Object.hasOwn(Cls, 'exportName')) throw new TypeError(`worker mode needs a model class exported by plm-wasm (GPT, BERT, T5), not ${Cls.name}; load it with { worker: false }`);
+  return Cls.exportName;
 }
 
+/** The worker-mode subclass of a model class (built once per class). */
 export function remoteClassOf(Cls) {
   let R = proxyClasses.get(Cls);
   if (R) return R;
   R = class extends Cls {};
   Object.defineProperty(R, 'name', { value: exportedName(Cls) });
+  const local = localMethods(Cls);
   for (const [name, { kind, descriptor }] of members(Cls)) {
     if (name === 'dispose' || name === 'disposed' || name === 'assertLive') continue;
     if (kind === 'getter') {
@@ -358,8 +374,14 @@ export function remoteClassOf(Cls) {
         this.assertLive();
         return yield* linkOf(this).stream(name, args);
       };
+    } else if (!local.has(name)) {
+      // a synchronous method the class does not declare local: it would run on the
+      // page's vocab-only copy, which has no weights (tests/js/worker_contract.test.mjs)
+      R.prototype[name] = function () {
+        throw new TypeError(`${R.name}.${name}() is synchronous and not in ${R.name}.local, so it cannot run in worker mode; load the model with { worker: false }`);
+      };
     }
-    // sync methods (tokenize, detokenize, ...): inherited, run on the vocab-only copy here
+    // local sync methods (tokenize, detokenize, ...): inherited, run on the vocab-only copy here
   }
   R.prototype.dispose = function () {
     const link = links.get(this);
@@ -374,6 +396,79 @@ export function remoteClassOf(Cls) {
 }
 
 /**
+ * A sink of the loading pipeline (load.js) that carries the file's chunks to the model
+ * worker (transferred; at most WINDOW bytes in flight), where they feed the worker's
+ * own loader. done: the worker's loader needs no more of the current file.
+ */
+class WorkerSink {
+  #link;
+  #file = -1;
+  #size;
+  done = false;
+  constructor(link) {
+    this.#link = link;
+  }
+  get stopped() {
+    return this.#link.settled; // the worker's load ended (failed, or finished early)
+  }
+  beginFile(i) {
+    this.#file = i;
+    this.#size = undefined;
+    this.done = false;
+    return !this.#link.settled;
+  }
+  setSize(bytes) {
+    this.#size = bytes;
+  }
+  async write(chunk, shard) {
+    const n = chunk.length; // (read before the buffer may be transferred)
+    if (!(await this.#link.sendChunk(this.#file, chunk, this.#size, shard.owned))) this.done = this.#link.doneFiles.has(this.#file);
+    return n;
+  }
+  endFile(i) {
+    if (!this.#link.settled) this.#link.post({ t: 'end', file: i });
+  }
+  close() {
+    if (!this.#link.settled) this.#link.post({ t: 'eof' });
+  }
+}
+
+/**
+ * The page's vocab-only copy as a sink: the first file's metadata. A failure here does
+ * not fail the load (the worker has the model); the token methods report it instead.
+ */
+class VocabSink {
+  #sink;
+  error = null;
+  constructor(sink) {
+    this.#sink = sink;
+  }
+  get done() {
+    return this.error !== null || this.#sink.done;
+  }
+  #try(f) {
+    if (this.error) return 0;
+    try {
+      return f();
+    } catch (e) {
+      this.error = e;
+      return 0;
+    }
+  }
+  beginFile(i) {
+    return i === 0;
+  }
+  setSize(bytes, name) {
+    this.#try(() => this.#sink.setSize(bytes, name));
+  }
+  write(chunk) {
+    return this.#try(() => this.#sink.write(chunk));
+  }
+  endFile() {}
+  close() {}
+}
+
+/**
  * Load `source` as a `Cls` in a new worker; returns the proxy. Falls back to
  * loading on this thread when the worker cannot start and options.worker was
  * not explicitly true.
@@ -383,7 +478,7 @@ export async function loadRemote(Cls, source, options = {}, openLocal) {
   signal?.throwIfAborted();
   let port;
   try {
-    port = workerFactory();
+    port = workerFactory(Cls);
   } catch (e) {
     if (options.worker === true) throw new Error(`cannot start the model worker: ${e.message}`, { cause: e });
     return openLocal();
@@ -400,8 +495,9 @@ export async function loadRemote(Cls, source, options = {}, openLocal) {
       console.warn(`plm-wasm: ${e.message}; running the model on the page's thread`);
       return openLocal();
     }
-    const resolved = await resolveSource(source, options);
-    await checkTotalSize(resolved, wasmMemoryRoom(null), signal); // (the worker checks each file against its own memory)
+    // the loading pipeline (load.js), its sinks the worker and the page's vocab-only copy
+    const resolved = await resolveSource(source, options); // 1. resolve
+    await checkTotalSize(resolved, wasmMemoryRoom(null), signal); // 2. size check (the worker checks each file against its own memory)
     const workerOptions = Object.fromEntries(Object.entries(options).filter(([k]) => !LOCAL_OPTIONS.has(k)));
     const { args, release } = link.encode([{ ...workerOptions, onProgress }]);
     const loaded = link.request({ t: 'load', cls: exportedName(Cls), name: resolved.name, shards: resolved.shards.map((s) => ({ name: s.name })), options: args[0] });
@@ -413,31 +509,9 @@ export async function loadRemote(Cls, source, options = {}, openLocal) {
     // the vocab-only copy on this thread: single-threaded engine, metadata only
     vocabEngine = await Engine.create({ threads: 1, build: options.build === 'scalar' ? 'scalar' : undefined, wasmBaseUrl: options.wasmBaseUrl });
     vocab = new LoaderSink(vocabEngine, LOAD_VOCAB_ONLY);
-    let vocabError = null;
-
-    for (let i = 0; i < resolved.shards.length && !link.settled; i++) {
-      const shard = resolved.shards[i];
-      let sized = false;
-      for await (const chunk of shard.open(signal)) {
-        signal?.throwIfAborted();
-        if (i === 0 && !vocab.done && !vocabError) {
-          try {
-            if (!sized) vocab.setSize(shard.size, shard.name);
-            vocab.write(chunk);
-          } catch (e) {
-            vocabError = e;
-          }
-        }
-        sized = true;
-        if (!(await link.sendChunk(i, chunk, shard.size, shard.owned))) {
-          if (link.doneFiles.has(i)) shard.finished?.();
-          break;
-        }
-      }
-      signal?.throwIfAborted();
-      if (!link.settled) link.post({ t: 'end', file: i });
-    }
-    if (!link.settled) link.post({ t: 'eof' });
+    const page = new VocabSink(vocab);
+    await pumpSource(resolved, [page, new WorkerSink(link)], { signal }); // 3. byte stream -> 4. sinks (the worker reports progress)
+    let vocabError = page.error;
     const result = await loaded.finally(release);
     signal?.throwIfAborted();
 
@@ -459,8 +533,8 @@ export async function loadRemote(Cls, source, options = {}, openLocal) {
     link.applyState(result.value.state);
     if (!ptr) {
       // no tokenizer on this thread (e.g. a file without one): sync token methods report why
-      for (const [name, { kind }] of members(Cls))
-        if (kind === 'sync' && /token|isEog|metadata/i.test(name))
+      for (const name of localMethods(Cls))
+        if (!LIFECYCLE.has(name))
           Object.defineProperty(model, name, {
             value: () => {
               throw vocabError;

@@ -117,6 +117,24 @@ export function members(Cls) {
 }
 
 /**
+ * The worker contract of a model class: the synchronous methods that run on the page in
+ * worker mode (on its vocab-only copy), the union of the `static local` lists of Cls
+ * and its parents (see ModelBase.local). Every other synchronous method would need the
+ * worker's model and cannot be called through the proxy: it must be async instead.
+ */
+export function localMethods(Cls) {
+  const out = new Set();
+  for (let c = Cls; typeof c === 'function' && c !== Function.prototype; c = Object.getPrototypeOf(c)) if (Object.hasOwn(c, 'local')) for (const n of c.local) out.add(n);
+  return out;
+}
+
+/** Synchronous methods of Cls that break the worker contract (neither async nor declared local). */
+export function undeclaredSyncMethods(Cls) {
+  const local = localMethods(Cls);
+  return [...members(Cls)].filter(([name, { kind }]) => kind === 'sync' && !local.has(name)).map(([name]) => name);
+}
+
+/**
  * A model's plain-data state: getter values (or the error they throw) and own
  * data properties such as lastStats, sent with every result so that the page's
  * proxy answers property reads synchronously.

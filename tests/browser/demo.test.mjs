@@ -1,7 +1,7 @@
-// The demo page (web/) in headless Chromium, served by scripts/serve.mjs with and
+// The demo page (web/) in headless Chromium and Firefox, served by scripts/serve.mjs with and
 // without cross-origin isolation: every shipped model loads from models/, generates /
 // embeds / fills masks / runs text-to-text, and the outputs equal the Node API's for
-// the same inputs. Screenshots of each panel (desktop and phone) go to tests/out/browser/.
+// the same inputs. Screenshots of each panel (desktop and phone) go to tests/out/browser/<browser>/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -10,9 +10,10 @@ import * as plm from '../../js/node.js';
 import { convert } from '../../js/convert/index.js';
 import { createStaticServer } from '../../scripts/serve.mjs';
 import { startServer } from '../js/loader_server.mjs';
-import { ROOT, OUT, launch, newPage, outPath, unavailable } from './harness.mjs';
+import { ROOT, OUT, BROWSERS, launch, newPage, outPath as outFile, unavailable } from './harness.mjs';
 
-const skip = await unavailable();
+const skips = Object.fromEntries(await Promise.all(BROWSERS.map(async (b) => [b, (await unavailable(b)) || false])));
+const skip = BROWSERS.every((b) => skips[b]);
 const manifest = JSON.parse((await import('node:fs')).readFileSync(join(ROOT, 'web', 'models.json'), 'utf8'));
 const present = (list) => list.filter((m) => existsSync(join(ROOT, 'web', m.url)));
 const GPTS = present(manifest.gpt);
@@ -105,11 +106,13 @@ async function waitDone(page, sel) {
   return state;
 }
 
-for (const isolate of [true, false]) {
+for (const name of BROWSERS) for (const isolate of [true, false]) {
   const mode = isolate ? 'isolated' : 'plain';
-  test(`demo page (${isolate ? 'cross-origin isolated: threads' : 'not isolated: single thread'})`, { skip: skip || false, timeout: 600000 }, async (t) => {
+  const outPath = (f) => outFile(f, name);
+  test(`${name}: demo page (${isolate ? 'cross-origin isolated: threads' : 'not isolated: single thread'})`, { skip: skips[name], timeout: 600000 }, async (t) => {
     const srv = await serve(isolate);
-    const browser = await launch();
+    const browser = await launch({ browser: name });
+    t.diagnostic(`${name} ${browser.version}`);
     try {
       const page = await newPage(browser.context);
       await page.goto(`${srv.origin}/`); // redirects to /web/
@@ -269,57 +272,60 @@ for (const isolate of [true, false]) {
   });
 }
 
-test('embedding: custom elements in a static page', { skip: skip || false, timeout: 300000 }, async () => {
-  const srv = await serve(true);
-  const browser = await launch({ viewport: { width: 800, height: 1000 } });
-  try {
-    const page = await newPage(browser.context);
-    await page.goto(`${srv.origin}/web/embed.html`);
-    await page.waitForFunction(() => customElements.get('plm-generate') && customElements.get('plm-similarity'));
-    await page.evaluate(() => {
-      const g = document.querySelector('plm-generate');
-      g.setAttribute('temperature', '0');
-      g.setAttribute('max-tokens', '40');
-      g.shadowRoot.querySelector('textarea').value = 'Once upon a time';
-      g.run();
-      document.querySelector('plm-similarity').run();
-    });
-    await page.waitForSelector('plm-generate[data-state=done]', { timeout: 120000 });
-    await page.waitForSelector('plm-similarity[data-state=done]', { timeout: 120000 });
-    const text = await page.evaluate(() => document.querySelector('plm-generate').shadowRoot.querySelector('.out span').textContent);
-    assert.equal(text, ref.gpt.get('../models/gpt2-stories-F16.gguf'));
-    const cells = await page.evaluate(() => document.querySelector('plm-similarity').shadowRoot.querySelectorAll('td').length);
-    assert.equal(cells, 9);
-    await page.screenshot({ path: outPath('embed.png'), fullPage: true });
-    assert.deepEqual(page.errors, []);
-  } finally {
-    await browser.close();
-    await srv.close();
-  }
-});
+for (const name of BROWSERS) {
+  const outPath = (f) => outFile(f, name);
+  test(`${name}: embedding: custom elements in a static page`, { skip: skips[name], timeout: 300000 }, async () => {
+    const srv = await serve(true);
+    const browser = await launch({ browser: name, viewport: { width: 800, height: 1000 } });
+    try {
+      const page = await newPage(browser.context);
+      await page.goto(`${srv.origin}/web/embed.html`);
+      await page.waitForFunction(() => customElements.get('plm-generate') && customElements.get('plm-similarity'));
+      await page.evaluate(() => {
+        const g = document.querySelector('plm-generate');
+        g.setAttribute('temperature', '0');
+        g.setAttribute('max-tokens', '40');
+        g.shadowRoot.querySelector('textarea').value = 'Once upon a time';
+        g.run();
+        document.querySelector('plm-similarity').run();
+      });
+      await page.waitForSelector('plm-generate[data-state=done]', { timeout: 120000 });
+      await page.waitForSelector('plm-similarity[data-state=done]', { timeout: 120000 });
+      const text = await page.evaluate(() => document.querySelector('plm-generate').shadowRoot.querySelector('.out span').textContent);
+      assert.equal(text, ref.gpt.get('../models/gpt2-stories-F16.gguf'));
+      const cells = await page.evaluate(() => document.querySelector('plm-similarity').shadowRoot.querySelectorAll('td').length);
+      assert.equal(cells, 9);
+      await page.screenshot({ path: outPath('embed.png'), fullPage: true });
+      assert.deepEqual(page.errors, []);
+    } finally {
+      await browser.close();
+      await srv.close();
+    }
+  });
 
-test('embedding from another origin (the package on a CDN) in a cross-origin isolated page', { skip: skip || false, timeout: 300000 }, async () => {
-  const cdn = await serve(true); // serve.mjs sends CORS + CORP headers
-  const html = `<!doctype html><meta charset="utf-8"><title>docs</title>
-    <script type="module" src="${cdn.origin}/js/embed.js"></script>
-    <plm-generate model="${cdn.origin}/models/gpt2-stories-F16.gguf" max-tokens="${MAX}" temperature="0">${PROMPT}</plm-generate>`;
-  const site = await startServer({ files: { '/docs.html': Buffer.from(html) }, headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } });
-  const browser = await launch();
-  try {
-    const page = await newPage(browser.context);
-    await page.goto(site.url('docs.html'));
-    assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true);
-    await page.waitForFunction(() => customElements.get('plm-generate'));
-    await page.evaluate(() => document.querySelector('plm-generate').run());
-    await page.waitForSelector('plm-generate[data-state=done], plm-generate[data-state=error]', { timeout: 120000 });
-    const text = await page.evaluate(() => document.querySelector('plm-generate').shadowRoot.querySelector('.out').textContent);
-    assert.equal(text, PROMPT + ref.gpt.get('../models/gpt2-stories-F16.gguf'));
-    const rt = await page.evaluate(() => document.querySelector('plm-generate').loadedModel.runtime);
-    assert.deepEqual([rt.worker, rt.build], [true, 'relaxed-mt'], 'model worker and thread pool started from the other origin');
-    assert.deepEqual(page.errors, []);
-  } finally {
-    await browser.close();
-    await site.close();
-    await cdn.close();
-  }
-});
+  test(`${name}: embedding from another origin (the package on a CDN) in a cross-origin isolated page`, { skip: skips[name], timeout: 300000 }, async () => {
+    const cdn = await serve(true); // serve.mjs sends CORS + CORP headers
+    const html = `<!doctype html><meta charset="utf-8"><title>docs</title>
+      <script type="module" src="${cdn.origin}/js/embed.js"></script>
+      <plm-generate model="${cdn.origin}/models/gpt2-stories-F16.gguf" max-tokens="${MAX}" temperature="0">${PROMPT}</plm-generate>`;
+    const site = await startServer({ files: { '/docs.html': Buffer.from(html) }, headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } });
+    const browser = await launch({ browser: name });
+    try {
+      const page = await newPage(browser.context);
+      await page.goto(site.url('docs.html'));
+      assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true);
+      await page.waitForFunction(() => customElements.get('plm-generate'));
+      await page.evaluate(() => document.querySelector('plm-generate').run());
+      await page.waitForSelector('plm-generate[data-state=done], plm-generate[data-state=error]', { timeout: 120000 });
+      const text = await page.evaluate(() => document.querySelector('plm-generate').shadowRoot.querySelector('.out').textContent);
+      assert.equal(text, PROMPT + ref.gpt.get('../models/gpt2-stories-F16.gguf'));
+      const rt = await page.evaluate(() => document.querySelector('plm-generate').loadedModel.runtime);
+      assert.deepEqual([rt.worker, rt.build], [true, 'relaxed-mt'], 'model worker and thread pool started from the other origin');
+      assert.deepEqual(page.errors, []);
+    } finally {
+      await browser.close();
+      await site.close();
+      await cdn.close();
+    }
+  });
+}

@@ -27,6 +27,7 @@ function importGraph(entry) {
 test('the browser entry (js/index.js) and its workers import no Node built-ins', () => {
   const g = importGraph(join(ROOT, 'js', 'index.js'));
   assert.ok(g.files.some((f) => f.endsWith('worker-browser.js')), 'worker-browser.js is reachable (new URL pattern)');
+  for (const w of ['gpt', 'bert', 't5']) assert.ok(g.files.some((f) => f.endsWith(`js/workers/${w}.js`)), `the model worker workers/${w}.js is reachable`);
   assert.ok(!g.files.some((f) => /platform-node|worker-node|cli/.test(f)), g.files.join('\n'));
   assert.deepEqual(g.external, []);
 });
