@@ -428,7 +428,7 @@ TEST(api_errors) {
     CHECK_EQ_INT(plm_quantize_rows(PLM_TYPE_Q8_0, x, b, -1, 32), PLM_E_INVALID);
     CHECK_EQ_INT(plm_quantize_rows(PLM_TYPE_F32, x, b, 1 << 20, 1 << 11), PLM_E_INVALID); /* 8 GB */
     CHECK_EQ_INT(plm_quantize_rows(PLM_TYPE_Q8_0, x, b, 0, 32), 0);
-    CHECK_EQ_INT(plm_dequantize_rows(PLM_TYPE_Q2_K, b, x, 1, 256), PLM_E_UNSUPPORTED);
+    CHECK_EQ_INT(plm_dequantize_rows(PLM_TYPE_IQ2_XXS, b, x, 1, 256), PLM_E_UNSUPPORTED);
     CHECK_EQ_INT(plm_dequantize_rows(PLM_TYPE_Q4_0, b, x, 1, 31), PLM_E_INVALID);
     CHECK_EQ_INT(plm_quantize_rows(PLM_TYPE_F16, x, b, 2, 32), 128);
     float y[64];
@@ -442,7 +442,7 @@ TEST(api_errors) {
     plm_dequantize_row(PLM_TYPE_Q8_0, odd, w, 32);
     for (int i = 0; i < 32; i++) CHECK_NEAR(w[i], z[i], 0.1);
     plm_clear_error();
-    plm_dequantize_row(PLM_TYPE_IQ4_NL, b, w, 32);
+    plm_dequantize_row(PLM_TYPE_Q8_1, b, w, 32);
     CHECK_EQ_INT(plm_errcode(), PLM_E_UNSUPPORTED);
 }
 
