@@ -27,17 +27,23 @@ void plm_bench_free(plm_bench *b) {
 
 /* Random bytes with small finite fp16 scales where a block format keeps them
  * (d / dmin / m at the block start). */
+/* Random blocks of any readable type, without knowing its layout: each block is
+ * re-drawn until it dequantizes to finite values of magnitude <= 64. */
 static void random_blocks(int type, uint8_t *dst, size_t bytes, uint32_t *s) {
-    for (size_t i = 0; i < bytes; i++) {
-        *s ^= *s << 13, *s ^= *s >> 17, *s ^= *s << 5;
-        dst[i] = (uint8_t)(*s >> 24);
-    }
     const size_t bb = plm_type_block_bytes(type);
-    const int n_scales = type == PLM_TYPE_Q5_0 ? 1 : 2; /* Q4_1, Q5_1, Q4_K, Q5_K: d and m / dmin */
+    const int blck = plm_type_block_size(type);
+    float y[256];
     for (size_t o = 0; o + bb <= bytes; o += bb)
-        for (int h = 0; h < n_scales; h++) {
-            const plm_fp16 d = plm_fp32_to_fp16(h ? 0.001f : 0.002f);
-            dst[o + 2 * h] = (uint8_t)d, dst[o + 2 * h + 1] = (uint8_t)(d >> 8);
+        for (int tries = 0; tries < 1000; tries++) {
+            for (size_t i = 0; i < bb; i++) {
+                *s ^= *s << 13, *s ^= *s >> 17, *s ^= *s << 5;
+                dst[o + i] = (uint8_t)(*s >> 24);
+            }
+            if (blck > 256) break;
+            plm_dequantize_row(type, dst + o, y, blck);
+            int ok = 1;
+            for (int i = 0; i < blck && ok; i++) ok = y[i] == y[i] && y[i] <= 64.0f && y[i] >= -64.0f;
+            if (ok) break;
         }
 }
 
@@ -61,8 +67,7 @@ plm_bench *plm_bench_matmul_new(int type, int n, int k, int m) {
         return NULL;
     }
     uint32_t s = 0x12345678u;
-    const int quantizer = type == PLM_TYPE_F32 || type == PLM_TYPE_F16 || type == PLM_TYPE_BF16 ||
-                          type == PLM_TYPE_Q8_0 || type == PLM_TYPE_Q4_0 || type == PLM_TYPE_Q6_K;
+    const int quantizer = plm_type_quantizable(type);
 #define RND() (s ^= s << 13, s ^= s >> 17, s ^= s << 5, (float)(int32_t)s * (1.0f / 2147483648.0f))
     for (int r = 0; r < n; r++) { /* row by row: no n x k float staging copy */
         for (int i = 0; i < k; i++) row[i] = 0.05f * RND();

@@ -619,7 +619,7 @@ static int add_tensor(gguf_stream *s, uint64_t offset) {
     }
     if (!plm_type_supported(type))
         return plm_fail(PLM_E_UNSUPPORTED, "tensor '%s' has type %s, which plm-wasm cannot run (supported: f32, f16, "
-                        "bf16, q8_0, q4_0, q4_K, q6_K); re-quantize the model, e.g. to Q8_0 or Q4_0", name,
+                        "bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_K..q6_K, iq4_nl, iq4_xs); re-quantize the model, e.g. to Q8_0 or Q4_0", name,
                         plm_type_name(type));
     const int blck = plm_type_block_size(type);
     if (s->ti_ne[0] % blck)

@@ -92,32 +92,15 @@ static void mm_task(void *arg, int t, int n_tasks) {
     matmul_range_scalar(&c->job, c0, c1, tmp);
 }
 
-static int is_matmul_type(int type) {
-    switch (type) {
-    case PLM_TYPE_F32:
-    case PLM_TYPE_F16:
-    case PLM_TYPE_BF16:
-    case PLM_TYPE_Q8_0:
-    case PLM_TYPE_Q4_0:
-    case PLM_TYPE_Q4_1:
-    case PLM_TYPE_Q5_0:
-    case PLM_TYPE_Q5_1:
-    case PLM_TYPE_Q4_K:
-    case PLM_TYPE_Q5_K:
-    case PLM_TYPE_Q6_K: return 1;
-    default: return 0;
-    }
-}
-
 /* Shared checks of op_matmul / op_get_rows: a 2-D tensor with data of a supported type. */
 static int check_matrix(const plm_tensor *W, const char *op) {
     if (!W || !W->data)
         return plm_fail(PLM_E_INVALID, "%s: tensor %s has no data", op, W && W->name ? W->name : "(null)");
     const char *name = W->name ? W->name : "(unnamed)";
-    if (!is_matmul_type(W->type)) {
+    if (!plm_type_supported(W->type) || !plm_mm_traits_get(W->type)) {
         const char *tn = plm_type_name(W->type);
-        return plm_fail(PLM_E_UNSUPPORTED, "%s: tensor %s has unsupported type %s", op, name,
-                        tn ? tn : "(unknown)");
+        return plm_fail(PLM_E_UNSUPPORTED, "%s: tensor %s has unsupported type %s (not in the type tables)", op,
+                        name, tn ? tn : "(unknown)");
     }
     if (W->ne[0] <= 0 || W->ne[1] <= 0 || W->ne[1] > INT32_MAX || W->ne[0] > INT32_MAX ||
         W->ne[2] != 1 || W->ne[3] != 1)
@@ -241,20 +224,35 @@ int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, 
         return plm_fail(PLM_E_INVALID, "matmul %s: input has %d columns but the weight rows have %lld",
                         W->name ? W->name : "", k, (long long)W->ne[0]);
     if (m == 0) return PLM_OK;
-    if (W->type == PLM_TYPE_Q8_0 || W->type == PLM_TYPE_Q4_0) return qmatmul(y, W, bias, x, m, k);
+    const plm_mm_traits *t = plm_mm_traits_get(W->type); /* non-NULL: check_matrix */
+
+    /* GEMMs named by the type's traits take over first (a new GEMM: one case here). */
+    switch (t->gemm) {
+    case MM_GEMM_Q8: return qmatmul(y, W, bias, x, m, k);
+    case MM_GEMM_FLOAT:
+#if PLM_HAVE_SIMD
+        if (g_simd && m > 1 && W->layout == PLM_LAYOUT_ROWS) return matmul_float_gemm(y, W, bias, x, m, k);
+#endif
+        break;
+    case MM_GEMM_NONE: break;
+    default:
+        return plm_fail(PLM_E_UNSUPPORTED, "matmul %s: type %s names GEMM %d, which op_matmul does not know",
+                        W->name ? W->name : "", plm_type_name(W->type), t->gemm);
+    }
     if (W->layout != PLM_LAYOUT_ROWS)
         return plm_fail(PLM_E_UNSUPPORTED, "matmul %s: layout %d of type %s has no kernel", W->name ? W->name : "",
                         W->layout, plm_type_name(W->type));
-#if PLM_HAVE_SIMD
-    if (g_simd && m > 1 && (W->type == PLM_TYPE_F32 || W->type == PLM_TYPE_F16 || W->type == PLM_TYPE_BF16))
-        return matmul_float_gemm(y, W, bias, x, m, k);
-#endif
 
     mm_task_ctx c;
     memset(&c, 0, sizeof c);
     c.use_simd = g_simd;
 #if PLM_HAVE_SIMD
-    if (c.use_simd) ops_simd_prepare();
+    if (c.use_simd) {
+        if (t->route == MM_ROUTE_DOT && !t->dot_simd)
+            return plm_fail(PLM_E_UNSUPPORTED, "matmul %s: type %s has no SIMD128 dot kernel", W->name ? W->name : "",
+                            plm_type_name(W->type));
+        ops_simd_prepare();
+    }
 #endif
     op_mm_job *j = &c.job;
     j->type = W->type;
@@ -270,32 +268,38 @@ int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, 
 
     const int n_tasks = n_tasks_for((double)m * j->n * k, c.n_units);
     const int nb = k / QK8_0;
-    const int quant_act = W->type == PLM_TYPE_Q5_0 || W->type == PLM_TYPE_Q4_1 || W->type == PLM_TYPE_Q5_1;
-    const int kquant = W->type == PLM_TYPE_Q4_K || W->type == PLM_TYPE_Q5_K || W->type == PLM_TYPE_Q6_K;
-    const int converted = W->type == PLM_TYPE_F16 && m > 1;
+    /* SIMD register tiles take Q8_0 activations widened to int16 (quantize_rows_q8_0_wide_simd) */
+    const int wide = c.use_simd && t->act == PLM_ACT_Q8_0 && t->route == MM_ROUTE_TILES;
+    const int converted = t->convert_rows && m > 1;
 
     /* Scratch layout: [activations][per-task converted rows]. */
     size_t act_bytes = 0;
-    if (kquant)
-        act_bytes = align64((size_t)m * (k / QK_K) * sizeof(block_q8_K));
-    else if (quant_act)
-        act_bytes = c.use_simd ? align64((size_t)m * k * sizeof(int16_t)) + align64((size_t)m * nb * sizeof(float)) +
-                                     align64((size_t)m * nb * 4 * sizeof(int32_t))
-                               : align64((size_t)m * nb * sizeof(block_q8_0));
+    switch (t->act) {
+    case PLM_ACT_F32: break;
+    case PLM_ACT_Q8_K: act_bytes = align64((size_t)m * (k / QK_K) * sizeof(block_q8_K)); break;
+    case PLM_ACT_Q8_0:
+        act_bytes = wide ? align64((size_t)m * k * sizeof(int16_t)) + align64((size_t)m * nb * sizeof(float)) +
+                               align64((size_t)m * nb * 4 * sizeof(int32_t))
+                         : align64((size_t)m * nb * sizeof(block_q8_0));
+        break;
+    default:
+        return plm_fail(PLM_E_UNSUPPORTED, "matmul %s: type %s has unknown activation format %d",
+                        W->name ? W->name : "", plm_type_name(W->type), t->act);
+    }
     const size_t tmp_task = align64((size_t)OP_MM_TMP_ROWS * k * sizeof(float));
     size_t tmp_bytes = converted ? (size_t)n_tasks * tmp_task : 0;
     if (act_bytes + tmp_bytes > 0) {
         uint8_t *s = scratch_get(act_bytes + tmp_bytes, "matmul scratch");
         if (!s) return PLM_E_NOMEM;
-        if (kquant) {
+        if (t->act == PLM_ACT_Q8_K) {
             block_q8_K *xk = (block_q8_K *)s;
             for (int r = 0; r < m; r++)
                 DISPATCH(quantize_row_q8_K_act)(x + (size_t)r * k, xk + (size_t)r * (k / QK_K), k);
             j->xk = xk;
         }
-        if (quant_act) {
+        if (t->act == PLM_ACT_Q8_0) {
 #if PLM_HAVE_SIMD
-            if (c.use_simd) {
+            if (wide) {
                 const size_t o1 = align64((size_t)m * k * sizeof(int16_t));
                 const size_t o2 = o1 + align64((size_t)m * nb * sizeof(float));
                 j->xw = (int16_t *)s;
@@ -306,7 +310,7 @@ int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, 
 #endif
             {
                 block_q8_0 *xq = (block_q8_0 *)s;
-                for (int r = 0; r < m; r++) quantize_row_q8_0_act_scalar(x + (size_t)r * k, xq + (size_t)r * nb, k);
+                for (int r = 0; r < m; r++) DISPATCH(quantize_row_q8_0_act)(x + (size_t)r * k, xq + (size_t)r * nb, k);
                 j->xq = xq;
             }
         }
@@ -333,13 +337,14 @@ int op_get_rows(float *out, const plm_tensor *W, const int32_t *ids, int n) {
         if (ids[i] < 0 || ids[i] >= rows)
             return plm_fail(PLM_E_INVALID, "get_rows %s: id %d at position %d is outside [0, %lld)",
                             W->name ? W->name : "", (int)ids[i], i, (long long)rows);
-    if (W->layout != PLM_LAYOUT_ROWS && W->type != PLM_TYPE_Q8_0 && W->type != PLM_TYPE_Q4_0)
+    const int panel = plm_mm_traits_get(W->type)->panel4; /* non-NULL: check_matrix */
+    if (W->layout != PLM_LAYOUT_ROWS && !panel)
         return plm_fail(PLM_E_UNSUPPORTED, "get_rows %s: layout %d of type %s has no reader", W->name ? W->name : "",
                         W->layout, plm_type_name(W->type));
     for (int i = 0; i < n; i++) {
         const uint8_t *src = (const uint8_t *)W->data + (size_t)ids[i] * row_bytes;
         float *dst = out + (size_t)i * k;
-        if (W->type == PLM_TYPE_Q8_0 || W->type == PLM_TYPE_Q4_0) {
+        if (panel) {
             qgemm_get_row(W, ids[i], dst);
             continue;
         }

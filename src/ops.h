@@ -17,9 +17,11 @@
  *   Q8_0 / Q4_0 : activations quantized to Q8_0 blocks (ggml's quantize_row_q8_0
  *                 rounding), integer block dot products scaled by d_w*d_x, in the
  *                 order of ggml's generic (scalar) vec_dot_q8_0_q8_0 / q4_0_q8_0.
- *   Q4_K / Q5_K / Q6_K : activations quantized to Q8_K blocks (ggml's
- *                 quantize_row_q8_K), integer dot products per super-block as
- *                 ggml's vec_dot_q{4,5,6}_K_q8_K.
+ *   Q2_K / Q3_K / Q4_K / Q5_K / Q6_K / IQ4_XS : activations quantized to Q8_K
+ *                 blocks (ggml's quantize_row_q8_K), integer dot products per
+ *                 super-block as ggml's vec_dot_{q2..q6_K,iq4_xs}_q8_K.
+ *   IQ4_NL      : activations quantized to Q8_0 blocks (vec_dot_iq4_nl_q8_0).
+ * Which format a type uses is its entry in the type traits (below).
  *   Q5_0 / Q4_1 / Q5_1 : activations quantized to Q8_0 blocks, integer block
  *                 dots as Q4_0 (ggml's vec_dot_q5_0_q8_0 / q4_1 / q5_1 idea).
  * Quantized types need k % 32 == 0 (k % 256 for K-quants), else PLM_E_INVALID.
@@ -35,15 +37,17 @@
  *       s = s + (float)isum_b * (d_w * d_x);
  *     so any lane layout (row panels, relaxed-SIMD dots), any m and any thread
  *     count give the same bits;
+ *   IQ4_NL x Q8_0: as Q4_0 with q_w = kvalues_iq4nl[code] (ggml's vec_dot_iq4_nl_q8_0);
  *   Q5_0 / Q4_1 / Q5_1 (the older per-lane order): per block, 4 exact integer
  *     lane sums (lane l takes elements j with (j / 2) % 4 == l, the layout of
  *     i32x4.dot_i16x8_s), each converted to float, multiplied by (d_w * d_x) and
  *     added to float lane l; lanes combined as the float dots; Q5_0 with its
  *     5-bit values - 16; Q4_1 / Q5_1 (x = d*q + m) add, after each block's lane term, (float)xsum_l * (m_w * d_x) to lane l, xsum_l
  *     the same lane's sum of the activation quants;
- *   K-quants: per super-block b, two exact integers: isum_b = sum over sub-blocks
- *     of scale_j * dot(q_w, q_x) (Q6_K: q_w - 32) and msum_b = sum of min_j *
- *     (sum of the sub-block's q_x) (Q4_K / Q5_K), then one float chain over b:
+ *   K-quants and IQ4_XS: per super-block b, two exact integers: isum_b = sum over
+ *     sub-blocks of scale_j * dot(q_w, q_x) (Q6_K: q_w - 32; Q3_K: q_w in [-4, 3],
+ *     scale - 32; IQ4_XS: q_w = kvalues_iq4nl[code], scale - 32) and msum_b = sum of
+ *     min_j * (sum of the sub-block's q_x) (Q2_K / Q4_K / Q5_K), then one float chain over b:
  *       s += (d_w * d_x) * (float)isum_b;   s -= (dmin_w * d_x) * (float)msum_b;
  *     (integer sums are order-free, so any SIMD lane layout gives the same bits).
  */
@@ -254,6 +258,57 @@ typedef struct {
 } op_mm_job;
 void matmul_range_scalar(const op_mm_job *j, int c0, int c1, float *tmp);
 
+/* ---------------------------------------------------------------- type traits
+ * The compute layer of a weight type (ops_traits.c; the format layer - name,
+ * block, bytes, dequantize, quantize - is quant.c's table). op_matmul, the
+ * scalar and SIMD matmul ranges and the tests read everything from here; a
+ * readable type (plm_type_supported) without an entry, or without the kernel
+ * the chosen path needs, is PLM_E_UNSUPPORTED naming the type and the op.
+ *   act:   what the activations become before the dot: float32 rows, Q8_0
+ *          blocks (ggml's quantize_row_q8_0) or Q8_K blocks (quantize_row_q8_K);
+ *   dot:   one row dot (w: n weights in the file's row layout; x: n activations
+ *          in the `act` format) - scalar reference and SIMD128 twin, bit-identical;
+ *   route: how matmul_range_simd sweeps the output (MM_ROUTE_DOT: one SIMD dot
+ *          per (row, column); TILES / KROWS: ops_simd.c's register tiles);
+ *   gemm:  a GEMM that takes over before the row kernels (MM_GEMM_FLOAT: SIMD
+ *          builds, m > 1, ops_gemm_f.c; MM_GEMM_Q8: every build and m,
+ *          ops_qgemm.c, with the 4-row panel layout plm_tensor_pack_for_matmul
+ *          writes when `panel4`). A new GEMM is a new MM_GEMM_* value here and
+ *          one case in op_matmul's gemm switch. */
+enum { PLM_ACT_F32 = 0, PLM_ACT_Q8_0 = 1, PLM_ACT_Q8_K = 2 };
+enum { MM_ROUTE_DOT = 0, MM_ROUTE_TILES = 1, MM_ROUTE_KROWS = 2 };
+enum { MM_GEMM_NONE = 0, MM_GEMM_FLOAT = 1, MM_GEMM_Q8 = 2 };
+typedef float (*plm_dot_fn)(const void *w, const void *x, int n);
+typedef struct {
+    int act;
+    plm_dot_fn dot_scalar;
+    plm_dot_fn dot_simd;  /* NULL in builds without SIMD128 */
+    int route;
+    int gemm;
+    int convert_rows;     /* scalar m > 1: widen each weight row once, then F32 dots (exact types only) */
+    int panel4;           /* plm_tensor_pack_for_matmul repacks it to PLM_LAYOUT_PANEL4 */
+} plm_mm_traits;
+/* The entry of `type`, or NULL if matmul has none. */
+const plm_mm_traits *plm_mm_traits_get(int type);
+/* Name of an activation format ("f32", "q8_0", "q8_K"). */
+const char *plm_act_name(int act);
+/* Activations of row r of a job in the traits' format (x, xq or xk). */
+static inline const void *op_mm_act_row(const op_mm_job *j, int act, int r) {
+    switch (act) {
+    case PLM_ACT_Q8_0: return j->xq + (size_t)r * (j->k / QK8_0);
+    case PLM_ACT_Q8_K: return j->xk + (size_t)r * (j->k / QK_K);
+    default: return j->x + (size_t)r * j->k;
+    }
+}
+/* Columns [c0, c1) of all rows with one `dot` per output (activations in `act`). */
+void matmul_range_dot(const op_mm_job *j, int c0, int c1, int act, plm_dot_fn dot);
+
+/* New weight types' kernels (raw blocks, no alignment needed). */
+float vec_dot_q2_K_q8_K_scalar(const void *w, const block_q8_K *x, int n);
+float vec_dot_q3_K_q8_K_scalar(const void *w, const block_q8_K *x, int n);
+float vec_dot_iq4_xs_q8_K_scalar(const void *w, const block_q8_K *x, int n);
+float vec_dot_iq4_nl_q8_0_scalar(const void *w, const block_q8_0 *x8, int n);
+
 /* Quantized GEMM (ops_qgemm.c) for Q8_0 / Q4_0 weights x Q8_0 activations,
  * either layout: output columns [c0, c1) of all m rows, c0 a multiple of 4.
  * Activations (all prepared once per op_matmul by qgemm_prepare_act):
@@ -295,6 +350,10 @@ float vec_dot_q4_K_q8_K_simd(const block_q4_K *w, const block_q8_K *x, int n);
 float vec_dot_q5_K_q8_K_simd(const block_q5_K *w, const block_q8_K *x, int n);
 float vec_dot_q6_K_q8_K_simd(const block_q6_K *w, const block_q8_K *x, int n);
 void quantize_row_q8_K_act_simd(const float *x, block_q8_K *y, int n);
+float vec_dot_q2_K_q8_K_simd(const void *w, const block_q8_K *x, int n);
+float vec_dot_q3_K_q8_K_simd(const void *w, const block_q8_K *x, int n);
+float vec_dot_iq4_xs_q8_K_simd(const void *w, const block_q8_K *x, int n);
+float vec_dot_iq4_nl_q8_0_simd(const void *w, const block_q8_0 *x8, int n);
 
 void layernorm_simd(float *y, const float *x, const float *w, const float *b, int n, float eps);
 void rmsnorm_simd(float *y, const float *x, const float *w, int n, float eps);

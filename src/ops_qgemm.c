@@ -73,7 +73,8 @@ static void pack_block(int type, const uint8_t *const rows[QP], uint8_t *pb) {
 
 int plm_tensor_pack_for_matmul(plm_tensor *W) {
     if (!W || !W->data || W->layout != PLM_LAYOUT_ROWS) return PLM_OK;
-    if (W->type != PLM_TYPE_Q8_0 && W->type != PLM_TYPE_Q4_0) return PLM_OK;
+    const plm_mm_traits *t = plm_mm_traits_get(W->type);
+    if (!t || !t->panel4) return PLM_OK; /* the type table says which types have a panel layout */
     if (W->ne[0] <= 0 || W->ne[0] % 32 || W->ne[1] < QP || W->ne[2] != 1 || W->ne[3] != 1) return PLM_OK;
     const size_t rb = plm_type_row_bytes(W->type, W->ne[0]), pbb = panel_block_bytes(W->type);
     if (W->nbytes && W->nbytes < rb * (uint64_t)W->ne[1]) return PLM_OK; /* op_matmul reports it */

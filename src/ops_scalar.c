@@ -368,40 +368,113 @@ void convert_bf16_scalar(float *y, const uint16_t *x, int n) {
 
 /* ------------------------------------------------------------ matmul */
 
+/* The type's scalar dot per output (op_matmul checked the traits exist). Types
+ * with convert_rows and m > 1: each weight row widened once (exactly), then
+ * float dots - the same numbers as the type's own dot. */
 void matmul_range_scalar(const op_mm_job *j, int c0, int c1, float *tmp) {
-    const int k = j->k, nb = k / QK8_0;
+    const plm_mm_traits *t = plm_mm_traits_get(j->type);
+    if (!t->convert_rows || j->m == 1 || !tmp) {
+        matmul_range_dot(j, c0, c1, t->act, t->dot_scalar);
+        return;
+    }
     for (int c = c0; c < c1; c++) {
-        const uint8_t *wr = j->w + (size_t)c * j->w_row_bytes;
-        /* rows used by several activation rows are converted once (exact, so the
-         * same numbers as vec_dot_f16) */
-        const int convert = j->type == PLM_TYPE_F16 && j->m > 1;
-        const int nbk = k / QK_K;
-        if (convert) plm_dequantize_row(j->type, wr, tmp, k);
+        plm_dequantize_row(j->type, j->w + (size_t)c * j->w_row_bytes, tmp, j->k);
         for (int r = 0; r < j->m; r++) {
-            const float *xr = j->x + (size_t)r * k;
-            float v;
-            switch (j->type) {
-            case PLM_TYPE_F32: v = vec_dot_f32_scalar((const float *)wr, xr, k); break;
-            case PLM_TYPE_F16:
-                v = convert ? vec_dot_f32_scalar(tmp, xr, k) : vec_dot_f16_scalar((const plm_fp16 *)wr, xr, k);
-                break;
-            case PLM_TYPE_BF16: v = vec_dot_bf16_scalar((const uint16_t *)wr, xr, k); break;
-            case PLM_TYPE_Q4_K:
-                v = vec_dot_q4_K_q8_K_scalar((const block_q4_K *)wr, j->xk + (size_t)r * nbk, k);
-                break;
-            case PLM_TYPE_Q5_K:
-                v = vec_dot_q5_K_q8_K_scalar((const block_q5_K *)wr, j->xk + (size_t)r * nbk, k);
-                break;
-            case PLM_TYPE_Q6_K:
-                v = vec_dot_q6_K_q8_K_scalar((const block_q6_K *)wr, j->xk + (size_t)r * nbk, k);
-                break;
-            case PLM_TYPE_Q5_0: v = vec_dot_q5_0_q8_0_scalar(wr, j->xq + (size_t)r * nb, k); break;
-            case PLM_TYPE_Q4_1: v = vec_dot_q4_1_q8_0_scalar(wr, j->xq + (size_t)r * nb, k); break;
-            case PLM_TYPE_Q5_1: v = vec_dot_q5_1_q8_0_scalar(wr, j->xq + (size_t)r * nb, k); break;
-            default: v = 0.0f; break; /* not reached: op_matmul checks the type (Q8_0 / Q4_0: ops_qgemm.c) */
-            }
+            float v = vec_dot_f32_scalar(tmp, j->x + (size_t)r * j->k, j->k);
             if (j->bias) v += j->bias[c];
             j->y[(size_t)r * j->n + c] = v;
         }
     }
+}
+
+/* ------------------------------------------------- generic dot sweep */
+
+void matmul_range_dot(const op_mm_job *j, int c0, int c1, int act, plm_dot_fn dot) {
+    for (int c = c0; c < c1; c++) {
+        const uint8_t *wr = j->w + (size_t)c * j->w_row_bytes;
+        for (int r = 0; r < j->m; r++) {
+            float v = dot(wr, op_mm_act_row(j, act, r), j->k);
+            if (j->bias) v += j->bias[c];
+            j->y[(size_t)r * j->n + c] = v;
+        }
+    }
+}
+
+/* --------------------------------------- Q2_K / Q3_K / IQ4_XS x Q8_K, IQ4_NL x Q8_0 */
+
+/* Q2_K (84 bytes, quant.c): isum = sum_j (scales[j] & 15) * dot16_j, msum = sum_j
+ * (scales[j] >> 4) * bsums[j]; x = d*sc*q - dmin*m. */
+float vec_dot_q2_K_q8_K_scalar(const void *vw, const block_q8_K *x, int n) {
+    const uint8_t *w = vw;
+    float s = 0.0f;
+    for (int b = 0; b < n / QK_K; b++, w += 84) {
+        const uint8_t *sc = w, *q = w + 16;
+        const int8_t *y = x[b].qs;
+        int32_t isum = 0, msum = 0;
+        for (int j = 0; j < 16; j++) msum += (sc[j] >> 4) * x[b].bsums[j];
+        for (int h = 0; h < 2; h++, q += 32)
+            for (int t = 0; t < 4; t++)
+                for (int u = 0; u < 2; u++, y += 16) {
+                    int32_t d = 0;
+                    for (int l = 0; l < 16; l++) d += ((q[16 * u + l] >> 2 * t) & 3) * y[l];
+                    isum += (sc[8 * h + 2 * t + u] & 0x0F) * d;
+                }
+        s = k_chain(s, rd_h(w + 80), rd_h(w + 82), x[b].d, isum, msum);
+    }
+    return s;
+}
+
+/* Q3_K (110 bytes): q = low2 - (hmask bit ? 0 : 4), scale - 32 (plm_q3_K_scales). */
+float vec_dot_q3_K_q8_K_scalar(const void *vw, const block_q8_K *x, int n) {
+    const uint8_t *w = vw;
+    float s = 0.0f;
+    for (int b = 0; b < n / QK_K; b++, w += 110) {
+        const uint8_t *hm = w, *q = w + 32;
+        const int8_t *y = x[b].qs;
+        int8_t sc[16];
+        plm_q3_K_scales(w + 96, sc);
+        int32_t isum = 0;
+        for (int h = 0; h < 2; h++, q += 32)
+            for (int t = 0; t < 4; t++)
+                for (int u = 0; u < 2; u++, y += 16) {
+                    int32_t d = 0;
+                    for (int l = 16 * u; l < 16 * u + 16; l++)
+                        d += (((q[l] >> 2 * t) & 3) - (hm[l] >> (4 * h + t) & 1 ? 0 : 4)) * y[l - 16 * u];
+                    isum += sc[8 * h + 2 * t + u] * d;
+                }
+        s = k_chain(s, rd_h(w + 108), 0.0f, x[b].d, isum, 0);
+    }
+    return s;
+}
+
+/* IQ4_XS (136 bytes): 8 sub-blocks of 32, q = kvalues_iq4nl[code], scale ls - 32. */
+float vec_dot_iq4_xs_q8_K_scalar(const void *vw, const block_q8_K *x, int n) {
+    const uint8_t *w = vw;
+    float s = 0.0f;
+    for (int b = 0; b < n / QK_K; b++, w += 136) {
+        const int8_t *y = x[b].qs;
+        int32_t isum = 0;
+        for (int ib = 0; ib < 8; ib++, y += 32) {
+            const uint8_t *qs = w + 8 + 16 * ib;
+            int32_t d = 0;
+            for (int j = 0; j < 16; j++)
+                d += plm_kvalues_iq4nl[qs[j] & 0x0F] * y[j] + plm_kvalues_iq4nl[qs[j] >> 4] * y[j + 16];
+            isum += (plm_iq4_xs_scale(w, ib) - 32) * d;
+        }
+        s = k_chain(s, rd_h(w), 0.0f, x[b].d, isum, 0);
+    }
+    return s;
+}
+
+/* IQ4_NL (18 bytes) x Q8_0: the Q4_0 chain with q = kvalues_iq4nl[code]. */
+float vec_dot_iq4_nl_q8_0_scalar(const void *vw, const block_q8_0 *x8, int n) {
+    const uint8_t *w = vw;
+    float s = 0.0f;
+    for (int b = 0; b < n / 32; b++, w += 18) {
+        int32_t isum = 0;
+        for (int j = 0; j < 16; j++)
+            isum += plm_kvalues_iq4nl[w[2 + j] & 0x0F] * x8[b].qs[j] + plm_kvalues_iq4nl[w[2 + j] >> 4] * x8[b].qs[j + 16];
+        s = s + (float)isum * (rd_h(w) * plm_fp16_to_fp32(x8[b].d));
+    }
+    return s;
 }

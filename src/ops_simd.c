@@ -825,6 +825,13 @@ INLINE void tile_q(const op_mm_job *j, int r0, int c0, int RM, int RN, int type)
         }
 }
 
+/* A type the type table routes to MM_ROUTE_TILES but `tile` has no case for:
+ * NaN outputs, so test_types' SIMD-vs-scalar comparison fails loudly. */
+static void tile_nan(const op_mm_job *j, int r0, int c0, int RM, int RN) {
+    for (int r = 0; r < RM; r++)
+        for (int c = 0; c < RN; c++) j->y[(size_t)(r0 + r) * j->n + c0 + c] = NAN;
+}
+
 /* One tile of any type (RM, RN constant at each call site below). */
 INLINE void tile(const op_mm_job *j, int r0, int c0, int RM, int RN) {
     switch (j->type) {
@@ -834,7 +841,7 @@ INLINE void tile(const op_mm_job *j, int r0, int c0, int RM, int RN) {
     case PLM_TYPE_Q5_0: tile_q(j, r0, c0, RM, RN, PLM_TYPE_Q5_0); break;
     case PLM_TYPE_Q4_1: tile_q(j, r0, c0, RM, RN, PLM_TYPE_Q4_1); break;
     case PLM_TYPE_Q5_1: tile_q(j, r0, c0, RM, RN, PLM_TYPE_Q5_1); break;
-    default: break;
+    default: tile_nan(j, r0, c0, RM, RN); break; /* route TILES without a tile: never stale output */
     }
 }
 
@@ -880,10 +887,8 @@ static void tiles(const op_mm_job *j, int r0, int r1, int c0, int c1) {
 /* Rows [r0, r1) in chunks whose activations fit in ~128 KB (L2), each chunk
  * swept once per column pair. */
 static void tiles_chunked(const op_mm_job *j, int c0, int c1) {
-    const size_t row_bytes = (j->type == PLM_TYPE_Q8_0 || j->type == PLM_TYPE_Q4_0 || j->type == PLM_TYPE_Q5_0 ||
-                              j->type == PLM_TYPE_Q4_1 || j->type == PLM_TYPE_Q5_1)
-                                 ? (size_t)j->k * sizeof(int16_t)
-                                 : (size_t)j->k * sizeof(float);
+    const size_t row_bytes = plm_mm_traits_get(j->type)->act == PLM_ACT_Q8_0 ? (size_t)j->k * sizeof(int16_t)
+                                                                             : (size_t)j->k * sizeof(float);
     int chunk = (int)((128u << 10) / row_bytes) & ~3;
     if (chunk < 4) chunk = 4;
     for (int r = 0; r < j->m; r += chunk) tiles(j, r, PLM_MIN(j->m, r + chunk), c0, c1);
@@ -1026,6 +1031,99 @@ float vec_dot_q6_K_q8_K_simd(const block_q6_K *w, const block_q8_K *x, int n) {
     return out;
 }
 
+/* ------------------------------- Q2_K / Q3_K / IQ4_XS x Q8_K, IQ4_NL x Q8_0
+ * The scalar twins' exact integer sums (ops_scalar.c) in i32x4 lanes, 16
+ * weights at a time (dot16), then the same float chain: bit-identical. */
+
+#define LO16(v) wasm_i16x8_extend_low_i8x16(v)
+#define HI16(v) wasm_i16x8_extend_high_i8x16(v)
+#define DOT16S(v, y) dot16(LO16(v), HI16(v), (y)) /* 16 signed int8 weights */
+
+static inline float rd_h_simd(const uint8_t *p) { return h2f1((uint16_t)(p[0] | p[1] << 8)); }
+
+float vec_dot_q2_K_q8_K_simd(const void *vw, const block_q8_K *x, int n) {
+    const uint8_t *w = vw;
+    const v128_t m3 = wasm_i8x16_splat(3);
+    float s = 0.0f;
+    for (int b = 0; b < n / QK_K; b++, w += 84) {
+        const uint8_t *sc = w;
+        int32_t msum = 0;
+        for (int j = 0; j < 16; j++) msum += (sc[j] >> 4) * x[b].bsums[j];
+        v128_t isum = wasm_i32x4_splat(0);
+        for (int h = 0; h < 2; h++) {
+            const v128_t q0 = wasm_v128_load(w + 16 + 32 * h), q1 = wasm_v128_load(w + 16 + 32 * h + 16);
+            const int8_t *y = x[b].qs + 128 * h;
+            for (int t = 0; t < 4; t++) {
+                const v128_t v0 = wasm_v128_and(wasm_u8x16_shr(q0, 2 * t), m3);
+                const v128_t v1 = wasm_v128_and(wasm_u8x16_shr(q1, 2 * t), m3);
+                isum = wasm_i32x4_add(isum, wasm_i32x4_mul(DOT16S(v0, y + 32 * t), wasm_i32x4_splat(sc[8 * h + 2 * t] & 0x0F)));
+                isum = wasm_i32x4_add(isum,
+                                      wasm_i32x4_mul(DOT16S(v1, y + 32 * t + 16), wasm_i32x4_splat(sc[8 * h + 2 * t + 1] & 0x0F)));
+            }
+        }
+        s = k_chain(s, rd_h_simd(w + 80), rd_h_simd(w + 82), x[b].d, hsum_i32(isum), msum);
+    }
+    return s;
+}
+
+float vec_dot_q3_K_q8_K_simd(const void *vw, const block_q8_K *x, int n) {
+    const uint8_t *w = vw;
+    const v128_t m3 = wasm_i8x16_splat(3), one = wasm_i8x16_splat(1), four = wasm_i8x16_splat(4);
+    float s = 0.0f;
+    for (int b = 0; b < n / QK_K; b++, w += 110) {
+        int8_t sc[16];
+        plm_q3_K_scales(w + 96, sc);
+        const v128_t hm0 = wasm_v128_load(w), hm1 = wasm_v128_load(w + 16);
+        v128_t isum = wasm_i32x4_splat(0);
+        for (int h = 0; h < 2; h++) {
+            const v128_t q0 = wasm_v128_load(w + 32 + 32 * h), q1 = wasm_v128_load(w + 32 + 32 * h + 16);
+            const int8_t *y = x[b].qs + 128 * h;
+            for (int t = 0; t < 4; t++) {
+                const int bit = 4 * h + t;
+                /* low 2 bits | 4 * high bit, minus 4: [-4, 3] */
+                const v128_t h0 = wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(hm0, bit), one), 2);
+                const v128_t h1 = wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(hm1, bit), one), 2);
+                const v128_t v0 = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(wasm_u8x16_shr(q0, 2 * t), m3), h0), four);
+                const v128_t v1 = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(wasm_u8x16_shr(q1, 2 * t), m3), h1), four);
+                isum = wasm_i32x4_add(isum, wasm_i32x4_mul(DOT16S(v0, y + 32 * t), wasm_i32x4_splat(sc[8 * h + 2 * t])));
+                isum = wasm_i32x4_add(isum, wasm_i32x4_mul(DOT16S(v1, y + 32 * t + 16), wasm_i32x4_splat(sc[8 * h + 2 * t + 1])));
+            }
+        }
+        s = k_chain(s, rd_h_simd(w + 108), 0.0f, x[b].d, hsum_i32(isum), 0);
+    }
+    return s;
+}
+
+/* 32 IQ4 codes (16 bytes: low nibbles = elements 0-15, high = 16-31) as levels, dotted with y[32] */
+INLINE v128_t iq4_dot32(v128_t kv, const uint8_t *qs, const int8_t *y) {
+    const v128_t q = wasm_v128_load(qs), m4 = wasm_i8x16_splat(0x0F);
+    const v128_t lo = wasm_i8x16_swizzle(kv, wasm_v128_and(q, m4)), hi = wasm_i8x16_swizzle(kv, wasm_u8x16_shr(q, 4));
+    return wasm_i32x4_add(DOT16S(lo, y), DOT16S(hi, y + 16));
+}
+
+float vec_dot_iq4_xs_q8_K_simd(const void *vw, const block_q8_K *x, int n) {
+    const uint8_t *w = vw;
+    const v128_t kv = wasm_v128_load(plm_kvalues_iq4nl);
+    float s = 0.0f;
+    for (int b = 0; b < n / QK_K; b++, w += 136) {
+        v128_t isum = wasm_i32x4_splat(0);
+        for (int ib = 0; ib < 8; ib++)
+            isum = wasm_i32x4_add(isum, wasm_i32x4_mul(iq4_dot32(kv, w + 8 + 16 * ib, x[b].qs + 32 * ib),
+                                                       wasm_i32x4_splat(plm_iq4_xs_scale(w, ib) - 32)));
+        s = k_chain(s, rd_h_simd(w), 0.0f, x[b].d, hsum_i32(isum), 0);
+    }
+    return s;
+}
+
+float vec_dot_iq4_nl_q8_0_simd(const void *vw, const block_q8_0 *x8, int n) {
+    const uint8_t *w = vw;
+    const v128_t kv = wasm_v128_load(plm_kvalues_iq4nl);
+    float s = 0.0f;
+    for (int b = 0; b < n / 32; b++, w += 18)
+        s = s + (float)hsum_i32(iq4_dot32(kv, w + 2, x8[b].qs)) * (rd_h_simd(w) * h2f1(x8[b].d));
+    return s;
+}
+
 /* quantize_row_q8_K_act_scalar's numbers: the first value of largest magnitude
  * maps to -127; nearest_int as ggml's (add 1.5 * 2^23, read the mantissa). */
 void quantize_row_q8_K_act_simd(const float *x, block_q8_K *y, int n) {
@@ -1073,9 +1171,12 @@ static void kquant_rows(const op_mm_job *j, int r0, int c, int RM) {
         if (RM == 4) rows_q45_K(w, x, nb, 4, 1, out);
         else rows_q45_K(w, x, nb, 1, 1, out);
         break;
-    default:
+    case PLM_TYPE_Q6_K:
         if (RM == 4) rows_q6_K(w, x, nb, 4, out);
         else rows_q6_K(w, x, nb, 1, out);
+        break;
+    default: /* route KROWS without rows here: NaN, never another type's numbers */
+        for (int r = 0; r < RM; r++) out[r] = NAN;
         break;
     }
     for (int r = 0; r < RM; r++) j->y[(size_t)(r0 + r) * j->n + c] = j->bias ? out[r] + j->bias[c] : out[r];
@@ -1096,12 +1197,15 @@ static void tiles_kquant(const op_mm_job *j, int c0, int c1) {
     }
 }
 
+/* The sweep the type table names (op_matmul checked the entry and its SIMD dot). */
 void matmul_range_simd(const op_mm_job *j, int c0, int c1, float *tmp) {
     (void)tmp;
-    if (j->type == PLM_TYPE_Q4_K || j->type == PLM_TYPE_Q5_K || j->type == PLM_TYPE_Q6_K)
-        tiles_kquant(j, c0, c1);
-    else /* float weights with m > 1 take gemm_f_range_simd (ops_gemm_f.c) */
-        tiles_chunked(j, c0, c1);
+    const plm_mm_traits *t = plm_mm_traits_get(j->type);
+    switch (t->route) {
+    case MM_ROUTE_KROWS: tiles_kquant(j, c0, c1); break;
+    case MM_ROUTE_TILES: tiles_chunked(j, c0, c1); break; /* float m > 1: gemm_f_range_simd instead */
+    default: matmul_range_dot(j, c0, c1, t->act, t->dot_simd); break;
+    }
 }
 
 #endif /* __wasm_simd128__ */

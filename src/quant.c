@@ -20,50 +20,79 @@
 
 /* ------------------------------------------------------------------ types */
 
+/* One row per ggml type id: the format layer of the type traits (ggml's
+ * type_traits in ggml.c). The compute layer (activation format, dot kernels,
+ * matmul route) is ops_traits.c's table. A type is readable iff it has
+ * `dequant`; writable by plm_quantize iff it has `quantize`. */
+typedef void (*dequant_fn)(const uint8_t *src, float *dst, int64_t nb); /* nb blocks */
+typedef void (*quant_fn)(const float *src, uint8_t *dst, int64_t n);    /* n values */
 typedef struct {
     const char *name;
-    int blck;      /* elements per block */
-    int bytes;     /* bytes per block */
-    int supported; /* plm_dequantize_row (and hence the engine) can read it */
+    int blck;           /* elements per block */
+    int bytes;          /* bytes per block */
+    dequant_fn dequant; /* NULL: the engine cannot read it */
+    quant_fn quantize;  /* NULL: plm_quantize refuses it */
 } type_info;
+
+static void dequant_f32(const uint8_t *b, float *y, int64_t n);
+static void dequant_f16(const uint8_t *b, float *y, int64_t n);
+static void dequant_bf16(const uint8_t *b, float *y, int64_t n);
+static void dequant_q8_0(const uint8_t *b, float *y, int64_t nb);
+static void dequant_q4_0(const uint8_t *b, float *y, int64_t nb);
+static void dequant_q4_1(const uint8_t *b, float *y, int64_t nb);
+static void dequant_q5_0(const uint8_t *b, float *y, int64_t nb);
+static void dequant_q5_1(const uint8_t *b, float *y, int64_t nb);
+static void dequant_q2_K(const uint8_t *b, float *y, int64_t nb);
+static void dequant_q3_K(const uint8_t *b, float *y, int64_t nb);
+static void dequant_q4_K(const uint8_t *b, float *y, int64_t nb);
+static void dequant_q5_K(const uint8_t *b, float *y, int64_t nb);
+static void dequant_q6_K(const uint8_t *b, float *y, int64_t nb);
+static void dequant_iq4_nl(const uint8_t *b, float *y, int64_t nb);
+static void dequant_iq4_xs(const uint8_t *b, float *y, int64_t nb);
+static void quant_f32(const float *x, uint8_t *out, int64_t n);
+static void quant_f16(const float *x, uint8_t *out, int64_t n);
+static void quant_bf16(const float *x, uint8_t *out, int64_t n);
+static void quant_q8_0(const float *x, uint8_t *out, int64_t n);
+static void quant_q4_0(const float *x, uint8_t *out, int64_t n);
+static void quantize_row_q6_K(const float *x, uint8_t *out, int64_t n);
 
 /* Indexed by ggml type id. Gaps (4, 5, 31-33, 36-38) are ids ggml removed. */
 static const type_info TYPES[] = {
-    [PLM_TYPE_F32] = {"f32", 1, 4, 1},
-    [PLM_TYPE_F16] = {"f16", 1, 2, 1},
-    [PLM_TYPE_Q4_0] = {"q4_0", 32, 18, 1},
-    [PLM_TYPE_Q4_1] = {"q4_1", 32, 20, 1},
-    [PLM_TYPE_Q5_0] = {"q5_0", 32, 22, 1},
-    [PLM_TYPE_Q5_1] = {"q5_1", 32, 24, 1},
-    [PLM_TYPE_Q8_0] = {"q8_0", 32, 34, 1},
-    [PLM_TYPE_Q8_1] = {"q8_1", 32, 36, 0},
-    [PLM_TYPE_Q2_K] = {"q2_K", 256, 84, 0},
-    [PLM_TYPE_Q3_K] = {"q3_K", 256, 110, 0},
-    [PLM_TYPE_Q4_K] = {"q4_K", 256, 144, 1},
-    [PLM_TYPE_Q5_K] = {"q5_K", 256, 176, 1},
-    [PLM_TYPE_Q6_K] = {"q6_K", 256, 210, 1},
-    [PLM_TYPE_Q8_K] = {"q8_K", 256, 292, 0},
-    [PLM_TYPE_IQ2_XXS] = {"iq2_xxs", 256, 66, 0},
-    [PLM_TYPE_IQ2_XS] = {"iq2_xs", 256, 74, 0},
-    [PLM_TYPE_IQ3_XXS] = {"iq3_xxs", 256, 98, 0},
-    [PLM_TYPE_IQ1_S] = {"iq1_s", 256, 50, 0},
-    [PLM_TYPE_IQ4_NL] = {"iq4_nl", 32, 18, 0},
-    [PLM_TYPE_IQ3_S] = {"iq3_s", 256, 110, 0},
-    [PLM_TYPE_IQ2_S] = {"iq2_s", 256, 82, 0},
-    [PLM_TYPE_IQ4_XS] = {"iq4_xs", 256, 136, 0},
-    [PLM_TYPE_I8] = {"i8", 1, 1, 0},
-    [PLM_TYPE_I16] = {"i16", 1, 2, 0},
-    [PLM_TYPE_I32] = {"i32", 1, 4, 0},
-    [PLM_TYPE_I64] = {"i64", 1, 8, 0},
-    [PLM_TYPE_F64] = {"f64", 1, 8, 0},
-    [PLM_TYPE_IQ1_M] = {"iq1_m", 256, 56, 0},
-    [PLM_TYPE_BF16] = {"bf16", 1, 2, 1},
-    [PLM_TYPE_TQ1_0] = {"tq1_0", 256, 54, 0},
-    [PLM_TYPE_TQ2_0] = {"tq2_0", 256, 66, 0},
-    [PLM_TYPE_MXFP4] = {"mxfp4", 32, 17, 0},
-    [PLM_TYPE_NVFP4] = {"nvfp4", 64, 36, 0},
-    [PLM_TYPE_Q1_0] = {"q1_0", 128, 18, 0},
-    [PLM_TYPE_Q2_0] = {"q2_0", 64, 18, 0},
+    [PLM_TYPE_F32] = {"f32", 1, 4, dequant_f32, quant_f32},
+    [PLM_TYPE_F16] = {"f16", 1, 2, dequant_f16, quant_f16},
+    [PLM_TYPE_Q4_0] = {"q4_0", 32, 18, dequant_q4_0, quant_q4_0},
+    [PLM_TYPE_Q4_1] = {"q4_1", 32, 20, dequant_q4_1, NULL},
+    [PLM_TYPE_Q5_0] = {"q5_0", 32, 22, dequant_q5_0, NULL},
+    [PLM_TYPE_Q5_1] = {"q5_1", 32, 24, dequant_q5_1, NULL},
+    [PLM_TYPE_Q8_0] = {"q8_0", 32, 34, dequant_q8_0, quant_q8_0},
+    [PLM_TYPE_Q8_1] = {"q8_1", 32, 36, NULL, NULL},
+    [PLM_TYPE_Q2_K] = {"q2_K", 256, 84, dequant_q2_K, NULL},
+    [PLM_TYPE_Q3_K] = {"q3_K", 256, 110, dequant_q3_K, NULL},
+    [PLM_TYPE_Q4_K] = {"q4_K", 256, 144, dequant_q4_K, NULL},
+    [PLM_TYPE_Q5_K] = {"q5_K", 256, 176, dequant_q5_K, NULL},
+    [PLM_TYPE_Q6_K] = {"q6_K", 256, 210, dequant_q6_K, quantize_row_q6_K},
+    [PLM_TYPE_Q8_K] = {"q8_K", 256, 292, NULL, NULL},
+    [PLM_TYPE_IQ2_XXS] = {"iq2_xxs", 256, 66, NULL, NULL},
+    [PLM_TYPE_IQ2_XS] = {"iq2_xs", 256, 74, NULL, NULL},
+    [PLM_TYPE_IQ3_XXS] = {"iq3_xxs", 256, 98, NULL, NULL},
+    [PLM_TYPE_IQ1_S] = {"iq1_s", 256, 50, NULL, NULL},
+    [PLM_TYPE_IQ4_NL] = {"iq4_nl", 32, 18, dequant_iq4_nl, NULL},
+    [PLM_TYPE_IQ3_S] = {"iq3_s", 256, 110, NULL, NULL},
+    [PLM_TYPE_IQ2_S] = {"iq2_s", 256, 82, NULL, NULL},
+    [PLM_TYPE_IQ4_XS] = {"iq4_xs", 256, 136, dequant_iq4_xs, NULL},
+    [PLM_TYPE_I8] = {"i8", 1, 1, NULL, NULL},
+    [PLM_TYPE_I16] = {"i16", 1, 2, NULL, NULL},
+    [PLM_TYPE_I32] = {"i32", 1, 4, NULL, NULL},
+    [PLM_TYPE_I64] = {"i64", 1, 8, NULL, NULL},
+    [PLM_TYPE_F64] = {"f64", 1, 8, NULL, NULL},
+    [PLM_TYPE_IQ1_M] = {"iq1_m", 256, 56, NULL, NULL},
+    [PLM_TYPE_BF16] = {"bf16", 1, 2, dequant_bf16, quant_bf16},
+    [PLM_TYPE_TQ1_0] = {"tq1_0", 256, 54, NULL, NULL},
+    [PLM_TYPE_TQ2_0] = {"tq2_0", 256, 66, NULL, NULL},
+    [PLM_TYPE_MXFP4] = {"mxfp4", 32, 17, NULL, NULL},
+    [PLM_TYPE_NVFP4] = {"nvfp4", 64, 36, NULL, NULL},
+    [PLM_TYPE_Q1_0] = {"q1_0", 128, 18, NULL, NULL},
+    [PLM_TYPE_Q2_0] = {"q2_0", 64, 18, NULL, NULL},
 };
 #define N_TYPES ((int)(sizeof TYPES / sizeof TYPES[0]))
 
@@ -79,7 +108,12 @@ const char *plm_type_name(int type) {
 
 int plm_type_supported(int type) {
     const type_info *t = type_get(type);
-    return t ? t->supported : 0;
+    return t && t->dequant;
+}
+
+int plm_type_quantizable(int type) {
+    const type_info *t = type_get(type);
+    return t && t->quantize;
 }
 
 int plm_type_block_size(int type) {
@@ -229,6 +263,96 @@ static void dequant_q5(const uint8_t *b, float *y, int64_t nb, int with_min) {
     }
 }
 
+static void dequant_q5_0(const uint8_t *b, float *y, int64_t nb) { dequant_q5(b, y, nb, 0); }
+static void dequant_q5_1(const uint8_t *b, float *y, int64_t nb) { dequant_q5(b, y, nb, 1); }
+
+static void dequant_f32(const uint8_t *b, float *y, int64_t n) { memcpy(y, b, (size_t)n * sizeof(float)); }
+static void dequant_f16(const uint8_t *b, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = rd_fp16(b + 2 * i);
+}
+static void dequant_bf16(const uint8_t *b, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = plm_bf16_to_fp32((uint16_t)(b[2 * i] | b[2 * i + 1] << 8));
+}
+
+/* Q2_K super-block (84 bytes): scales[16], qs[64], d, dmin. Two halves of 128
+ * weights; in half h, 2-bit field s (bits 2s..2s+1) of qs[32h + l] is weight
+ * 128h + 32s + l; 16-weight sub-block j has scale scales[j] & 15 and min
+ * scales[j] >> 4: x = d*sc*q - dmin*m (ggml's dequantize_row_q2_K). */
+static void dequant_q2_K(const uint8_t *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, b += 84) {
+        const float d = rd_fp16(b + 80), dmin = rd_fp16(b + 82);
+        const uint8_t *sc = b, *q = b + 16;
+        for (int h = 0; h < 2; h++, q += 32)
+            for (int s = 0; s < 4; s++)
+                for (int u = 0; u < 2; u++) {
+                    const uint8_t c = *sc++;
+                    const float dl = d * (c & 0x0F), ml = dmin * (c >> 4);
+                    for (int l = 16 * u; l < 16 * u + 16; l++) *y++ = dl * ((q[l] >> 2 * s) & 3) - ml;
+                }
+    }
+}
+
+const int8_t plm_kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+/* Q3_K's 12 bytes hold 16 6-bit scales: low 4 bits of scale j in nibble j of
+ * bytes 0..7 (j < 8: low nibbles of 0..7, j >= 8: high nibbles), top 2 bits in
+ * bits 2(j/4 % 4).. of byte 8 + j % 4 (ggml's kmask1/kmask2 shuffle). */
+void plm_q3_K_scales(const uint8_t *p, int8_t sc[16]) {
+    for (int j = 0; j < 16; j++) {
+        const int lo = j < 8 ? p[j] & 0x0F : p[j - 8] >> 4;
+        const int hi = (p[8 + j % 4] >> (2 * (j / 4))) & 3;
+        sc[j] = (int8_t)((lo | hi << 4) - 32);
+    }
+}
+
+/* Q3_K super-block (110 bytes): hmask[32], qs[64], scales[12], d. The 2-bit
+ * fields as Q2_K; weight 128h + 32s + l also takes bit (4h + s) of hmask[l]:
+ * q = low2 - (bit ? 0 : 4) in [-4, 3]; x = d * (scale - 32) * q. */
+static void dequant_q3_K(const uint8_t *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, b += 110) {
+        const float d = rd_fp16(b + 108);
+        const uint8_t *hm = b, *q = b + 32;
+        int8_t sc[16];
+        plm_q3_K_scales(b + 96, sc);
+        int is = 0;
+        for (int h = 0; h < 2; h++, q += 32)
+            for (int s = 0; s < 4; s++)
+                for (int u = 0; u < 2; u++) {
+                    const float dl = d * sc[is++];
+                    const uint8_t m = (uint8_t)(1u << (4 * h + s));
+                    for (int l = 16 * u; l < 16 * u + 16; l++)
+                        *y++ = dl * (((q[l] >> 2 * s) & 3) - (hm[l] & m ? 0 : 4));
+                }
+    }
+}
+
+/* IQ4_NL (18 bytes): d, qs[16]; element j: low nibble of qs[j], j+16: high nibble. */
+static void dequant_iq4_nl(const uint8_t *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, b += 18, y += 32) {
+        const float d = rd_fp16(b);
+        for (int j = 0; j < 16; j++) {
+            y[j] = d * plm_kvalues_iq4nl[b[2 + j] & 0x0F];
+            y[j + 16] = d * plm_kvalues_iq4nl[b[2 + j] >> 4];
+        }
+    }
+}
+
+/* IQ4_XS (136 bytes): d, scales_h, scales_l[4], qs[128]: 8 IQ4_NL-like sub-blocks
+ * of 32 (qs + 16 ib), scale (ls - 32) * d with ls = plm_iq4_xs_scale. */
+static void dequant_iq4_xs(const uint8_t *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, b += 136) {
+        const float d = rd_fp16(b);
+        for (int ib = 0; ib < 8; ib++, y += 32) {
+            const float dl = d * (plm_iq4_xs_scale(b, ib) - 32);
+            const uint8_t *qs = b + 8 + 16 * ib;
+            for (int j = 0; j < 16; j++) {
+                y[j] = dl * plm_kvalues_iq4nl[qs[j] & 0x0F];
+                y[j + 16] = dl * plm_kvalues_iq4nl[qs[j] >> 4];
+            }
+        }
+    }
+}
+
 /* 6-bit scale and min of sub-block j (0..7) from Q4_K's 12 packed bytes. */
 void plm_k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
     if (j < 4) {
@@ -315,23 +439,7 @@ void plm_dequantize_row(int type, const void *src, float *dst, int64_t n) {
                  plm_type_name(type) ? plm_type_name(type) : "(unknown)");
         return;
     }
-    switch (type) {
-    case PLM_TYPE_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
-    case PLM_TYPE_F16:
-        for (int64_t i = 0; i < n; i++) dst[i] = rd_fp16(b + 2 * i);
-        break;
-    case PLM_TYPE_BF16:
-        for (int64_t i = 0; i < n; i++) dst[i] = plm_bf16_to_fp32((uint16_t)(b[2 * i] | b[2 * i + 1] << 8));
-        break;
-    case PLM_TYPE_Q8_0: dequant_q8_0(b, dst, n / QK8_0); break;
-    case PLM_TYPE_Q4_0: dequant_q4_0(b, dst, n / QK4_0); break;
-    case PLM_TYPE_Q4_1: dequant_q4_1(b, dst, n / 32); break;
-    case PLM_TYPE_Q5_0: dequant_q5(b, dst, n / 32, 0); break;
-    case PLM_TYPE_Q5_1: dequant_q5(b, dst, n / 32, 1); break;
-    case PLM_TYPE_Q4_K: dequant_q4_K(b, dst, n / QK_K); break;
-    case PLM_TYPE_Q5_K: dequant_q5_K(b, dst, n / QK_K); break;
-    case PLM_TYPE_Q6_K: dequant_q6_K(b, dst, n / QK_K); break;
-    }
+    TYPES[type].dequant(b, dst, n / blck);
 }
 
 /* --------------------------------------------------------------- quantize */
@@ -509,14 +617,23 @@ static void quantize_row_q6_K(const float *x, uint8_t *out, int64_t n) {
     }
 }
 
-static int quantizable(int type) {
-    return type == PLM_TYPE_F32 || type == PLM_TYPE_F16 || type == PLM_TYPE_BF16 ||
-           type == PLM_TYPE_Q8_0 || type == PLM_TYPE_Q4_0 || type == PLM_TYPE_Q6_K;
+static void quant_f32(const float *x, uint8_t *out, int64_t n) { memcpy(out, x, (size_t)n * sizeof(float)); }
+static void quant_f16(const float *x, uint8_t *out, int64_t n) {
+    for (int64_t i = 0; i < n; i++) wr_fp16(out + 2 * i, plm_fp32_to_fp16(x[i]));
 }
+static void quant_bf16(const float *x, uint8_t *out, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const uint16_t h = plm_fp32_to_bf16(x[i]);
+        out[2 * i] = (uint8_t)h;
+        out[2 * i + 1] = (uint8_t)(h >> 8);
+    }
+}
+static void quant_q8_0(const float *x, uint8_t *out, int64_t n) { plm_quantize_row_q8_0(x, (block_q8_0 *)out, n); }
+static void quant_q4_0(const float *x, uint8_t *out, int64_t n) { plm_quantize_row_q4_0(x, (block_q4_0 *)out, n); }
 
 size_t plm_quantize(int type, const float *src, void *dst, int64_t nrows, int64_t n_per_row) {
-    if (!quantizable(type)) {
-        plm_fail(PLM_E_UNSUPPORTED, "cannot quantize to type %s (supported: f32, f16, bf16, q8_0, q4_0, q6_K)",
+    if (!plm_type_quantizable(type)) {
+        plm_fail(PLM_E_UNSUPPORTED, "cannot quantize to type %s (no quantizer in the type table; f32, f16, bf16, q8_0, q4_0, q6_K have one)",
                  plm_type_name(type) ? plm_type_name(type) : "(unknown)");
         return 0;
     }
@@ -529,22 +646,7 @@ size_t plm_quantize(int type, const float *src, void *dst, int64_t nrows, int64_
     const size_t row_bytes = plm_type_row_bytes(type, n_per_row);
     uint8_t *out = dst;
     for (int64_t r = 0; r < nrows; r++, src += n_per_row, out += row_bytes) {
-        switch (type) {
-        case PLM_TYPE_F32: memcpy(out, src, row_bytes); break;
-        case PLM_TYPE_F16:
-            for (int64_t i = 0; i < n_per_row; i++) wr_fp16(out + 2 * i, plm_fp32_to_fp16(src[i]));
-            break;
-        case PLM_TYPE_BF16:
-            for (int64_t i = 0; i < n_per_row; i++) {
-                const uint16_t h = plm_fp32_to_bf16(src[i]);
-                out[2 * i] = (uint8_t)h;
-                out[2 * i + 1] = (uint8_t)(h >> 8);
-            }
-            break;
-        case PLM_TYPE_Q8_0: plm_quantize_row_q8_0(src, (block_q8_0 *)out, n_per_row); break;
-        case PLM_TYPE_Q4_0: plm_quantize_row_q4_0(src, (block_q4_0 *)out, n_per_row); break;
-        case PLM_TYPE_Q6_K: quantize_row_q6_K(src, out, n_per_row); break;
-        }
+        TYPES[type].quantize(src, out, n_per_row);
     }
     return (size_t)nrows * row_bytes;
 }
@@ -574,7 +676,7 @@ static int64_t check_rows(int type, const void *a, const void *b, int nrows, int
 }
 
 int plm_quantize_rows(int type, const float *src, void *dst, int nrows, int n_per_row) {
-    if (!quantizable(type))
+    if (!plm_type_quantizable(type))
         return plm_fail(PLM_E_UNSUPPORTED, "cannot quantize to type %s (supported: f32, f16, bf16, q8_0, q4_0, q6_K)",
                         plm_type_name(type) ? plm_type_name(type) : "(unknown)");
     const int64_t total = check_rows(type, src, dst, nrows, n_per_row, "plm_quantize_rows");

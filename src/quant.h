@@ -6,7 +6,10 @@
  *   Q4_0: 32 weights / 18 bytes  = fp16 d, uint8 qs[16];          x = (nibble-8)*d
  *         byte j: low nibble = element j, high nibble = element j+16
  *   Q4_1, Q5_0, Q5_1: 32 weights / block (read-only: dequantize / get_rows)
- *   Q4_K, Q5_K, Q6_K: 256 weights / super-block (read-only support)
+ *   Q2_K, Q3_K, Q4_K, Q5_K, Q6_K: 256 weights / super-block (read-only support)
+ *   IQ4_NL: 32 weights / 18 bytes = fp16 d, uint8 qs[16]; x = d * kvalues_iq4nl[nibble]
+ *   IQ4_XS: 256 weights / 136 bytes = fp16 d, u16 scales_h, u8 scales_l[4], u8 qs[128];
+ *           8 sub-blocks of 32 as IQ4_NL with 6-bit scales (ls - 32) * d
  *   Q8_K: 256 values / block (float d, int8 qs[256], int16 bsums[16]): activations
  *         for K-quant dot products (ggml's quantize_row_q8_K)
  * Reference quantizers reproduce ggml's quantize_row_*_ref exactly.
@@ -105,10 +108,47 @@ typedef struct {
     plm_fp16 d;
 } block_q6_K; /* 210 bytes */
 
+typedef struct {
+    uint8_t scales[QK_K / 16]; /* low nibble: scale, high nibble: min (16-weight sub-blocks) */
+    uint8_t qs[QK_K / 4];      /* 2-bit quants */
+    plm_fp16 d;
+    plm_fp16 dmin;
+} block_q2_K; /* 84 bytes */
+
+typedef struct {
+    uint8_t hmask[QK_K / 8]; /* high bit (set: +0, clear: -4) */
+    uint8_t qs[QK_K / 4];    /* low 2 bits */
+    uint8_t scales[12];      /* 16 6-bit scales, value - 32 */
+    plm_fp16 d;
+} block_q3_K; /* 110 bytes */
+
+typedef struct {
+    plm_fp16 d;
+    uint8_t qs[16];
+} block_iq4_nl; /* 18 bytes */
+
+typedef struct {
+    plm_fp16 d;
+    uint16_t scales_h;
+    uint8_t scales_l[QK_K / 64];
+    uint8_t qs[QK_K / 2];
+} block_iq4_xs; /* 136 bytes */
+
+/* The 16 non-linear levels of IQ4_NL / IQ4_XS (ggml's kvalues_iq4nl). */
+extern const int8_t plm_kvalues_iq4nl[16];
+/* 16 signed 6-bit scales (value - 32) of a Q3_K super-block from its 12 packed bytes. */
+void plm_q3_K_scales(const uint8_t *packed, int8_t sc[16]);
+/* 6-bit scale (value - 32 NOT applied: 0..63) of IQ4_XS sub-block ib (0..7). */
+static inline int plm_iq4_xs_scale(const uint8_t *blk, int ib) {
+    const int sh = blk[2] | blk[3] << 8;
+    return ((blk[4 + ib / 2] >> 4 * (ib % 2)) & 0x0F) | ((sh >> 2 * ib) & 3) << 4;
+}
+
 /* Name as ggml prints it ("f32", "f16", "q8_0", ...) or NULL for unknown ids. */
 const char *plm_type_name(int type);
-/* 1 if the engine can read tensors of this type (dequantize / matmul):
- * F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K. */
+/* 1 if the engine can read tensors of this type (the type table has a dequantizer:
+ * F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL,
+ * IQ4_XS); every such type also has a matmul entry (ops_traits.c, checked by test_types). */
 int plm_type_supported(int type);
 /* Elements per block (1 for F32/F16/BF16) and bytes per block; 0 if unknown. */
 int plm_type_block_size(int type);
@@ -140,8 +180,10 @@ void plm_convert_row_f16(const float *x, plm_fp16 *y, int64_t n);
 void plm_quantize_row_q8_K(const float *x, block_q8_K *y, int64_t n);
 /* 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes of Q4_K / Q5_K. */
 void plm_k4_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m);
+/* 1 if plm_quantize can write this type (the type table has a quantizer). */
+int plm_type_quantizable(int type);
 /* Quantize a [nrows x n_per_row] matrix into dst (sized rows * plm_type_row_bytes).
- * Supported targets: F32, F16, BF16, Q8_0, Q4_0 (Q6_K if implemented).
+ * Supported targets: those of plm_type_quantizable (F32, F16, BF16, Q8_0, Q4_0, Q6_K).
  * Returns bytes written, 0 on unsupported type / bad row length. */
 size_t plm_quantize(int type, const float *src, void *dst, int64_t nrows, int64_t n_per_row);
 

@@ -561,8 +561,8 @@ TEST(corrupt_headers) {
     patch_u32(&c, L.b_type, 99);
     expect_fail_buf(c.p, c.n, PLM_E_UNSUPPORTED, "'b' has unknown ggml type 99", "type 99");
     FRESH();
-    patch_u32(&c, L.b_type, PLM_TYPE_IQ4_NL);
-    expect_fail_buf(c.p, c.n, PLM_E_UNSUPPORTED, "'b' has type iq4_nl", "type iq4_nl");
+    patch_u32(&c, L.b_type, PLM_TYPE_IQ2_XXS);
+    expect_fail_buf(c.p, c.n, PLM_E_UNSUPPORTED, "'b' has type iq2_xxs", "type iq2_xxs");
     FRESH();
     patch_u32(&c, L.b_type, 31);
     expect_fail_buf(c.p, c.n, PLM_E_UNSUPPORTED, "removed", "removed type 31");

@@ -115,7 +115,7 @@ TEST(vocab_only_reads_only_metadata) {
     const size_t hend = metadata_end(buf, n);
 
     /* The first tensor record follows the metadata: u64 name length, name, u32 n_dims,
-     * i64 ne[n_dims], u32 type. Give it a type the engine cannot run (iq4_nl = 20), then
+     * i64 ne[n_dims], u32 type. Give it a type the engine cannot run (iq2_xxs = 16), then
      * one no reader knows (99). */
     uint64_t name_len;
     memcpy(&name_len, buf + hend, 8);
@@ -123,7 +123,7 @@ TEST(vocab_only_reads_only_metadata) {
     memcpy(&ndims, buf + hend + 8 + name_len, 4);
     const size_t type_at = hend + 8 + (size_t)name_len + 4 + 8 * (size_t)ndims;
     CHECK(ndims >= 1 && ndims <= 4 && type_at + 4 < n);
-    const uint32_t types[] = {20, 99};
+    const uint32_t types[] = {16, 99};
     for (int t = 0; t < 2 && ref; t++) {
         memcpy(buf + type_at, &types[t], 4);
         plm_model *full = plm_model_load_buffer(buf, n, 0);

@@ -242,12 +242,12 @@ TEST(type_table_and_row_sizes) {
     struct { int type; const char *name; int blck; int bytes; int supported; } t[] = {
         {0, "f32", 1, 4, 1},       {1, "f16", 1, 2, 1},        {2, "q4_0", 32, 18, 1},
         {3, "q4_1", 32, 20, 1},    {6, "q5_0", 32, 22, 1},     {7, "q5_1", 32, 24, 1},
-        {8, "q8_0", 32, 34, 1},    {9, "q8_1", 32, 36, 0},     {10, "q2_K", 256, 84, 0},
-        {11, "q3_K", 256, 110, 0}, {12, "q4_K", 256, 144, 1},  {13, "q5_K", 256, 176, 1},
+        {8, "q8_0", 32, 34, 1},    {9, "q8_1", 32, 36, 0},     {10, "q2_K", 256, 84, 1},
+        {11, "q3_K", 256, 110, 1}, {12, "q4_K", 256, 144, 1},  {13, "q5_K", 256, 176, 1},
         {14, "q6_K", 256, 210, 1}, {15, "q8_K", 256, 292, 0},  {16, "iq2_xxs", 256, 66, 0},
         {17, "iq2_xs", 256, 74, 0}, {18, "iq3_xxs", 256, 98, 0}, {19, "iq1_s", 256, 50, 0},
-        {20, "iq4_nl", 32, 18, 0}, {21, "iq3_s", 256, 110, 0}, {22, "iq2_s", 256, 82, 0},
-        {23, "iq4_xs", 256, 136, 0}, {24, "i8", 1, 1, 0},      {25, "i16", 1, 2, 0},
+        {20, "iq4_nl", 32, 18, 1}, {21, "iq3_s", 256, 110, 0}, {22, "iq2_s", 256, 82, 0},
+        {23, "iq4_xs", 256, 136, 1}, {24, "i8", 1, 1, 0},      {25, "i16", 1, 2, 0},
         {26, "i32", 1, 4, 0},      {27, "i64", 1, 8, 0},       {28, "f64", 1, 8, 0},
         {29, "iq1_m", 256, 56, 0}, {30, "bf16", 1, 2, 1},      {34, "tq1_0", 256, 54, 0},
         {35, "tq2_0", 256, 66, 0}, {39, "mxfp4", 32, 17, 0},   {40, "nvfp4", 64, 36, 0},
@@ -428,7 +428,7 @@ TEST(api_errors) {
     CHECK_EQ_INT(plm_quantize_rows(PLM_TYPE_Q8_0, x, b, -1, 32), PLM_E_INVALID);
     CHECK_EQ_INT(plm_quantize_rows(PLM_TYPE_F32, x, b, 1 << 20, 1 << 11), PLM_E_INVALID); /* 8 GB */
     CHECK_EQ_INT(plm_quantize_rows(PLM_TYPE_Q8_0, x, b, 0, 32), 0);
-    CHECK_EQ_INT(plm_dequantize_rows(PLM_TYPE_Q2_K, b, x, 1, 256), PLM_E_UNSUPPORTED);
+    CHECK_EQ_INT(plm_dequantize_rows(PLM_TYPE_IQ2_XXS, b, x, 1, 256), PLM_E_UNSUPPORTED);
     CHECK_EQ_INT(plm_dequantize_rows(PLM_TYPE_Q4_0, b, x, 1, 31), PLM_E_INVALID);
     CHECK_EQ_INT(plm_quantize_rows(PLM_TYPE_F16, x, b, 2, 32), 128);
     float y[64];
@@ -442,7 +442,7 @@ TEST(api_errors) {
     plm_dequantize_row(PLM_TYPE_Q8_0, odd, w, 32);
     for (int i = 0; i < 32; i++) CHECK_NEAR(w[i], z[i], 0.1);
     plm_clear_error();
-    plm_dequantize_row(PLM_TYPE_IQ4_NL, b, w, 32);
+    plm_dequantize_row(PLM_TYPE_Q8_1, b, w, 32);
     CHECK_EQ_INT(plm_errcode(), PLM_E_UNSUPPORTED);
 }
 
