@@ -254,6 +254,29 @@ typedef struct {
 } op_mm_job;
 void matmul_range_scalar(const op_mm_job *j, int c0, int c1, float *tmp);
 
+/* K-quant GEMM (ops_kgemm.c) for Q4_K / Q5_K / Q6_K weights x Q8_K activations,
+ * m > 1: output columns [c0, c1) of all m rows (c0 a multiple of 4), the same
+ * numbers as the m = 1 kernels. Activations prepared once per op_matmul by
+ * kgemm_prepare_act into kgemm_act_bytes(m, k, simd) of scratch: xk Q8_K blocks
+ * [m][k/256], xb the 32-value sub-block sums [m][k/256][8], xw (SIMD) the
+ * quants widened to int16 [m][k]. panel: kgemm_panel_bytes(k) of per-task
+ * scratch (64-byte aligned) for one unpacked 4-row panel. */
+typedef struct {
+    int type;              /* PLM_TYPE_Q4_K / Q5_K / Q6_K */
+    const uint8_t *w;      /* n rows of w_row_bytes (row layout) */
+    size_t w_row_bytes;
+    int n, k, m;
+    const block_q8_K *xk;
+    const int16_t *xb;
+    const int16_t *xw;
+    const float *bias;     /* [n] or NULL */
+    float *y;              /* [m][n] */
+} op_kmm_job;
+size_t kgemm_act_bytes(int m, int k, int simd);
+size_t kgemm_panel_bytes(int k);
+void kgemm_prepare_act(op_kmm_job *j, const float *x, uint8_t *s, int simd);
+void kgemm_range_scalar(const op_kmm_job *j, int c0, int c1, uint8_t *panel);
+
 /* Quantized GEMM (ops_qgemm.c) for Q8_0 / Q4_0 weights x Q8_0 activations,
  * either layout: output columns [c0, c1) of all m rows, c0 a multiple of 4.
  * Activations (all prepared once per op_matmul by qgemm_prepare_act):
@@ -331,6 +354,7 @@ void matmul_range_simd(const op_mm_job *j, int c0, int c1, float *tmp);
 void gemm_f_pack_a_simd(float *pa, const float *x, int m, int k);
 void gemm_f_range_simd(const op_mm_job *j, const float *pa, int c0, int c1, float *pb);
 void qgemm_range_simd(const op_qmm_job *j, int c0, int c1);
+void kgemm_range_simd(const op_kmm_job *j, int c0, int c1, uint8_t *panel);
 #if defined(__wasm_relaxed_simd__)
 #define PLM_HAVE_RELAXED 1
 void qgemm_range_relaxed(const op_qmm_job *j, int c0, int c1); /* Q4_0 only */
