@@ -74,10 +74,13 @@ void kgemm_prepare_act(op_kmm_job *j, const float *x, uint8_t *s, int simd) {
     j->xw = xw;
 }
 
-/* Rows c .. c + nr - 1 (nr <= 4; the others zero) unpacked into `panel`. */
+/* Row c + r's super-block b (nr <= 4 rows; the others zero) unpacked into
+ * `panel`: the 256 scaled quants decoded in plain loops (vectorized by the
+ * compiler), then interleaved 4 k at a time. */
 static void kgemm_unpack_panel(const op_kmm_job *j, int c, int nr, uint8_t *panel) {
     const int nb = j->k / QK_K;
-    memset(panel, 0, (size_t)nb * PSB_BYTES);
+    if (nr < KP) memset(panel, 0, (size_t)nb * PSB_BYTES);
+    int16_t tmp[QK_K];
     for (int r = 0; r < nr; r++) {
         const uint8_t *w = j->w + (size_t)(c + r) * j->w_row_bytes;
         for (int b = 0; b < nb; b++) {
@@ -86,12 +89,19 @@ static void kgemm_unpack_panel(const op_kmm_job *j, int c, int nr, uint8_t *pane
             float *dw = (float *)(p + PSB_D), *dmw = dw + KP;
             if (j->type == PLM_TYPE_Q6_K) {
                 const block_q6_K *B = (const block_q6_K *)w + b;
-                for (int l = 0; l < QK_K; l++) {
-                    const int h = l / 128, t = l % 128 / 32, l2 = l % 32;
-                    const int lo = t & 1 ? B->ql[64 * h + l2 + 32] : B->ql[64 * h + l2];
-                    const int v = ((t < 2 ? lo & 0x0F : lo >> 4) | (B->qh[32 * h + l2] >> (2 * t) & 3) << 4) - 32;
-                    q[q_off(r, l)] = (int16_t)(v * B->scales[8 * h + 2 * t + l2 / 16]);
-                }
+                for (int h = 0; h < 2; h++)
+                    for (int t = 0; t < 4; t++) {
+                        const uint8_t *L = B->ql + 64 * h + (t & 1) * 32, *H = B->qh + 32 * h;
+                        const int ls = t < 2 ? 0 : 4, hs = 2 * t;
+                        for (int u = 0; u < 2; u++) {
+                            const int sc = B->scales[8 * h + 2 * t + u];
+                            int16_t *o = tmp + 128 * h + 32 * t + 16 * u;
+                            for (int i = 0; i < 16; i++) {
+                                const int l2 = 16 * u + i;
+                                o[i] = (int16_t)(((((L[l2] >> ls) & 0x0F) | ((H[l2] >> hs) & 3) << 4) - 32) * sc);
+                            }
+                        }
+                    }
                 dw[r] = plm_fp16_to_fp32(B->d);
                 dmw[r] = 0.0f;
             } else {
@@ -109,16 +119,19 @@ static void kgemm_unpack_panel(const op_kmm_job *j, int c, int nr, uint8_t *pane
                     uint8_t sc, m;
                     plm_k4_scale_min(s, scales, &sc, &m);
                     mn[mn_off(r, s)] = m;
-                    const int g = s / 2, hi = s & 1;
-                    for (int i = 0; i < 32; i++) {
-                        int v = hi ? qs[32 * g + i] >> 4 : qs[32 * g + i] & 0x0F;
-                        if (q5) v |= (qh[i] >> s & 1) << 4;
-                        q[q_off(r, 32 * s + i)] = (int16_t)(v * sc);
-                    }
+                    const uint8_t *Q = qs + 32 * (s / 2);
+                    const int ls = (s & 1) * 4;
+                    int16_t *o = tmp + 32 * s;
+                    if (q5)
+                        for (int i = 0; i < 32; i++)
+                            o[i] = (int16_t)((((Q[i] >> ls) & 0x0F) | ((qh[i] >> s) & 1) << 4) * sc);
+                    else
+                        for (int i = 0; i < 32; i++) o[i] = (int16_t)(((Q[i] >> ls) & 0x0F) * sc);
                 }
                 dw[r] = plm_fp16_to_fp32(d);
                 dmw[r] = plm_fp16_to_fp32(dmin);
             }
+            for (int g = 0; g < QK_K / 4; g++) memcpy(q + 16 * g + 4 * r, tmp + 4 * g, 4 * sizeof(int16_t));
         }
     }
 }
@@ -128,11 +141,15 @@ static inline void store_row(const op_kmm_job *j, int t, int c, float v) {
     j->y[(size_t)t * j->n + c] = v;
 }
 
-/* Token chunk: activations of ~256 KB per chunk (at least 16 rows), each
+/* Token chunk: activations of ~KG_CHUNK_KB per chunk (at least 64 rows), each
  * unpacked panel reused for all of them. */
+#ifndef KG_CHUNK_KB
+#define KG_CHUNK_KB 512
+#endif
 static int chunk_rows(const op_kmm_job *j, size_t row_bytes) {
-    int chunk = (int)((256u << 10) / row_bytes) & ~3;
-    return chunk < 16 ? 16 : chunk;
+    (void)j;
+    int chunk = (int)(((size_t)KG_CHUNK_KB << 10) / row_bytes) & ~3;
+    return chunk < 64 ? 64 : chunk;
 }
 
 /* ---------------------------------------------------------------- scalar */
