@@ -45,8 +45,8 @@ const DIR = opt('dir', join(tmpdir(), 'plm-bench'));
 const KEEP = args.includes('--keep');
 
 const HP = { n_vocab: 50257, n_ctx: 1024, n_embd: 768, n_head: 12, n_layer: 12, n_ff: 3072 };
-const GGML = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q6_K: 14 };
-const FILE_TYPE = { F32: 0, F16: 1, Q8_0: 7, Q4_0: 2 };
+const GGML = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14 };
+const FILE_TYPE = { F32: 0, F16: 1, Q8_0: 7, Q4_0: 2, Q4_K: 15, Q5_K: 17, Q6_K: 18 };
 const PREFILL = opt('prefill', null)?.split(',').map(Number);
 const BASE_DIR = opt('base', null) ?? (PREFILL ? opt('baseline', null) : null);
 const BASE = BASE_DIR && pathToFileURL(`${BASE_DIR.replace(/\/$/, '')}/`);
@@ -98,6 +98,21 @@ function tensorList(type) {
   return t;
 }
 
+// Q4_K / Q5_K rows of random quants and scales (the converter quantizes to Q6_K but not
+// to these): d and dmin chosen so weights spread about like GPT-2's init (|w| ~ 0.03).
+function randomK45(type, nr, n, rand) {
+  const bb = type === GGML.Q4_K ? 144 : 176, nb = (nr * n) / 256;
+  const out = new Uint8Array(nb * bb);
+  for (let i = 0; i < out.length; i++) out[i] = (rand() * 256) | 0;
+  const dv = new DataView(out.buffer);
+  const d = type === GGML.Q4_K ? 0x0100 : 0x0080; // fp16 1.5e-5 / 7.6e-6 (|sc * q| <= 945 / 1953)
+  for (let b = 0; b < nb; b++) {
+    dv.setUint16(b * bb, d, true);
+    dv.setUint16(b * bb + 2, d, true);
+  }
+  return out;
+}
+
 async function writeModel(path, type, quantizer) {
   const tensors = tensorList(type);
   const w = new GGUFWriter();
@@ -129,7 +144,8 @@ async function writeModel(path, type, quantizer) {
         const src = new Float32Array(nr * n);
         if (t.init === 'one') src.fill(1);
         else if (t.init === 'rand') for (let i = 0; i < src.length; i++) src[i] = (2 * rand() - 1) * scale;
-        w.writeChunk(t.type === GGML.F32 ? src : quantizer.quantize(t.type, src, nr, n));
+        if (t.type === GGML.Q4_K || t.type === GGML.Q5_K) w.writeChunk(randomK45(t.type, nr, n, rand)); // no Q4_K/Q5_K quantizer in the converter
+        else w.writeChunk(t.type === GGML.F32 ? src : quantizer.quantize(t.type, src, nr, n));
       }
       w.endTensor();
     }

@@ -215,6 +215,58 @@ static int qmatmul(float *y, const plm_tensor *W, const float *bias, const float
     return PLM_OK;
 }
 
+/* Q4_K / Q5_K / Q6_K with m > 1: the K-quant GEMM of ops_kgemm.c, tasks split
+ * over 4-row panels, each task unpacking its panels into its own scratch. */
+typedef struct {
+    op_kmm_job job;
+    int use_simd, n_units;
+    uint8_t *panels;
+    size_t panel_bytes;
+} kmm_task_ctx;
+
+static void kmm_task(void *arg, int t, int n_tasks) {
+    const kmm_task_ctx *c = arg;
+    const int c0 = (int)((int64_t)c->n_units * t / n_tasks) * 4;
+    const int c1 = PLM_MIN(c->job.n, (int)((int64_t)c->n_units * (t + 1) / n_tasks) * 4);
+    if (c0 >= c1) return;
+    uint8_t *panel = c->panels + (size_t)t * c->panel_bytes;
+#if PLM_HAVE_SIMD
+    if (c->use_simd) {
+        kgemm_range_simd(&c->job, c0, c1, panel);
+        return;
+    }
+#endif
+    kgemm_range_scalar(&c->job, c0, c1, panel);
+}
+
+static int kmatmul(float *y, const plm_tensor *W, const float *bias, const float *x, int m, int k) {
+    kmm_task_ctx c;
+    memset(&c, 0, sizeof c);
+    c.use_simd = g_simd;
+#if PLM_HAVE_SIMD
+    if (c.use_simd) ops_simd_prepare();
+#endif
+    op_kmm_job *j = &c.job;
+    j->type = W->type;
+    j->w = W->data;
+    j->w_row_bytes = plm_type_row_bytes(W->type, k);
+    j->n = (int)W->ne[1];
+    j->k = k;
+    j->m = m;
+    j->bias = bias;
+    j->y = y;
+    c.n_units = (j->n + 3) / 4;
+    const int n_tasks = n_tasks_for((double)m * j->n * k, c.n_units);
+    const size_t act = align64(kgemm_act_bytes(m, k, c.use_simd));
+    c.panel_bytes = kgemm_panel_bytes(k);
+    uint8_t *s = scratch_get(act + (size_t)n_tasks * c.panel_bytes, "matmul scratch");
+    if (!s) return PLM_E_NOMEM;
+    kgemm_prepare_act(j, x, s, c.use_simd);
+    c.panels = s + act;
+    plm_parallel_for(n_tasks, kmm_task, &c);
+    return PLM_OK;
+}
+
 int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, int m, int k) {
     int rc = check_matrix(W, "matmul");
     if (rc) return rc;
@@ -233,6 +285,9 @@ int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, 
 #if PLM_HAVE_SIMD
         if (g_simd && m > 1 && W->layout == PLM_LAYOUT_ROWS) return matmul_float_gemm(y, W, bias, x, m, k);
 #endif
+        break;
+    case MM_GEMM_K:
+        if (m > 1 && W->layout == PLM_LAYOUT_ROWS) return kmatmul(y, W, bias, x, m, k);
         break;
     case MM_GEMM_NONE: break;
     default:

@@ -273,11 +273,12 @@ void matmul_range_scalar(const op_mm_job *j, int c0, int c1, float *tmp);
  *   gemm:  a GEMM that takes over before the row kernels (MM_GEMM_FLOAT: SIMD
  *          builds, m > 1, ops_gemm_f.c; MM_GEMM_Q8: every build and m,
  *          ops_qgemm.c, with the 4-row panel layout plm_tensor_pack_for_matmul
- *          writes when `panel4`). A new GEMM is a new MM_GEMM_* value here and
+ *          writes when `panel4`; MM_GEMM_K: every build, m > 1, ops_kgemm.c,
+ *          row layout). A new GEMM is a new MM_GEMM_* value here and
  *          one case in op_matmul's gemm switch. */
 enum { PLM_ACT_F32 = 0, PLM_ACT_Q8_0 = 1, PLM_ACT_Q8_K = 2 };
 enum { MM_ROUTE_DOT = 0, MM_ROUTE_TILES = 1, MM_ROUTE_KROWS = 2 };
-enum { MM_GEMM_NONE = 0, MM_GEMM_FLOAT = 1, MM_GEMM_Q8 = 2 };
+enum { MM_GEMM_NONE = 0, MM_GEMM_FLOAT = 1, MM_GEMM_Q8 = 2, MM_GEMM_K = 3 };
 typedef float (*plm_dot_fn)(const void *w, const void *x, int n);
 typedef struct {
     int act;
@@ -308,6 +309,29 @@ float vec_dot_q2_K_q8_K_scalar(const void *w, const block_q8_K *x, int n);
 float vec_dot_q3_K_q8_K_scalar(const void *w, const block_q8_K *x, int n);
 float vec_dot_iq4_xs_q8_K_scalar(const void *w, const block_q8_K *x, int n);
 float vec_dot_iq4_nl_q8_0_scalar(const void *w, const block_q8_0 *x8, int n);
+
+/* K-quant GEMM (ops_kgemm.c) for Q4_K / Q5_K / Q6_K weights x Q8_K activations,
+ * m > 1: output columns [c0, c1) of all m rows (c0 a multiple of 4), the same
+ * numbers as the m = 1 kernels. Activations prepared once per op_matmul by
+ * kgemm_prepare_act into kgemm_act_bytes(m, k, simd) of scratch: xk Q8_K blocks
+ * [m][k/256], xb the 32-value sub-block sums [m][k/256][8], xw (SIMD) the
+ * quants widened to int16 [m][k]. panel: kgemm_panel_bytes(k) of per-task
+ * scratch (64-byte aligned) for one unpacked 4-row panel. */
+typedef struct {
+    int type;              /* PLM_TYPE_Q4_K / Q5_K / Q6_K */
+    const uint8_t *w;      /* n rows of w_row_bytes (row layout) */
+    size_t w_row_bytes;
+    int n, k, m;
+    const block_q8_K *xk;
+    const int16_t *xb;
+    const int16_t *xw;
+    const float *bias;     /* [n] or NULL */
+    float *y;              /* [m][n] */
+} op_kmm_job;
+size_t kgemm_act_bytes(int m, int k, int simd);
+size_t kgemm_panel_bytes(int k);
+void kgemm_prepare_act(op_kmm_job *j, const float *x, uint8_t *s, int simd);
+void kgemm_range_scalar(const op_kmm_job *j, int c0, int c1, uint8_t *panel);
 
 /* Quantized GEMM (ops_qgemm.c) for Q8_0 / Q4_0 weights x Q8_0 activations,
  * either layout: output columns [c0, c1) of all m rows, c0 a multiple of 4.
@@ -390,6 +414,7 @@ void matmul_range_simd(const op_mm_job *j, int c0, int c1, float *tmp);
 void gemm_f_pack_a_simd(float *pa, const float *x, int m, int k);
 void gemm_f_range_simd(const op_mm_job *j, const float *pa, int c0, int c1, float *pb);
 void qgemm_range_simd(const op_qmm_job *j, int c0, int c1);
+void kgemm_range_simd(const op_kmm_job *j, int c0, int c1, uint8_t *panel);
 #if defined(__wasm_relaxed_simd__)
 #define PLM_HAVE_RELAXED 1
 void qgemm_range_relaxed(const op_qmm_job *j, int c0, int c1); /* Q4_0 only */

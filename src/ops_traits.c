@@ -63,9 +63,9 @@ static const plm_mm_traits MM[PLM_TYPE_COUNT] = {
     [PLM_TYPE_Q5_1]   = {PLM_ACT_Q8_0, S(vec_dot_q5_1_q8_0),      NO_SIMD_DOT,                  MM_ROUTE_TILES, MM_GEMM_NONE,  0, 0},
     [PLM_TYPE_Q2_K]   = {PLM_ACT_Q8_K, S(vec_dot_q2_K_q8_K),      SIMD(vec_dot_q2_K_q8_K),      MM_ROUTE_DOT,   MM_GEMM_NONE,  0, 0},
     [PLM_TYPE_Q3_K]   = {PLM_ACT_Q8_K, S(vec_dot_q3_K_q8_K),      SIMD(vec_dot_q3_K_q8_K),      MM_ROUTE_DOT,   MM_GEMM_NONE,  0, 0},
-    [PLM_TYPE_Q4_K]   = {PLM_ACT_Q8_K, S(vec_dot_q4_K_q8_K),      SIMD(vec_dot_q4_K_q8_K),      MM_ROUTE_KROWS, MM_GEMM_NONE,  0, 0},
-    [PLM_TYPE_Q5_K]   = {PLM_ACT_Q8_K, S(vec_dot_q5_K_q8_K),      SIMD(vec_dot_q5_K_q8_K),      MM_ROUTE_KROWS, MM_GEMM_NONE,  0, 0},
-    [PLM_TYPE_Q6_K]   = {PLM_ACT_Q8_K, S(vec_dot_q6_K_q8_K),      SIMD(vec_dot_q6_K_q8_K),      MM_ROUTE_KROWS, MM_GEMM_NONE,  0, 0},
+    [PLM_TYPE_Q4_K]   = {PLM_ACT_Q8_K, S(vec_dot_q4_K_q8_K),      SIMD(vec_dot_q4_K_q8_K),      MM_ROUTE_KROWS, MM_GEMM_K,     0, 0},
+    [PLM_TYPE_Q5_K]   = {PLM_ACT_Q8_K, S(vec_dot_q5_K_q8_K),      SIMD(vec_dot_q5_K_q8_K),      MM_ROUTE_KROWS, MM_GEMM_K,     0, 0},
+    [PLM_TYPE_Q6_K]   = {PLM_ACT_Q8_K, S(vec_dot_q6_K_q8_K),      SIMD(vec_dot_q6_K_q8_K),      MM_ROUTE_KROWS, MM_GEMM_K,     0, 0},
     [PLM_TYPE_IQ4_NL] = {PLM_ACT_Q8_0, S(vec_dot_iq4_nl_q8_0),    SIMD(vec_dot_iq4_nl_q8_0),    MM_ROUTE_DOT,   MM_GEMM_NONE,  0, 0},
     [PLM_TYPE_IQ4_XS] = {PLM_ACT_Q8_K, S(vec_dot_iq4_xs_q8_K),    SIMD(vec_dot_iq4_xs_q8_K),    MM_ROUTE_DOT,   MM_GEMM_NONE,  0, 0},
 };

@@ -241,6 +241,55 @@ TEST(test_k_matmul_canonical) {
         }
 }
 
+/* The K-quant GEMM (m > 1, ops_kgemm.c): scalar and SIMD backends give the same
+ * bits, and each output equals the m = 1 kernel's dot of that row (the canonical
+ * order), on row counts that are not multiples of the 4-row panel, m = 1..17,
+ * several k; with and without bias. */
+TEST(test_kgemm_variants_bit_exact) {
+    const int ns[] = {1, 4, 7, 13, 18};
+    const int ks[] = {256, 768, 2048};
+    for (int t = 0; t < 3; t++)
+        for (int a = 0; a < 3; a++)
+            for (int b = 0; b < 5; b++) {
+                const int type = KTYPES[t], n = ns[b], k = ks[a], mmax = 17;
+                const size_t rb = plm_type_row_bytes(type, k);
+                uint8_t *w = random_k_rows(type, n, k);
+                plm_tensor W = {"blk.0.ffn_up.weight", type, 2, {k, n, 1, 1}, 0, rb * (size_t)n, w, PLM_LAYOUT_ROWS};
+                float *x = malloc(sizeof(float) * (size_t)mmax * k), *bias = malloc(sizeof(float) * n);
+                float *y0 = malloc(sizeof(float) * (size_t)mmax * n), *y1 = malloc(sizeof(float) * (size_t)mmax * n);
+                block_q8_K *xq = malloc(sizeof(block_q8_K) * (k / QK_K));
+                for (int i = 0; i < mmax * k; i++) x[i] = 4.0f * frand();
+                for (int i = 0; i < n; i++) bias[i] = frand();
+                x[7] = 0.0f, x[300 % k] = 1e-3f;
+                int bad = 0;
+                for (int m = 1; m <= mmax && !bad; m++) {
+                    const float *bs = (m & 1) ? bias : NULL;
+                    int prev = ops_use_simd(0);
+                    CHECK_EQ_INT(op_matmul(y0, &W, bs, x, m, k), PLM_OK);
+                    ops_use_simd(1);
+                    CHECK_EQ_INT(op_matmul(y1, &W, bs, x, m, k), PLM_OK);
+                    ops_use_simd(prev);
+                    if (memcmp(y0, y1, sizeof(float) * (size_t)m * n)) {
+                        CHECK_MSG(0, "%s n=%d k=%d m=%d: SIMD differs from scalar", plm_type_name(type), n, k, m);
+                        bad = 1;
+                    }
+                    for (int r = 0; r < m && !bad; r++) {
+                        quantize_row_q8_K_act_scalar(x + (size_t)r * k, xq, k);
+                        for (int c = 0; c < n && !bad; c++) {
+                            float want = dot_scalar(type, w + (size_t)c * rb, xq, k);
+                            if (bs) want += bs[c];
+                            if (!same_bits(y0[(size_t)r * n + c], want)) {
+                                CHECK_MSG(0, "%s n=%d k=%d m=%d [%d][%d]: %.9g vs the m = 1 dot %.9g", plm_type_name(type),
+                                          n, k, m, r, c, y0[(size_t)r * n + c], want);
+                                bad = 1;
+                            }
+                        }
+                    }
+                }
+                free(w), free(x), free(bias), free(y0), free(y1), free(xq);
+            }
+}
+
 /* Q4_1 / Q5_0 / Q5_1 weights: Q8_0 activations, the canonical lane dots (ops.h), close
  * to the double dot of the dequantized weights and activations; get_rows = dequantize. */
 enum { LEGACY_K = 96 }; /* row length of the legacy-type tests */
@@ -427,6 +476,7 @@ int main(void) {
     RUN(test_k_dots_vs_double);
     RUN(test_q8_K_activations);
     RUN(test_k_matmul_canonical);
+    RUN(test_kgemm_variants_bit_exact);
     RUN(test_legacy_matmul_and_rows);
 #if PLM_HAVE_SIMD
     RUN(test_simd_twins);

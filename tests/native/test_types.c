@@ -105,8 +105,10 @@ TEST(test_tables_agree) {
                   "%s: block %d does not fit activation format %s", name, blck, plm_act_name(t->act));
         CHECK_MSG(t->route == MM_ROUTE_DOT || t->route == MM_ROUTE_TILES || t->route == MM_ROUTE_KROWS, "%s: route %d",
                   name, t->route);
-        CHECK_MSG(t->gemm == MM_GEMM_NONE || t->gemm == MM_GEMM_FLOAT || t->gemm == MM_GEMM_Q8, "%s: gemm %d", name,
-                  t->gemm);
+        CHECK_MSG(t->gemm == MM_GEMM_NONE || t->gemm == MM_GEMM_FLOAT || t->gemm == MM_GEMM_Q8 || t->gemm == MM_GEMM_K,
+                  "%s: gemm %d", name, t->gemm);
+        CHECK_MSG(t->gemm != MM_GEMM_K || type == PLM_TYPE_Q4_K || type == PLM_TYPE_Q5_K || type == PLM_TYPE_Q6_K,
+                  "%s: the K-quant GEMM reads Q4_K / Q5_K / Q6_K only", name);
         CHECK_MSG(!t->convert_rows || t->act == PLM_ACT_F32, "%s: convert_rows needs float activations", name);
         CHECK_MSG(!t->panel4 || t->gemm == MM_GEMM_Q8, "%s: the panel layout is read by the Q8 GEMM only", name);
 #if PLM_HAVE_SIMD
