@@ -485,7 +485,7 @@ static void panel_relaxed_q4(const op_qmm_job *j, const uint8_t *p, int c, int t
 INLINE void panel_relaxed8(const op_qmm_job *j, const uint8_t *panel, const float *dwf, int c, int t0, const int TT,
                            int b0, int b1) {
     const int nb = j->k / 32;
-    /* 256-byte records: the compiler folds the constant offsets into the loads */
+    /* 256-byte aligned records (clang 19 still adds the constant offsets in i32 arithmetic) */
     const uint8_t *rec = (const uint8_t *)__builtin_assume_aligned(j->xr, 256) + (size_t)(t0 / 4) * nb * 256;
     const int32_t *nd = (const int32_t *)__builtin_assume_aligned(j->xn, 32) + (size_t)(t0 / 4) * nb * 8;
     v128_t acc[4];
