@@ -14,7 +14,8 @@
  *
  * Relaxed dots are deterministic only with the second operand in 0..127: the
  * Q4_0 kernel uses the weight codes (0..15) there and subtracts 8 * sum(x) per
- * block, exact integer arithmetic. (Q8_0 stays on SIMD128, see qgemm_range_relaxed.)
+ * block; the Q8_0 kernel uses |x| there and xors x's sign onto the weights
+ * (panel_relaxed8). Both are exact integer arithmetic.
  */
 #include <stdlib.h>
 #include <string.h>
