@@ -123,6 +123,8 @@ double plm_bench_checksum(plm_bench *b) {
 
 int plm_bench_use_simd(int on) { return ops_use_simd(on); }
 
+int plm_bench_use_relaxed(int on) { return ops_use_relaxed(on); }
+
 int plm_bench_memsum(const int32_t *p, int n, int iters) {
     int32_t total = 0;
     for (int it = 0; it < iters; it++) {

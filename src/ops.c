@@ -195,7 +195,7 @@ static int qmatmul(float *y, const plm_tensor *W, const float *bias, const float
     memset(&c, 0, sizeof c);
     c.variant = !g_simd ? QGEMM_SCALAR : QGEMM_SIMD;
 #if PLM_HAVE_RELAXED
-    if (g_simd && g_relaxed && W->type == PLM_TYPE_Q4_0 && qgemm_relaxed_ok()) c.variant = QGEMM_RELAXED;
+    if (g_simd && g_relaxed && qgemm_relaxed_ok()) c.variant = QGEMM_RELAXED; /* Q8_0 and Q4_0 */
 #endif
     op_qmm_job *j = &c.job;
     j->type = W->type;

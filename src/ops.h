@@ -337,9 +337,14 @@ void kgemm_range_scalar(const op_kmm_job *j, int c0, int c1, uint8_t *panel);
  * either layout: output columns [c0, c1) of all m rows, c0 a multiple of 4.
  * Activations (all prepared once per op_matmul by qgemm_prepare_act):
  *   xq: Q8_0 blocks [m][k/32] (every variant: row-layout tail rows);
- *   SIMD and relaxed: xd (scales as float [m][k/32]), xs (block sums of the
- *     quants [m][k/32], for Q4_0's -8 offset);
- *   SIMD128: xw (quants widened to int16 [m][k]). */
+ *   SIMD and relaxed Q4_0: xd (scales as float [m][k/32]), xs (block sums of
+ *     the quants [m][k/32], for Q4_0's -8 offset);
+ *   SIMD128: xw (quants widened to int16 [m][k]);
+ *   relaxed Q8_0 (rows in groups of 4, the last group padded with zeros):
+ *     xr [m/4][k/32][256 bytes]: |q| of the 4 rows, then their sign masks
+ *       (0xff where q < 0, else 0), each as [8 groups of 4 k][4 rows][4 bytes];
+ *     xn [m/4][k/32][8]: per row the sum of |q| over its negative quants
+ *       (int32 x 4), then its scale (float x 4). */
 typedef struct {
     int type;             /* PLM_TYPE_Q8_0 / PLM_TYPE_Q4_0 */
     const uint8_t *w;
@@ -350,6 +355,8 @@ typedef struct {
     const int16_t *xw;
     const float *xd;
     const int32_t *xs;
+    const uint8_t *xr;    /* 256-byte aligned */
+    const int32_t *xn;    /* 32-byte aligned */
     const float *bias;
     float *y;
 } op_qmm_job;
@@ -417,7 +424,7 @@ void qgemm_range_simd(const op_qmm_job *j, int c0, int c1);
 void kgemm_range_simd(const op_kmm_job *j, int c0, int c1, uint8_t *panel);
 #if defined(__wasm_relaxed_simd__)
 #define PLM_HAVE_RELAXED 1
-void qgemm_range_relaxed(const op_qmm_job *j, int c0, int c1); /* Q4_0 only */
+void qgemm_range_relaxed(const op_qmm_job *j, int c0, int c1);
 /* 1 if the engine computes the relaxed i8 dot product exactly as the kernels need
  * (checked once; Node 20's V8 does not), else 0: then the SIMD128 kernels run. */
 int qgemm_relaxed_ok(void);

@@ -14,7 +14,8 @@
  *
  * Relaxed dots are deterministic only with the second operand in 0..127: the
  * Q4_0 kernel uses the weight codes (0..15) there and subtracts 8 * sum(x) per
- * block, exact integer arithmetic. (Q8_0 stays on SIMD128, see qgemm_range_relaxed.)
+ * block; the Q8_0 kernel uses |x| there and xors x's sign onto the weights
+ * (panel_relaxed8). Both are exact integer arithmetic.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,8 @@ size_t qgemm_act_bytes(int variant, int type, int m, int k) {
     size_t s = al64((size_t)m * nb * sizeof(block_q8_0));
     if (variant != QGEMM_SCALAR) s += al64((size_t)m * nb * sizeof(float)) + al64((size_t)m * nb * sizeof(int32_t));
     if (variant == QGEMM_SIMD) s += al64((size_t)m * k * sizeof(int16_t));
+    if (variant == QGEMM_RELAXED && type == PLM_TYPE_Q8_0) /* xr, xn (and xr's 256-byte alignment) */
+        s += 256 + (size_t)(m + 3) / 4 * nb * (256 + 32);
     return s;
 }
 
@@ -138,8 +141,33 @@ void qgemm_prepare_act(int variant, op_qmm_job *j, const float *x, uint8_t *s) {
             quantize_row_q8_0_act_scalar(x + (size_t)r * k, xq + (size_t)r * nb, k);
     }
     j->xq = xq;
-    j->xw = NULL, j->xd = NULL, j->xs = NULL;
+    j->xw = NULL, j->xd = NULL, j->xs = NULL, j->xr = NULL, j->xn = NULL;
     if (variant == QGEMM_SCALAR) return;
+    if (variant == QGEMM_RELAXED && j->type == PLM_TYPE_Q8_0) {
+        uint8_t *xr = (uint8_t *)(((uintptr_t)s + 255) & ~(uintptr_t)255);
+        int32_t *xn = (int32_t *)(xr + (size_t)(m + 3) / 4 * nb * 256);
+        for (int r0 = 0; r0 < m; r0 += 4)
+            for (int b = 0; b < nb; b++) {
+                uint8_t *rec = xr + ((size_t)(r0 / 4) * nb + b) * 256;
+                int32_t *nd = xn + ((size_t)(r0 / 4) * nb + b) * 8;
+                for (int t = 0; t < 4; t++) {
+                    const block_q8_0 *blk = r0 + t < m ? xq + (size_t)(r0 + t) * nb + b : NULL;
+                    int32_t neg = 0;
+                    for (int i = 0; i < 32; i++) {
+                        const int q = blk ? blk->qs[i] : 0; /* -127..127: the quantizer's range */
+                        const int at = (i / 4) * 16 + t * 4 + i % 4;
+                        rec[at] = (uint8_t)(q < 0 ? -q : q);
+                        rec[128 + at] = q < 0 ? 0xff : 0;
+                        neg += q < 0 ? -q : 0;
+                    }
+                    const float d = blk ? plm_fp16_to_fp32(blk->d) : 0.0f;
+                    nd[t] = neg;
+                    memcpy(nd + 4 + t, &d, sizeof d);
+                }
+            }
+        j->xr = xr, j->xn = xn;
+        return;
+    }
     int16_t *xw = NULL;
     float *xd = (float *)s;
     s += al64((size_t)m * nb * sizeof(float));
@@ -447,12 +475,100 @@ static void panel_relaxed_q4(const op_qmm_job *j, const uint8_t *p, int c, int t
     }
 }
 
-/* Q4_0 only: for Q8_0 (weights and activations both 8-bit) the 7-bit operand needs
- * the activations split in two (q + 128 = 16*hi + lo: two relaxed dots per 16
- * bytes); in V8 on x64 that measured 0.82-0.89x of the SIMD128 kernel (Chromium 156,
- * one- and two-panel tiles), so op_matmul runs Q8_0 on the SIMD128 kernel. */
+/* Q8_0: one panel x TT (<= 4) activation rows t0.. (t0 % 4 == 0), blocks [b0, b1)
+ * with the panel's weight scales dwf[b - b0][4] as float; lanes = weight rows.
+ * The 7-bit operand is |x| and x's sign goes onto the weights: with s = 0xff
+ * where x < 0 (else 0), w ^ s is w or ~w = -w - 1 (within -128..127 for every
+ * byte, -128 included), so
+ *   dot(w ^ s, |x|) = dot(w, x) - (sum of |x| over x < 0),
+ * and each block's isum starts from that sum (xn). One xor and one relaxed dot
+ * per 16 weight bytes and activation row, exact integer arithmetic. The float
+ * sums live in y between segments of blocks (stored and reloaded exactly). */
+INLINE void panel_relaxed8(const op_qmm_job *j, const uint8_t *panel, const float *dwf, int c, int t0, const int TT,
+                           int b0, int b1) {
+    const int nb = j->k / 32;
+    /* 256-byte aligned records (clang 19 still adds the constant offsets in i32 arithmetic) */
+    const uint8_t *rec = (const uint8_t *)__builtin_assume_aligned(j->xr, 256) + (size_t)(t0 / 4) * nb * 256;
+    const int32_t *nd = (const int32_t *)__builtin_assume_aligned(j->xn, 32) + (size_t)(t0 / 4) * nb * 8;
+    v128_t acc[4];
+    UNROLL
+    for (int t = 0; t < TT; t++)
+        acc[t] = b0 ? wasm_v128_load(j->y + (size_t)(t0 + t) * j->n + c) : wasm_f32x4_splat(0.0f);
+    for (int b = b0; b < b1; b++) {
+        const uint8_t *q = panel + (size_t)b * PB_Q8 + 2 * QP, *r = rec + (size_t)b * 256;
+        const int32_t *e = nd + (size_t)b * 8;
+        v128_t isum[4];
+        UNROLL
+        for (int t = 0; t < TT; t++) isum[t] = wasm_v128_load32_splat(e + t);
+        UNROLL
+        for (int g = 0; g < 8; g++) {
+            const v128_t w = wasm_v128_load(q + 16 * g);
+            UNROLL
+            for (int t = 0; t < TT; t++) {
+                const v128_t sw = wasm_v128_xor(w, wasm_v128_load32_splat(r + 128 + 16 * g + 4 * t));
+                isum[t] = RDOT(sw, wasm_v128_load32_splat(r + 16 * g + 4 * t), isum[t]);
+            }
+        }
+        const v128_t dw = wasm_v128_load(dwf + 4 * (b - b0));
+        UNROLL
+        for (int t = 0; t < TT; t++) {
+            const v128_t dx = wasm_v128_load32_splat(e + 4 + t);
+            acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum[t]), wasm_f32x4_mul(dw, dx)));
+        }
+    }
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        if (b1 == nb) {
+            store_out(j, t0 + t, c, acc[t]);
+        } else {
+            wasm_v128_store(j->y + (size_t)(t0 + t) * j->n + c, acc[t]);
+        }
+    }
+}
+
+static void panel_relaxed_q8(const op_qmm_job *j, const uint8_t *p, const float *dwf, int c, int t0, int tt, int b0,
+                             int b1) {
+    switch (tt) {
+    case 4: panel_relaxed8(j, p, dwf, c, t0, 4, b0, b1); break;
+    case 3: panel_relaxed8(j, p, dwf, c, t0, 3, b0, b1); break;
+    case 2: panel_relaxed8(j, p, dwf, c, t0, 2, b0, b1); break;
+    default: panel_relaxed8(j, p, dwf, c, t0, 1, b0, b1); break;
+    }
+}
+
+/* Weight blocks per segment of panel_relaxed8 (its scales converted once per panel). */
+#define QG_SEG 256
+
+static void qgemm_relaxed_q8(const op_qmm_job *j, int c0, int c1) {
+    const int nb = j->k / 32;
+    const int cp = PLM_MIN(c1, j->n_panel_rows);
+    int chunk = (int)((128u << 10) / ((size_t)nb * (256 + 32) / 4)) & ~3; /* activation rows in ~128 KB */
+    if (chunk < 4) chunk = 4;
+    float dwf[QG_SEG * 4] __attribute__((aligned(16)));
+    for (int t0 = 0; t0 < j->m; t0 += chunk) {
+        const int t1 = PLM_MIN(j->m, t0 + chunk);
+        for (int c = c0; c < cp; c += QP) {
+            const uint8_t *panel = j->w + (size_t)c * j->w_row_bytes;
+            for (int b0 = 0; b0 < nb; b0 += QG_SEG) {
+                const int b1 = PLM_MIN(nb, b0 + QG_SEG);
+                for (int b = b0; b < b1; b++) wasm_v128_store(dwf + 4 * (b - b0), h2f4(panel + (size_t)b * PB_Q8));
+                for (int t = t0; t < t1; t += 4) panel_relaxed_q8(j, panel, dwf, c, t, PLM_MIN(4, t1 - t), b0, b1);
+            }
+        }
+    }
+    for (int c = PLM_MAX(c0, cp); c < c1; c++)
+        for (int t = 0; t < j->m; t++) {
+            float s = row_dot_simd(j, j->w + (size_t)c * j->w_row_bytes, j->xq + (size_t)t * nb);
+            if (j->bias) s += j->bias[c];
+            j->y[(size_t)t * j->n + c] = s;
+        }
+}
+
 void qgemm_range_relaxed(const op_qmm_job *j, int c0, int c1) {
-    panels(j, c0, c1, panel_relaxed_q4, (size_t)j->k * 34 / 32, row_dot_simd);
+    if (j->type == PLM_TYPE_Q8_0)
+        qgemm_relaxed_q8(j, c0, c1);
+    else
+        panels(j, c0, c1, panel_relaxed_q4, (size_t)j->k * 34 / 32, row_dot_simd);
 }
 #endif /* __wasm_relaxed_simd__ */
 #endif /* __wasm_simd128__ */

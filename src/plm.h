@@ -202,6 +202,8 @@ PLM_API void plm_bench_free(plm_bench *b);
 PLM_API int plm_bench_memsum(const int32_t *p, int n, int iters);
 /* 1 = SIMD kernels (default when built in), 0 = scalar references; returns the previous setting. */
 PLM_API int plm_bench_use_simd(int on);
+/* Relaxed-SIMD builds: the quantized GEMM's relaxed kernels (1, default) or SIMD128 (0); previous setting. */
+PLM_API int plm_bench_use_relaxed(int on);
 
 /* -------------------------------------------------------------------- BERT
  * Encoder-only models (general.architecture "bert"). A batch is n_seq sequences

@@ -273,9 +273,9 @@ TEST(qgemm_variants_bit_exact) {
 #endif
     const int types[] = {PLM_TYPE_Q8_0, PLM_TYPE_Q4_0};
     const int ns[] = {4, 7, 13, 16};
-    const int ks[] = {32, 160, 4096};
+    const int ks[] = {32, 160, 4096, 8224}; /* 8224: 257 blocks, more than one scale segment (QG_SEG) */
     for (int t = 0; t < 2; t++)
-        for (int a = 0; a < 3; a++)
+        for (int a = 0; a < 4; a++)
             for (int b = 0; b < 4; b++) {
                 const int n = ns[b], k = ks[a], mmax = k > 1000 ? 5 : 17;
                 float *W = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * mmax * k);
@@ -311,6 +311,52 @@ TEST(qgemm_variants_bit_exact) {
                 wmat_free(&w);
                 free(W), free(x), free(bias), free(y0), free(y1);
             }
+}
+
+/* Q8_0 weight bytes the reference quantizer never writes but a file may hold:
+ * every code -128..127 (the relaxed kernel moves the activations' signs onto the
+ * weights, and -(-128) does not fit in a byte), activations with blocks of all
+ * signs and zeros; all variants against the scalar one, m = 1..17, rows not a
+ * multiple of the panel height. */
+TEST(qgemm_q8_0_all_weight_codes) {
+    const int ns[] = {5, 9, 12};
+    const int ks[] = {32, 96};
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 3; b++) {
+            const int n = ns[b], k = ks[a], nb = k / 32, mmax = 17;
+            wmat w;
+            float *W = malloc(sizeof(float) * n * k);
+            fill(W, n * k, 1.0f);
+            CHECK(wmat_make(&w, PLM_TYPE_Q8_0, n, k, W));
+            block_q8_0 *blk = (block_q8_0 *)w.buf;
+            for (int i = 0; i < n * nb; i++) {
+                blk[i].d = plm_fp32_to_fp16(0.001f * (float)(1 + i % 7));
+                for (int j = 0; j < 32; j++) blk[i].qs[j] = (int8_t)(i % 3 == 0 ? (j & 1 ? -128 : 127) : (int)(rnd_u32() & 255) - 128);
+            }
+            void *packed = malloc(w.t.nbytes);
+            memcpy(packed, w.buf, w.t.nbytes);
+            w.t.data = packed;
+            CHECK_EQ_INT(plm_tensor_pack_for_matmul(&w.t), PLM_OK);
+            float *x = malloc(sizeof(float) * mmax * k), *y0 = malloc(sizeof(float) * mmax * n);
+            float *y1 = malloc(sizeof(float) * mmax * n);
+            fill(x, mmax * k, 2.0f);
+            for (int i = 0; i < 32; i++) x[i] = -1.0f - (float)i;  /* row 0 block 0: all negative */
+            if (mmax * k > 96) for (int i = 64; i < 96; i++) x[i] = 0.0f; /* a zero block */
+            for (int m = 1; m <= mmax; m++) {
+                int prev = ops_use_simd(0);
+                CHECK_EQ_INT(op_matmul(y0, &w.t, NULL, x, m, k), PLM_OK);
+                ops_use_simd(1);
+                CHECK_EQ_INT(op_matmul(y1, &w.t, NULL, x, m, k), PLM_OK);
+                CHECK_MSG(!memcmp(y0, y1, sizeof(float) * m * n), "Q8_0 codes n=%d k=%d m=%d: SIMD differs from scalar", n, k, m);
+                int prev_r = ops_use_relaxed(0);
+                CHECK_EQ_INT(op_matmul(y1, &w.t, NULL, x, m, k), PLM_OK);
+                CHECK_MSG(!memcmp(y0, y1, sizeof(float) * m * n), "Q8_0 codes n=%d k=%d m=%d: SIMD128 differs from scalar", n, k, m);
+                ops_use_relaxed(prev_r);
+                ops_use_simd(prev);
+            }
+            wmat_free(&w);
+            free(W), free(x), free(y0), free(y1);
+        }
 }
 
 TEST(matmul_k_quants) {
@@ -1066,6 +1112,7 @@ int main(void) {
     RUN(matmul_float_gemm_odd_sizes);
     RUN(matmul_quant_types);
     RUN(qgemm_variants_bit_exact);
+    RUN(qgemm_q8_0_all_weight_codes);
     RUN(matmul_k_quants);
     RUN(matmul_larger);
     RUN(matmul_f16_special_values);
