@@ -16,16 +16,18 @@
 // vectors meaningless; the work per sentence is the real model's.
 //
 //   node bench/bert_bench.mjs [--models base,minilm] [--types F16,Q8_0] [--threads 1,2]
-//                             [--lengths 32,128] [--seconds 2] [--keep] [--dir DIR] [--base DIST] (or --baseline DIST)
-// (types: F32, F16, Q8_0). --base DIST: also load the wasm builds from DIST (e.g. a copy of
-// main's dist/) and time them alternately with this checkout's (two rounds each, the best
-// of each kept); prints the baseline's cpu rates and new/base ratios.
+//                             [--lengths 32,128] [--seconds 2] [--keep] [--dir DIR] [--rounds 2]
+//                             [--baseline DIST_DIR] [--builds simd,relaxed]
+// (types: F32, F16, Q8_0). --baseline / --builds (bench/lib/compare.mjs): the variants (another
+// dist/, build families) are timed interleaved in this process, best of --rounds each; prints
+// each variant's cpu rates and its ratio to the first variant.
 
 import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import '../js/cli/relaxed.js';
+import { parseCompare, engineOptions, interleaved, loadLine } from './lib/compare.mjs';
 import { BERT } from '../js/node.js';
 import { GGUFWriter } from '../js/convert/gguf-writer.js';
 import { readGGUF } from '../js/convert/gguf-reader.js';
@@ -51,8 +53,8 @@ const LENGTHS = opt('lengths', '32,128').split(',').map(Number);
 const SECONDS = Number(opt('seconds', '2'));
 const DIR = opt('dir', join(tmpdir(), 'plm-bench'));
 const KEEP = args.includes('--keep');
-const BASE_DIR = opt('base', null) ?? opt('baseline', null);
-const BASE = BASE_DIR && pathToFileURL(`${BASE_DIR.replace(/\/$/, '')}/`);
+const CMP = parseCompare(args);
+const ROUNDS = Number(opt('rounds', CMP.active ? '2' : '1'));
 const N_SENT = 8;
 
 function xorshift(seed) {
@@ -177,46 +179,41 @@ async function main() {
   console.log(`BERT.embed sentences/s (mean pooling, normalized); ${N_SENT} sentences per measurement, repeated for >= ${SECONDS} s (at least once)`);
   console.log('wall = sentences per second of elapsed time; cpu = per second of process CPU time (all threads),');
   console.log('which the other processes on a shared machine do not inflate');
-  console.log('model              type  threads  tokens   batch 1 wall / cpu    batch 8 wall / cpu    batch 8 / batch 1 (cpu)' +
-    (BASE ? '   base b1 / b8 cpu    new/base b1 / b8' : ''));
+  const V = CMP.variants;
   const rate = (ms) => ((N_SENT * 1000) / ms).toFixed(1).padStart(7);
+  const rest = V.slice(1);
+  console.log(`${CMP.active ? `variants: ${V.map((v) => v.label).join(', ')} (interleaved, best of ${ROUNDS}); ` : ''}${loadLine()}`);
+  console.log('model              type  threads  tokens   build        batch 1 wall / cpu    batch 8 wall / cpu    batch 8 / batch 1 (cpu)' +
+    rest.map((v) => `   ${v.label}: b1 / b8 cpu   vs ${V[0].label} b1 / b8`).join(''));
   for (const { hp, type, path } of files) {
     for (const threads of THREADS) {
-      const bert = await BERT.load(path, { threads });
-      const base = BASE ? await BERT.load(path, { threads, wasmBaseUrl: BASE }) : null;
+      const berts = [];
       try {
+        for (const v of V) berts.push(await BERT.load(path, engineOptions(v, threads)));
         for (const n of LENGTHS) {
           const sents = sentences(n, n);
-          const measure = async (b) => {
+          const best = (a, b) => (a && a.cpu < b.cpu ? a : b);
+          const res = await interleaved(V, ROUNDS, async (v) => {
+            const b = berts[V.indexOf(v)];
             await b.embed(sents.slice(0, 2)); // warm-up: scratch buffers, thread pool
             const one = await timeIt(async () => {
               for (const s of sents) await b.embed(s);
             });
             const eight = await timeIt(() => b.embed(sents));
             return { one, eight };
-          };
-          const best = (a, b) => (a && a.cpu < b.cpu ? a : b);
-          let cur = null, ref = null;
-          for (let round = 0; round < (base ? 2 : 1); round++) {
-            if (base) {
-              const r = await measure(base);
-              ref = { one: best(ref?.one, r.one), eight: best(ref?.eight, r.eight) };
-            }
-            const r = await measure(bert);
-            cur = { one: best(cur?.one, r.one), eight: best(cur?.eight, r.eight) };
-          }
-          const { one, eight } = cur;
+          }, (a, b) => ({ one: best(a.one, b.one), eight: best(a.eight, b.eight) }));
+          const { one, eight } = res[0];
           console.log(
-            `${hp.name.padEnd(18)} ${type.padEnd(5)} ${String(bert.engine.threads).padStart(7)}  ${String(n).padStart(6)}   ${rate(one.wall)} / ${rate(one.cpu)}    ${rate(eight.wall)} / ${rate(eight.cpu)}    ${(one.cpu / eight.cpu).toFixed(2)}x` +
-              (ref ? `   ${rate(ref.one.cpu)} / ${rate(ref.eight.cpu)}   ${(ref.one.cpu / one.cpu).toFixed(2)}x / ${(ref.eight.cpu / eight.cpu).toFixed(2)}x` : ''),
+            `${hp.name.padEnd(18)} ${type.padEnd(5)} ${String(berts[0].engine.threads).padStart(7)}  ${String(n).padStart(6)}   ${berts[0].engine.build.padEnd(11)}  ${rate(one.wall)} / ${rate(one.cpu)}    ${rate(eight.wall)} / ${rate(eight.cpu)}    ${(one.cpu / eight.cpu).toFixed(2)}x` +
+              res.slice(1).map((r) => `   ${rate(r.one.cpu)} / ${rate(r.eight.cpu)}   ${(one.cpu / r.one.cpu).toFixed(2)}x / ${(eight.cpu / r.eight.cpu).toFixed(2)}x`).join(''),
           );
         }
       } finally {
-        bert.dispose();
-        base?.dispose();
+        for (const b of berts) b.dispose();
       }
     }
   }
+  console.log(loadLine());
   if (!KEEP) for (const f of files) fs.rmSync(f.path, { force: true });
 }
 

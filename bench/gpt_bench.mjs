@@ -13,23 +13,24 @@
 //        the same process, and the ratio decode GB/s / read-loop GB/s.
 // Random weights make the output meaningless; the work per token is the real model's.
 //
-//   node bench/gpt_bench.mjs [--types Q8_0,Q4_0] [--threads 1,2] [--keep] [--dir DIR] [--baseline DIST_DIR]
-//   node bench/gpt_bench.mjs --prefill 128,512 [--types F32,F16] [--threads 1,2] [--base DIST]
+//   node bench/gpt_bench.mjs [--types Q8_0,Q4_0] [--threads 1,2] [--keep] [--dir DIR] [--rounds 3]
+//                            [--baseline DIST_DIR] [--builds simd,relaxed]
+//   node bench/gpt_bench.mjs --prefill 128,512 [--types F32,F16] [--threads 1,2] [--baseline DIR] [--builds ...]
 //
-// prefill GFLOP/s counts the block matmuls of the prompt (2 x tokens x block weights).
-// --baseline: also runs the plm*.wasm of DIST_DIR (e.g. a build of main) on the same
-// file, alternating with dist/ (best of 3 runs each), and prints new / baseline.
+// prefill GFLOP/s counts the block matmuls of the prompt (2 x tokens x block weights), printed
+// next to decode's weight GB/s / read-loop GB/s ratio.
+// --baseline DIR / --builds a,b (bench/lib/compare.mjs): the variants (another dist/, build
+// families) run interleaved in this process, best of --rounds, ratios vs the first variant.
 // --prefill: prompt processing only, for each prompt length: tokens/s of wall time and of
-// process CPU time (best of 3) and GFLOP/s (matmul + attention flops); with --base DIST
-// (or --baseline) the builds in DIST are timed alternately in the same process and
-// new/base ratios printed.
+// process CPU time (best of 3) and GFLOP/s (matmul + attention flops).
 
 import { statSync, rmSync, mkdirSync } from 'node:fs';
-import { tmpdir, cpus, loadavg } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { tmpdir, cpus } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import '../js/cli/relaxed.js';
+import { parseCompare, engineOptions, interleaved, ratio, loadLine } from './lib/compare.mjs';
 import { GPT, Engine } from '../js/node.js';
 import { GGUFWriter, readGGUF, Quantizer } from '../js/convert/index.js';
 
@@ -48,8 +49,8 @@ const HP = { n_vocab: 50257, n_ctx: 1024, n_embd: 768, n_head: 12, n_layer: 12, 
 const GGML = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q5_K: 13, Q6_K: 14 };
 const FILE_TYPE = { F32: 0, F16: 1, Q8_0: 7, Q4_0: 2, Q4_K: 15, Q5_K: 17, Q6_K: 18 };
 const PREFILL = opt('prefill', null)?.split(',').map(Number);
-const BASE_DIR = opt('base', null) ?? (PREFILL ? opt('baseline', null) : null);
-const BASE = BASE_DIR && pathToFileURL(`${BASE_DIR.replace(/\/$/, '')}/`);
+const CMP = parseCompare(args);
+const ROUNDS = Number(opt('rounds', CMP.active ? '3' : '1'));
 const N_PROMPT = 128;
 const N_DECODE = 64;
 
@@ -230,10 +231,8 @@ async function readBandwidth(bytes, nThreads) {
 
 // ------------------------------------------------------------------ decoding
 
-const BASELINE = opt('baseline', null);
-
-async function benchModel(path, threads, wasmBaseUrl) {
-  const engine = await Engine.create({ threads, ...(wasmBaseUrl ? { wasmBaseUrl } : {}) });
+async function benchModel(path, threads, variant) {
+  const engine = await Engine.create(engineOptions(variant, threads));
   const gpt = await GPT.load(path, { engine, contextLength: N_PROMPT + N_DECODE + 8 });
   const { fn } = engine;
   try {
@@ -273,8 +272,8 @@ function prefillFlops(n) {
   return 2 * n * L * (4 * E * E + 2 * E * F) + 2 * E * V + L * 2 * 2 * E * ((n * (n + 1)) / 2);
 }
 
-async function prefillRun(path, threads, n, wasmBaseUrl) {
-  const engine = await Engine.create({ threads, wasmBaseUrl });
+async function prefillRun(path, threads, n, variant) {
+  const engine = await Engine.create(engineOptions(variant, threads));
   const gpt = await GPT.load(path, { engine, contextLength: n + 8 });
   const { fn } = engine;
   try {
@@ -308,28 +307,27 @@ async function prefillRun(path, threads, n, wasmBaseUrl) {
 async function prefillMain() {
   mkdirSync(DIR, { recursive: true });
   const quantizer = await Quantizer.create();
-  console.log(`GPT-2 small shape, random weights; prefill only (plm_ctx_decode of the whole prompt, last row's logits), best of 3`);
-  console.log(`machine: ${cpus()[0]?.model ?? '?'} x${cpus().length}, Node ${process.versions.node}${BASE ? `; base: ${BASE.pathname}` : ''}\n`);
-  console.log('| weights | threads | tokens | tok/s wall | tok/s cpu | GFLOP/s cpu |' + (BASE ? ' base tok/s wall | base tok/s cpu | new/base wall | new/base cpu |' : ''));
-  console.log('|---|---|---|---|---|---|' + (BASE ? '---|---|---|---|' : ''));
+  const V = CMP.variants;
+  console.log(`GPT-2 small shape, random weights; prefill only (plm_ctx_decode of the whole prompt, last row's logits), best of 3 x ${ROUNDS} rounds`);
+  console.log(`machine: ${cpus()[0]?.model ?? '?'} x${cpus().length}, Node ${process.versions.node}; ${loadLine()}${CMP.baseline ? `; baseline: ${CMP.baseline}` : ''}\n`);
+  const head = V.length > 1 ? V.slice(1).map((v) => ` ${v.label} tok/s cpu | ${v.label}/${V[0].label} cpu |`).join('') : '';
+  console.log(`| weights | threads | tokens | build | tok/s wall | tok/s cpu | GFLOP/s cpu |${head}`);
+  console.log('|---|---|---|---|---|---|---|' + '---|---|'.repeat(V.length - 1));
   for (const type of TYPES) {
     const path = join(DIR, `gpt2-small-random-${type}.gguf`);
     await writeModel(path, type, quantizer);
     for (const threads of THREADS)
       for (const n of PREFILL) {
-        let cur = null, ref = null;
-        const best = (a, b) => (a ? { ...b, wall: Math.min(a.wall, b.wall), cpu: Math.min(a.cpu, b.cpu) } : b);
-        for (let round = 0; round < (BASE ? 2 : 1); round++) {
-          if (BASE) ref = best(ref, await prefillRun(path, threads, n, BASE));
-          cur = best(cur, await prefillRun(path, threads, n));
-        }
+        const res = await interleaved(V, ROUNDS, (v) => prefillRun(path, threads, n, v));
         const tps = (ms) => ((n * 1000) / ms).toFixed(1);
-        console.log(`| ${type} | ${cur.threads} | ${n} | ${tps(cur.wall)} | ${tps(cur.cpu)} | ${(prefillFlops(n) / (cur.cpu * 1e6)).toFixed(1)} |` +
-          (ref ? ` ${tps(ref.wall)} | ${tps(ref.cpu)} | ${(ref.wall / cur.wall).toFixed(2)}x | ${(ref.cpu / cur.cpu).toFixed(2)}x |` : ''));
+        const r0 = res[0];
+        console.log(`| ${type} | ${r0.threads} | ${n} | ${r0.build} | ${tps(r0.wall)} | ${tps(r0.cpu)} | ${(prefillFlops(n) / (r0.cpu * 1e6)).toFixed(1)} |` +
+          res.slice(1).map((r) => ` ${tps(r.cpu)} (${r.build}) | ${ratio(r0.cpu, r.cpu)} |`).join(''));
       }
     if (!KEEP) rmSync(path, { force: true });
   }
   quantizer.dispose();
+  console.log(`\n${loadLine()}`);
 }
 
 /** Multiply-adds per token of the transformer blocks' matmuls (qkv, output, up, down). */
@@ -352,36 +350,26 @@ async function main() {
     const { weightBytes, fileBytes } = await writeModel(path, type, quantizer);
     console.log(`${type}: wrote ${path} (${(fileBytes / 1e6).toFixed(1)} MB, ${(weightBytes / 1e6).toFixed(1)} MB of matmul weights read per token) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     for (const threads of THREADS) {
-      let r = await benchModel(path, threads), base = null;
-      if (BASELINE) {
-        const baseUrl = pathToFileURL(resolve(BASELINE) + '/');
-        for (let round = 0; round < 3; round++) {
-          const b = await benchModel(path, threads, baseUrl);
-          base = base ? { prefillTps: Math.max(base.prefillTps, b.prefillTps), decodeTps: Math.max(base.decodeTps, b.decodeTps) } : b;
-          if (round) {
-            const c = await benchModel(path, threads);
-            r = { ...r, prefillTps: Math.max(r.prefillTps, c.prefillTps), decodeTps: Math.max(r.decodeTps, c.decodeTps) };
-          }
-        }
-      }
+      const res = await interleaved(CMP.variants, ROUNDS, (v) => benchModel(path, threads, v));
       bwCache[threads] ??= await readBandwidth(Math.min(weightBytes, 512e6), threads);
-      const gbs = (weightBytes * r.decodeTps) / 1e9;
-      const gflops = (2 * blockWeights() * r.prefillTps) / 1e9;
-      rows.push({ type, threads: r.threads, build: r.build, prefill: r.prefillTps, gflops, decode: r.decodeTps, gbs, bw: bwCache[threads], base });
+      res.forEach((r, i) => {
+        const gbs = (weightBytes * r.decodeTps) / 1e9;
+        const gflops = (2 * blockWeights() * r.prefillTps) / 1e9;
+        rows.push({ type, threads: r.threads, label: CMP.variants[i].label, vi: i, build: r.build, prefill: r.prefillTps, gflops, decode: r.decodeTps, gbs, bw: bwCache[threads] });
+      });
     }
     if (!KEEP) rmSync(path, { force: true });
   }
   quantizer.dispose();
-  console.log('\n| weights | threads | build | prompt tok/s | prefill GFLOP/s | decode tok/s | weight GB/s | read loop GB/s | ratio |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
-  for (const r of rows)
-    console.log(`| ${r.type} | ${r.threads} | ${r.build} | ${r.prefill.toFixed(1)} | ${r.gflops.toFixed(1)} | ${r.decode.toFixed(2)} | ${r.gbs.toFixed(2)} | ${r.bw.toFixed(2)} | ${(r.gbs / r.bw).toFixed(2)} |`);
-  if (BASELINE) {
-    console.log(`\nvs baseline ${BASELINE} (best of 3 alternating runs each; wall clock, load ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
-    console.log('| weights | threads | base prompt tok/s | new prompt tok/s | prefill new/base | base decode tok/s | new decode tok/s | decode new/base |');
-    console.log('|---|---|---|---|---|---|---|---|');
-    for (const r of rows)
-      console.log(`| ${r.type} | ${r.threads} | ${r.base.prefillTps.toFixed(1)} | ${r.prefill.toFixed(1)} | ${(r.prefill / r.base.prefillTps).toFixed(2)}x | ${r.base.decodeTps.toFixed(2)} | ${r.decode.toFixed(2)} | ${(r.decode / r.base.decodeTps).toFixed(2)}x |`);
+  const V = CMP.variants;
+  console.log(`\n${CMP.active ? `variants: ${V.map((v) => v.label).join(', ')} (interleaved, best of ${ROUNDS}); ` : ''}${loadLine()}`);
+  console.log('| weights | threads | variant | build | prompt tok/s | prefill GFLOP/s | decode tok/s | weight GB/s | read loop GB/s | decode/read-loop |' +
+    (CMP.active ? ` prefill vs ${V[0].label} | decode vs ${V[0].label} |` : ''));
+  console.log('|---|---|---|---|---|---|---|---|---|---|' + (CMP.active ? '---|---|' : ''));
+  for (const r of rows) {
+    const ref = rows.find((x) => x.type === r.type && x.threads === r.threads && x.vi === 0);
+    console.log(`| ${r.type} | ${r.threads} | ${r.label} | ${r.build} | ${r.prefill.toFixed(1)} | ${r.gflops.toFixed(1)} | ${r.decode.toFixed(2)} | ${r.gbs.toFixed(2)} | ${r.bw.toFixed(2)} | ${(r.gbs / r.bw).toFixed(2)} |` +
+      (CMP.active ? ` ${ratio(r.prefill, ref.prefill)} | ${ratio(r.decode, ref.decode)} |` : ''));
   }
 }
 

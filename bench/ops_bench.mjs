@@ -1,15 +1,14 @@
 // ops_bench.mjs — matmul kernel microbenchmarks on the dist/ WebAssembly builds.
 //
 //   node bench/ops_bench.mjs [--quick] [--full] [--wall] [--builds=simd,scalar,mt] [--types=f32,f16,q8_0,q4_0] (also q4_K,q5_K,q6_K,q4_1,q5_0,q5_1)
-//                            [--m=1,128] [--shapes=768x768,3072x768] [--base=DIR]
+//                            [--m=1,128] [--shapes=768x768,3072x768]
+//   node bench/ops_bench.mjs --baseline=DIR [--builds=simd,relaxed] [--file=plm-simd.wasm] [--ms=1,128,512] [--types=...] [--lmhead]
+//   node bench/ops_bench.mjs --builds=simd,relaxed [--ms=1,128]
 //
-// --base=DIR: also load the same build from DIR (e.g. a copy of main's dist/) and time
-// each case on both modules back to back in this process; prints base/new ratios.
-//   node bench/ops_bench.mjs --baseline=DIR [--file=plm-simd.wasm] [--ms=1,128,512] [--types=...] [--lmhead]
-//
-// --baseline: the same module file from DIR (e.g. a build of main) and from dist/,
-// timed alternately in this process (best of several rounds each), GFLOP/s of
-// both and the ratio new / baseline per shape.
+// Comparison (bench/lib/compare.mjs, shared with gpt_bench / bert_bench): --baseline DIR (the
+// same module files from DIR, e.g. a build of main) and/or --builds with two or more of
+// scalar, simd, relaxed: every variant timed interleaved per case in this process, best of 3
+// rounds, GFLOP/s of each and the ratio to the first variant (the baseline's when given).
 //
 // Instantiates dist/plm-simd.wasm, dist/plm.wasm and dist/plm-simd-mt.wasm
 // directly (standalone modules; the mt build gets a shared memory and
@@ -23,6 +22,8 @@
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
+import '../js/cli/relaxed.js';
+import { parseCompare, interleaved, loadLine } from './lib/compare.mjs';
 
 const args = new Map(process.argv.slice(2).map((a) => { const [k, v] = a.replace(/^--/, '').split('='); return [k, v ?? true]; }));
 const quick = args.has('quick');
@@ -31,7 +32,8 @@ const builds = (args.get('builds') ?? 'simd,scalar,mt').split(',');
 const TYPES = { f32: 0, f16: 1, q8_0: 8, q4_0: 2, q4_1: 3, q5_0: 6, q5_1: 7, q4_K: 12, q5_K: 13, q6_K: 14 };
 const types = (args.get('types') ?? 'f32,f16,q8_0,q4_0').split(',');
 const dist = new URL('../dist/', import.meta.url);
-const baseDir = args.has('base') ? new URL(`file://${String(args.get('base')).replace(/\/?$/, '/')}`) : null;
+const CMP = parseCompare(process.argv.slice(2));
+const FILE = { scalar: 'plm.wasm', simd: 'plm-simd.wasm', relaxed: 'plm-relaxed.wasm' };
 const M_LIST = String(args.get('m') ?? '1,128').split(',').map(Number);
 
 // GPT-2 small: attn q/k/v/o (768x768), ffn up (3072x768), ffn down (768x3072), lm head (50257x768); n x k.
@@ -156,11 +158,10 @@ function row(cols) { console.log(cols.map(([v, w]) => pad(v, w)).join(' ')); }
 // ------------------------------------------------------------------ runs
 async function singleBuild(label, file) {
   const core = await load(file);
-  const base = baseDir ? await load(file, { dir: baseDir }) : null;
+  const base = null;
   const bwt = memBandwidth(core), bw = useCpu ? bwt.cpu : bwt.wall;
   console.log(`\n## ${label} (${file}) — memory-read baseline (i32 sum of 128 MB, SIMD in SIMD builds): ${bw.toFixed(2)} GB/s` +
     ` [${useCpu ? 'per CPU-second of this process' : 'wall clock'}; wall: ${bwt.wall.toFixed(2)} GB/s]`);
-  if (base) console.log(`base: ${baseDir.pathname}${file} timed back to back with each case`);
   row([['type', 5], ['n x k', 11], ['m', 4], ['ms/call', 9], ['GFLOP/s', 8], ['weights GB/s', 12], ['of baseline', 11],
     ...(base ? [['base GFLOP/s', 12], ['new/base', 8], ['same', 5]] : [])]);
   for (const type of types)
@@ -200,33 +201,33 @@ async function threadScaling() {
   core.close();
 }
 
-async function compareBaseline(baseDir) {
-  const file = args.get('file') ?? 'plm-simd.wasm';
-  const ms = (args.get('ms') ?? '1,128,512').split(',').map(Number);
-  const base = await load(file, { dir: new URL(baseDir.replace(/\/?$/, '/'), `file://${process.cwd()}/`) });
-  const cand = await load(file);
-  console.log(`\n## ${file}: baseline ${baseDir} vs dist/ (alternating, best of 3 rounds; ${useCpu ? 'per CPU-second' : 'wall clock'})`);
-  row([['type', 5], ['n x k', 11], ['m', 4], ['base GFLOP/s', 12], ['new GFLOP/s', 12], ['new/base', 8]]);
+/** --baseline DIR / --builds a,b: the variants' modules timed interleaved per case, best of 3 rounds. */
+async function compareVariants() {
+  const V = CMP.variants.map((v) => ({ ...v, file: args.get('file') ?? FILE[v.family ?? 'simd'] }));
+  if (V.some((v) => !v.file)) throw new Error(`--builds: families are ${Object.keys(FILE).join(', ')}`);
+  const ms = String(args.get('ms') ?? args.get('m') ?? '1,128,512').split(',').map(Number);
+  const cores = [];
+  for (const v of V) cores.push(await load(v.file, v.wasmBaseUrl ? { dir: v.wasmBaseUrl } : {}));
+  console.log(`\n## ${V.map((v) => `${v.label} (${v.wasmBaseUrl ? v.wasmBaseUrl.pathname : 'dist/'}${v.file})`).join(' vs ')}` +
+    ` (interleaved, best of 3 rounds; ${useCpu ? 'per CPU-second' : 'wall clock'}); ${loadLine()}`);
+  row([['type', 5], ['n x k', 11], ['m', 4], ...V.map((v) => [`${v.label} GFLOP/s`, 14]), ...V.slice(1).map((v) => [`${v.label}/${V[0].label}`, 14]), ['same', 5]]);
   for (const type of types)
-    for (const [n, k] of quick ? [SHAPES[1]] : args.has('lmhead') ? SHAPES : SHAPES.slice(0, 3))
+    for (const [n, k] of quick && !args.has('shapes') ? [SHAPES[1]] : args.has('lmhead') || args.has('shapes') ? SHAPES : SHAPES.slice(0, 3))
       for (const m of ms) {
-        let a = null, b = null;
-        for (let round = 0; round < 3; round++) {
-          const ra = benchMatmul(base, type, n, k, m), rb = benchMatmul(cand, type, n, k, m);
-          if (!a || ra.ms < a.ms) a = ra;
-          if (!b || rb.ms < b.ms) b = rb;
-        }
-        row([[type, 5], [`${n}x${k}`, 11], [m, 4], [a.gflops.toFixed(2), 12], [b.gflops.toFixed(2), 12], [(a.ms / b.ms).toFixed(2) + 'x', 8]]);
+        const res = await interleaved(V, 3, (v) => benchMatmul(cores[V.indexOf(v)], type, n, k, m), (a, b) => (b.ms < a.ms ? b : a));
+        row([[type, 5], [`${n}x${k}`, 11], [m, 4], ...res.map((r) => [r.gflops.toFixed(2), 14]),
+          ...res.slice(1).map((r) => [(res[0].ms / r.ms).toFixed(2) + 'x', 14]),
+          [res.every((r) => r.checksum === res[0].checksum) ? 'yes' : 'NO', 5]]);
       }
-  base.close();
-  cand.close();
+  for (const c of cores) c.close();
 }
 
 console.log(`ops_bench: node ${process.version}, ${new Date().toISOString()}`);
-if (args.has('baseline')) {
-  await compareBaseline(args.get('baseline'));
+if (CMP.baseline || (CMP.families.length > 1 && CMP.families.every((f) => FILE[f]))) {
+  await compareVariants();
   process.exit(0);
 }
+if (builds.includes('relaxed')) await singleBuild('relaxed', 'plm-relaxed.wasm');
 if (builds.includes('simd')) await singleBuild('simd', 'plm-simd.wasm');
 if (builds.includes('scalar')) await singleBuild('scalar', 'plm.wasm');
 if (builds.includes('mt')) await threadScaling();

@@ -38,8 +38,9 @@ const best = (xs) => {
   return s.length ? Math.max(...s) : NaN;
 };
 const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
-const ENGINE_NAMES = { plm: 'plm-wasm', wllama: 'wllama', tjs: 'transformers.js', ort: 'onnxruntime-web' };
-const ORDER = ['plm', 'wllama', 'tjs', 'ort'];
+const ENGINE_NAMES = { plm: 'plm-wasm', 'plm-simd': 'plm-wasm SIMD128 only', wllama: 'wllama', tjs: 'transformers.js', ort: 'onnxruntime-web' };
+const ORDER = ['plm', 'plm-simd', 'wllama', 'tjs', 'ort'];
+const isPlm = (e) => e.startsWith('plm');
 const group = (xs, key) => {
   const m = new Map();
   for (const x of xs) {
@@ -62,8 +63,8 @@ const gen = ok.filter((r) => r.task === 'gen');
 for (const [key, list] of group(gen, (r) => `${r.model}|${r.threads}`)) {
   const [model, threads] = key.split('|');
   console.log(`\n#### ${model}, ${threads} thread${threads === '1' ? '' : 's'} (prompt ${list[0].promptTokens}, decode ${list[0].generated}; load average ${f(median(list.map((r) => r.loadavg)))})\n`);
-  console.log('| precision | engine | file | prefill tok/s | decode tok/s | prefill tok/CPU-s | decode tok/CPU-s | load s | peak MB | plm ÷ engine: prefill / decode (wall) | (CPU) |');
-  console.log('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| precision | engine | file | prefill tok/s | decode tok/s | prefill tok/CPU-s | decode tok/CPU-s | load s | peak MB | plm ÷ engine: prefill / decode (wall) | (CPU) | plm SIMD128-only ÷ engine (CPU) |');
+  console.log('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const [prec, plist] of [...group(list, (r) => r.precision)].sort((a, b) => a[0] - b[0])) {
     const stats = new Map();
     for (const [engine, es] of group(plist, (r) => r.engine)) {
@@ -80,12 +81,12 @@ for (const [key, list] of group(gen, (r) => `${r.model}|${r.threads}`)) {
         prompt: es[0].promptTokens,
       });
     }
-    const p = stats.get('plm');
+    const p = stats.get('plm'), ps = stats.get('plm-simd');
     for (const engine of ORDER) {
       const s = stats.get(engine);
       if (!s) continue;
-      const ratio = (a, b) => (p && engine !== 'plm' ? `${f(p[a] / s[a], 2)} / ${f(p[b] / s[b], 2)}` : '');
-      console.log(`| ${PREC[prec]} | ${ENGINE_NAMES[engine]} | ${s.variant} | ${f(s.prefill)} | ${f(s.decode, 2)} | ${f(s.prefillCpu)} | ${f(s.decodeCpu, 2)} | ${f(s.load, 2)} | ${f(s.peak, 0)} | ${ratio('prefill', 'decode')} | ${ratio('prefillCpu', 'decodeCpu')} |`);
+      const ratio = (a, b, q = p) => (q && !isPlm(engine) ? `${f(q[a] / s[a], 2)} / ${f(q[b] / s[b], 2)}` : '');
+      console.log(`| ${PREC[prec]} | ${ENGINE_NAMES[engine]} | ${s.variant} | ${f(s.prefill)} | ${f(s.decode, 2)} | ${f(s.prefillCpu)} | ${f(s.decodeCpu, 2)} | ${f(s.load, 2)} | ${f(s.peak, 0)} | ${ratio('prefill', 'decode')} | ${ratio('prefillCpu', 'decodeCpu')} | ${ratio('prefillCpu', 'decodeCpu', ps)} |`);
     }
   }
 }
@@ -96,19 +97,19 @@ for (const [key, list] of group(emb, (r) => `${r.model}|${r.threads}`)) {
   const [model, threads] = key.split('|');
   console.log(`\n#### ${model} embeddings, ${threads} thread${threads === '1' ? '' : 's'} (8 sentences, mean pooling + normalize; sentences/s wall | per CPU-s)\n`);
   const cols = [...group(list, (r) => `${r.tokens}|${r.batch}`).keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-  console.log(`| precision | engine | file | ${cols.map((c) => `${c.split('|')[0]} tok, batch ${c.split('|')[1]}`).join(' | ')} | peak MB | plm ÷ engine (CPU) |`);
-  console.log(`|---|---|---|${cols.map(() => '---:|').join('')}---:|---|`);
+  console.log(`| precision | engine | file | ${cols.map((c) => `${c.split('|')[0]} tok, batch ${c.split('|')[1]}`).join(' | ')} | peak MB | plm ÷ engine (CPU) | plm SIMD128-only ÷ engine (CPU) |`);
+  console.log(`|---|---|---|${cols.map(() => '---:|').join('')}---:|---|---|`);
   for (const [prec, plist] of [...group(list, (r) => r.precision)].sort((a, b) => a[0] - b[0])) {
     const byEngine = group(plist, (r) => r.engine);
     const cpuRate = (es, c) => best(es.filter((r) => `${r.tokens}|${r.batch}` === c).map((r) => r.nSent / r.cpuS));
     const wallRate = (es, c) => best(es.filter((r) => `${r.tokens}|${r.batch}` === c).map((r) => (r.nSent * 1000) / r.totalMs));
-    const plm = byEngine.get('plm');
+    const plm = byEngine.get('plm'), plmSimd = byEngine.get('plm-simd');
     for (const engine of ORDER) {
       const es = byEngine.get(engine);
       if (!es) continue;
       const cells = cols.map((c) => `${f(wallRate(es, c))} \\| ${f(cpuRate(es, c))}`);
-      const ratios = plm && engine !== 'plm' ? cols.map((c) => f(cpuRate(plm, c) / cpuRate(es, c), 2)).join(' / ') : '';
-      console.log(`| ${PREC[prec]} | ${ENGINE_NAMES[engine]} | ${es[0].variant} | ${cells.join(' | ')} | ${f(median(es.map((r) => r.peakMB)), 0)} | ${ratios} |`);
+      const ratios = (q) => (q && !isPlm(engine) ? cols.map((c) => f(cpuRate(q, c) / cpuRate(es, c), 2)).join(' / ') : '');
+      console.log(`| ${PREC[prec]} | ${ENGINE_NAMES[engine]} | ${es[0].variant} | ${cells.join(' | ')} | ${f(median(es.map((r) => r.peakMB)), 0)} | ${ratios(plm)} | ${ratios(plmSimd)} |`);
     }
   }
 }

@@ -4,7 +4,7 @@
 // JSON line per measurement to out/results.jsonl. report.mjs turns them into tables.
 //
 //   node bench/compare/run.mjs [--task gen|embed] [--models gpt2-small,llama-110m]
-//        [--engines plm,wllama,tjs,ort] [--precisions 8,4,16,32] [--threads 1,2]
+//        [--engines plm,plm-simd,wllama,tjs,ort] (plm-simd: plm-wasm forced to its SIMD128 build) [--precisions 8,4,16,32] [--threads 1,2]
 //        [--reps 2] [--rounds 2] [--out out/results.jsonl] [--chromium /usr/bin/chromium]
 //        [--decode 64]  new tokens per generation
 //        [--repo DIR]   plm-wasm's js/ + dist/ from DIR (default: this repository), e.g. a
@@ -239,7 +239,7 @@ async function main() {
           for (const threads of THREADS) {
             for (const engine of ENGINES) {
               if (stopping) return;
-              const family = engine === 'plm' || engine === 'wllama' ? 'gguf' : 'onnx';
+              const family = engine.startsWith('plm') || engine === 'wllama' ? 'gguf' : 'onnx';
               const variant = VARIANT[precision][family];
               if (!variant) continue;
               const cfg = { engine, task: TASK, model, precision: Number(precision), variant, threads };

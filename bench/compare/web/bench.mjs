@@ -50,11 +50,13 @@ function meanPoolNormalize(hidden, batch, seq, dim) {
 
 // ------------------------------------------------------------------ plm-wasm
 const plm = {
+  family: undefined, // 'plm-simd' below forces the plain SIMD128 build (no relaxed SIMD), as on Safari
   async load({ task, model, variant, threads }) {
     const { GPT, BERT } = await import('/repo/js/index.js');
     const t0 = now();
-    if (task === 'gen') this.m = await GPT.load(GGUF(model, variant), { threads, contextLength: 256 });
-    else this.m = await BERT.load(GGUF(model, variant), { threads });
+    const opts = { threads, ...(this.family ? { build: threads > 1 ? `${this.family}-mt` : this.family } : {}) };
+    if (task === 'gen') this.m = await GPT.load(GGUF(model, variant), { ...opts, contextLength: 256 });
+    else this.m = await BERT.load(GGUF(model, variant), opts);
     const loadMs = now() - t0;
     const rt = this.m.runtime; // { worker, build, threads, fallback }: browsers default to worker mode
     return { loadMs, build: `${rt.build}${rt.worker ? ' (worker)' : ''}`, engineThreads: rt.threads };
@@ -249,7 +251,7 @@ const ort_ = {
   },
 };
 
-const ENGINES = { plm, wllama, tjs, ort: ort_ };
+const ENGINES = { plm, 'plm-simd': { ...plm, family: 'simd' }, wllama, tjs, ort: ort_ };
 
 window.bench = {
   isolated: () => crossOriginIsolated,
