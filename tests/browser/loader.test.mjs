@@ -80,6 +80,18 @@ for (const name of BROWSERS) {
       assert.equal(reqs.length, 2);
       assert.match(reqs[1].range, /^bytes=\d+-$/);
       assert.equal(reqs[1].status, 206);
+      // no validator: read again from 0 (no Range), its start checked; a changed start is refused
+      srv.reset();
+      srv.rule(STORIES, { cutAt: Math.floor(SIZE * 0.37), slow: { bytes: 32 << 10, ms: 10 }, validators: 'none' });
+      const r2 = await page.evaluate((u) => check(u, { cache: false, retryDelay: 10, worker: false }), srv.url(STORIES));
+      assert.equal(r2.same, true);
+      assert.deepEqual(ggufRequests().map((q) => [q.range, q.status]), [[null, 200], [null, 200]]);
+      srv.reset();
+      const other = Buffer.from(readFileSync(join(ROOT, STORIES)));
+      other[1000] ^= 1;
+      srv.rule(STORIES, { cutAt: Math.floor(SIZE * 0.37), slow: { bytes: 32 << 10, ms: 10 }, validators: 'none', changeAfterCut: other });
+      const changed = await page.evaluate((u) => failure(plm.GPT.load(u, { cache: false, retryDelay: 10 })), srv.url(STORIES));
+      assert.match(changed, /the file changed on the server while it was downloading \(it has no ETag or Last-Modified/);
       srv.rule(STORIES, null);
     });
 
