@@ -9,7 +9,7 @@ import { Sha256 } from '../js/core/sha256.js';
 const args = process.argv.slice(2);
 const opt = (f, d) => (args.includes(f) ? Number(args[args.indexOf(f) + 1]) : d);
 const MB = opt('--mb', 64), ROUNDS = opt('--rounds', 3), CHUNK = opt('--chunk', 1 << 20);
-const data = randomBytes(MB << 20);
+const data = new Uint8Array(randomBytes(MB << 20)); // (a plain Uint8Array, as fetch gives)
 const cpu = (f) => {
   const t = process.cpuUsage();
   f();
