@@ -378,8 +378,18 @@ export function httpShard(url, options = {}) {
         const store = useCache ? await modelCache.store() : null;
         const hit = store && (await store.get(shard.name));
         if (hit) return hit.size;
-        const res = await (options.fetch ?? globalThis.fetch)(url, { method: 'HEAD', signal });
-        return res.ok ? contentLength(res) : undefined;
+        // (with a read timeout: a HEAD that stalls longer gives up; the size is then unknown)
+        const ac = new AbortController();
+        const onAbort = () => ac.abort(signal.reason);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const timer = options.timeout ? setTimeout(() => ac.abort(), options.timeout) : null;
+        try {
+          const res = await (options.fetch ?? globalThis.fetch)(url, { method: 'HEAD', signal: ac.signal });
+          return res.ok ? contentLength(res) : undefined;
+        } finally {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        }
       } catch {
         return undefined;
       }
