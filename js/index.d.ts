@@ -45,6 +45,21 @@ export interface SourceOptions {
   retries?: number;
   /** First retry delay in ms, doubled each time (default 300). */
   retryDelay?: number;
+  /**
+   * Read timeout in ms: a connection that delivers no byte (or no response headers) for this
+   * long counts as dropped and is resumed / retried like one (`retries`), then fails with
+   * "read timeout: no data for N ms". Default: none. Unlike `signal: AbortSignal.timeout(ms)`
+   * (a bound on the whole load), a slow but steady download never trips it.
+   */
+  timeout?: number;
+  /**
+   * The file's SHA-256, checked while it streams: 'sha256-<base64>' (Subresource Integrity),
+   * 'sha256:<hex>' or 64 hex digits (the hash Hugging Face shows for LFS files). Split models:
+   * one per file, in order (null entries: unchecked). The whole file is read (also by vocab-only
+   * loads); a mismatch is a PlmError naming the file and both hashes, and nothing is cached.
+   * Cached copies record their hash: a load asking for another one downloads the file again.
+   */
+  integrity?: string | (string | null | undefined)[];
   /** The fetch function (default globalThis.fetch). */
   fetch?: typeof fetch;
   /** Base for relative URLs (default: the page). */
@@ -571,6 +586,8 @@ export interface CachedModel {
   size?: number;
   /** ISO date of the download. */
   date?: string;
+  /** The file's SHA-256 (hex), when it was computed (integrity checks; always in Node). */
+  sha256?: string;
   /** Node: the file in the cache directory. */
   path?: string;
 }
@@ -578,8 +595,8 @@ export interface CachedModel {
 /** A cache backend (see js/core/cache.js for the contract). */
 export interface CacheStore {
   /** A complete cached file, or null. `reused`: chunks are views of one buffer, reused between chunks. */
-  get(url: string): Promise<{ size: number; reused?: boolean; chunks(signal?: AbortSignal): AsyncIterable<Uint8Array> } | null>;
-  writer(url: string, info: { size?: number }): Promise<{ write(chunk: Uint8Array): Promise<void>; commit(): Promise<unknown>; abort(): Promise<void> } | null>;
+  get(url: string): Promise<{ size: number; sha256?: string; reused?: boolean; chunks(signal?: AbortSignal): AsyncIterable<Uint8Array> } | null>;
+  writer(url: string, info: { size?: number }): Promise<{ write(chunk: Uint8Array): Promise<void>; commit(info?: { sha256?: string }): Promise<unknown>; abort(): Promise<void> } | null>;
   list(): Promise<CachedModel[]>;
   delete(url: string): Promise<boolean>;
 }

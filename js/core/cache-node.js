@@ -1,6 +1,6 @@
 // cache-node.js — the model cache in Node: a directory of files.
 //   <dir>/<sha256(url)>.gguf   the file (complete: written as .partial, renamed at the end)
-//   <dir>/<sha256(url)>.json   { url, size, date }
+//   <dir>/<sha256(url)>.json   { url, size, date, sha256? } (sha256: the file's, hex)
 // <dir>: ModelCache.directory, else $PLM_CACHE_DIR, else $XDG_CACHE_HOME/plm-wasm or ~/.cache/plm-wasm.
 // Imported for its side effect by js/node.js.
 
@@ -65,6 +65,7 @@ function dirStore() {
       }
       return {
         size: meta.size,
+        sha256: typeof meta.sha256 === 'string' ? meta.sha256 : undefined,
         path: p.file,
         reused: true, // (one buffer for all chunks: reading allocates nothing per chunk)
         async *chunks(signal) {
@@ -108,14 +109,14 @@ function dirStore() {
           }
           written += chunk.length;
         },
-        async commit() {
+        async commit({ sha256 } = {}) {
           await close();
           if (written !== size) {
             await removeQuietly(tmp);
             return false;
           }
           await rename(tmp, p.file);
-          await writeFile(p.meta, JSON.stringify({ url: key, size, date: new Date().toISOString() }));
+          await writeFile(p.meta, JSON.stringify({ url: key, size, date: new Date().toISOString(), ...(sha256 ? { sha256 } : {}) }));
           return true;
         },
         async abort() {
@@ -134,7 +135,7 @@ function dirStore() {
       const out = [];
       for (const n of names.filter((n) => n.endsWith('.json')).sort()) {
         const m = await readMeta(join(dir, n));
-        if (m) out.push({ url: m.url, size: m.size, date: m.date, path: join(dir, n.replace(/\.json$/, '.gguf')) });
+        if (m) out.push({ url: m.url, size: m.size, date: m.date, ...(m.sha256 ? { sha256: m.sha256 } : {}), path: join(dir, n.replace(/\.json$/, '.gguf')) });
       }
       return out;
     },

@@ -19,6 +19,13 @@ const QUEUE_BYTES = 8 << 20; // bytes waiting to be written to the cache before 
 function cacheApiStore() {
   if (typeof caches === 'undefined' || typeof caches.open !== 'function') return null;
   const open = () => caches.open(CACHE_NAME);
+  // the SHA-256 of a cached file (when it was computed: integrity checks), by the same key
+  const openHashes = () => caches.open(CACHE_NAME + '-sha256');
+  const hashOf = async (key) => {
+    const res = await (await openHashes()).match(key);
+    const t = res ? await res.text() : '';
+    return /^[0-9a-f]{64}$/.test(t) ? t : undefined;
+  };
   const sizeOf = (res) => {
     const n = Number(res.headers.get('x-plm-size'));
     return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
@@ -37,6 +44,7 @@ function cacheApiStore() {
       const reader = bodyReader(res.body);
       return {
         size,
+        sha256: await hashOf(key),
         reused: reader.reused,
         async *chunks(signal) {
           let n = 0;
@@ -61,6 +69,7 @@ function cacheApiStore() {
     async writer(key, { size }) {
       if (size === undefined) return null;
       const cache = await open();
+      await (await openHashes()).delete(key).catch(() => {});
       let controller;
       let failed = null;
       let wake = null;
@@ -98,10 +107,11 @@ function cacheApiStore() {
           controller.enqueue(chunk.slice());
           while (!failed && controller.desiredSize <= 0) await new Promise((r) => (wake = r));
         },
-        async commit() {
+        async commit({ sha256 } = {}) {
           if (failed) return false;
           controller.close();
           await put;
+          if (sha256) await (await openHashes()).put(key, new Response(sha256)).catch(() => {});
           return true;
         },
         async abort() {
@@ -122,11 +132,13 @@ function cacheApiStore() {
       for (const req of await cache.keys()) {
         const res = await cache.match(req);
         if (!res) continue;
-        out.push({ url: req.url, size: sizeOf(res), date: res.headers.get('x-plm-date') ?? undefined });
+        const sha256 = await hashOf(req.url);
+        out.push({ url: req.url, size: sizeOf(res), date: res.headers.get('x-plm-date') ?? undefined, ...(sha256 ? { sha256 } : {}) });
       }
       return out;
     },
     async delete(key) {
+      await (await openHashes()).delete(key).catch(() => {});
       return (await open()).delete(key);
     },
   };

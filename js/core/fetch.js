@@ -1,16 +1,26 @@
 // fetch.js — a model file over HTTP as a stream of chunks:
 //
 //  - the response body is read as it arrives (never buffered whole);
-//  - a dropped connection (network error, or a body shorter than its
-//    Content-Length) is resumed with a Range request from the last byte
-//    received (If-Range guards against the file changing meanwhile; a server
-//    that ignores Range is read again from the start, skipping what we have);
+//  - a dropped connection (network error, a body shorter than its
+//    Content-Length, or no bytes for `timeout` ms) is resumed with a Range
+//    request from the last byte received, guarded by If-Range with the first
+//    response's strong validator (a strong ETag, else a Last-Modified date at
+//    least one second older than the response's Date: RFC 9110 13.1.5). A file
+//    with no strong validator is never resumed with Range (the rest could come
+//    from a different version of the file): it is read again from byte 0, and
+//    its first bytes are checked (a hash: PrefixCheck) against those already
+//    given before anything new is used; a server that ignores Range is handled
+//    the same way;
+//  - with an integrity hash (options.integrity, see integrity.js), the whole
+//    file is hashed as it streams and checked before it is cached;
 //  - HTTP errors and network failures become errors that say what happened;
 //  - through cache.js, a completed download is stored and later loads read it
 //    without any request (a partial download is never stored).
 
 import { modelCache } from './cache.js';
 import { bodyReader } from './body.js';
+import { newSha256, toHex, mismatchError } from './integrity.js';
+import { platform } from './platform.js';
 
 const RETRIES = 5;
 const RETRY_DELAY_MS = 300;
@@ -70,27 +80,85 @@ function contentRange(res) {
   return m ? { start: Number(m[1]), end: Number(m[2]), total: m[3] === '*' ? undefined : Number(m[3]) } : null;
 }
 
-/** A validator usable with If-Range: a strong ETag, else Last-Modified. */
-function validatorOf(res) {
+/**
+ * A validator usable with If-Range: a strong ETag, else a strong Last-Modified
+ * (RFC 9110 8.8.2.2: at least one second before the response's Date), else null.
+ */
+export function validatorOf(res) {
   const etag = res.headers.get('etag');
   if (etag && !etag.startsWith('W/')) return etag;
-  return res.headers.get('last-modified') ?? null;
+  const lm = res.headers.get('last-modified');
+  const date = res.headers.get('date');
+  if (lm && date) {
+    const a = Date.parse(lm);
+    const b = Date.parse(date);
+    if (Number.isFinite(a) && Number.isFinite(b) && b - a >= 1000) return lm;
+  }
+  return null;
 }
 
 class DroppedConnection extends Error {}
 
 /**
- * The body of `url` as chunks, resuming after dropped connections.
- * `info` receives size (the file's, when the server says), resumes (count).
+ * The check of a re-read file's start (no validator): two FNV-1a-style lanes, ~500 MB/s in
+ * JS where SHA-256 is 140 (it runs on every download from a server without a validator, and
+ * guards against a file that changed, not against a forger: that is what `integrity` is for).
+ * Each step is a bijection of the state for a given byte, so two inputs that differ in a
+ * single byte always give different results. Node uses its native SHA-256 instead.
  */
-export async function* fetchResumable(url, { signal, retries = RETRIES, retryDelay = RETRY_DELAY_MS, fetch: fetchFn = globalThis.fetch, info = {} } = {}) {
+class PrefixCheck {
+  constructor(a = 0x811c9dc5 | 0, b = 0x2545f491 | 0) {
+    this.a = a;
+    this.b = b;
+  }
+
+  update(u8) {
+    let { a, b } = this;
+    for (let i = 0; i < u8.length; i++) {
+      const x = u8[i];
+      a = Math.imul(a ^ x, 0x01000193);
+      b = Math.imul(b ^ x, 0x5bd1e995) ^ (b >>> 15);
+    }
+    this.a = a;
+    this.b = b;
+  }
+
+  copy() {
+    return new PrefixCheck(this.a, this.b);
+  }
+
+  digest() {
+    return new Uint8Array(new Int32Array([this.a, this.b]).buffer);
+  }
+}
+
+const newPrefixCheck = () => (platform.newSha256 ? newSha256() : new PrefixCheck());
+
+const changed = (url, why) => new Error(`cannot fetch ${shortName(url)}: the file changed on the server while it was downloading${why}; load it again`);
+
+export function checkTimeout(timeout) {
+  if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0 && timeout <= 2 ** 31 - 1))
+    throw new TypeError(`timeout: expected a number of milliseconds > 0, got ${timeout}`);
+}
+
+/**
+ * The body of `url` as chunks, resuming after dropped connections.
+ * `info` receives size (the file's, when the server says), resumes (count),
+ * restarts (resumes that read the file again from byte 0).
+ * timeout: ms without a byte (or without response headers) after which the
+ * connection counts as dropped (retried like one).
+ */
+export async function* fetchResumable(url, { signal, retries = RETRIES, retryDelay = RETRY_DELAY_MS, fetch: fetchFn = globalThis.fetch, timeout, info = {} } = {}) {
   if (typeof fetchFn !== 'function') throw new Error('fetch() is not available in this environment');
+  checkTimeout(timeout);
   let received = 0;
   let total;
   let validator = null;
+  let prefix = null; // no strong validator: SHA-256 of the bytes given so far (a re-read from 0 is checked against it)
   let failures = 0;
   let lastError = null;
   info.resumes = 0;
+  info.restarts = 0;
 
   const fail = async (e) => {
     if (signal?.aborted) throw signal.reason;
@@ -102,24 +170,101 @@ export async function* fetchResumable(url, { signal, retries = RETRIES, retryDel
     await sleep(retryDelay * 2 ** (failures - 1), signal);
   };
 
-  for (;;) {
-    const headers = {};
-    if (received > 0) {
-      headers.Range = `bytes=${received}-`;
-      if (validator) headers['If-Range'] = validator;
-      info.resumes++;
-    }
-    let res;
-    try {
-      res = await fetchFn(url, { signal, headers });
-    } catch (e) {
-      if (signal?.aborted) throw signal.reason;
-      await fail(new Error(`network error (${e.cause?.code ?? e.cause?.message ?? e.message})`, { cause: e }));
-      continue;
-    }
-    let skip = 0;
-    if (received === 0 || res.status === 200) {
-      if (!res.ok) {
+  // one request: its own AbortController (the caller's signal, and the read timeout)
+  let ctrl = null;
+  let timer = null;
+  let stalled = false;
+  const onAbort = () => ctrl?.abort(signal.reason);
+  signal?.addEventListener('abort', onAbort);
+  const arm = () => {
+    clearTimeout(timer);
+    if (timeout) timer = setTimeout(() => {
+      stalled = true;
+      ctrl.abort(new Error(`no data for ${timeout} ms`));
+    }, timeout);
+  };
+  const disarm = () => clearTimeout(timer);
+  const stallMessage = () => `read timeout: no data for ${timeout} ms`;
+
+  try {
+    for (;;) {
+      const headers = {};
+      if (received > 0) {
+        info.resumes++;
+        if (validator) {
+          headers.Range = `bytes=${received}-`;
+          headers['If-Range'] = validator;
+        } else info.restarts++; // (no validator to resume against: from byte 0, checked against what was given)
+      }
+      ctrl = new AbortController();
+      stalled = false;
+      let res;
+      try {
+        arm();
+        res = await fetchFn(url, { signal: ctrl.signal, headers });
+      } catch (e) {
+        if (signal?.aborted) throw signal.reason;
+        await fail(new Error(stalled ? stallMessage() : `network error (${e.cause?.code ?? e.cause?.message ?? e.message})`, { cause: e }));
+        continue;
+      } finally {
+        disarm();
+      }
+      let skip = 0;
+      let verify = null; // re-read from 0 without a validator: { h, want } for the first `received` bytes
+      const checkPrefix = () => {
+        const got = toHex(verify.h.digest());
+        if (got !== verify.want) throw changed(url, ' (it has no ETag or Last-Modified to resume against, and its first bytes differ now)');
+        verify = null;
+      };
+      // the part of a re-read chunk already given; returns the rest (new bytes)
+      const skipGiven = (chunk) => {
+        if (!skip) return chunk;
+        const n = Math.min(skip, chunk.length);
+        verify?.h.update(chunk.subarray(0, n));
+        skip -= n;
+        if (skip === 0 && verify) checkPrefix();
+        return chunk.subarray(n);
+      };
+      if (received === 0 || res.status === 200) {
+        if (!res.ok) {
+          res.body?.cancel().catch(() => {});
+          if (transient(res.status)) {
+            await fail(httpError(url, res));
+            continue;
+          }
+          throw httpError(url, res);
+        }
+        if (received > 0) {
+          // a restart from 0 (no validator), or the server ignored the Range, or the file
+          // changed and If-Range asked for all of it
+          const v = validatorOf(res);
+          const n = contentLength(res);
+          if ((validator && v !== validator) || (total !== undefined && n !== undefined && n !== total)) {
+            res.body?.cancel().catch(() => {});
+            throw changed(url, '');
+          }
+          skip = received;
+          if (!validator) verify = { h: newPrefixCheck(), want: toHex(prefix.copy().digest()) };
+        } else {
+          total = contentLength(res);
+          validator = validatorOf(res);
+          if (!validator) prefix = newPrefixCheck();
+          info.size = total;
+          info.response = res;
+        }
+      } else if (res.status === 206) {
+        const r = contentRange(res);
+        if (!r || r.start !== received || (total !== undefined && r.total !== undefined && r.total !== total)) {
+          res.body?.cancel().catch(() => {});
+          throw new Error(`cannot fetch ${shortName(url)}: the server answered the resume request with the wrong byte range (${res.headers.get('content-range')})`);
+        }
+        const v = validatorOf(res);
+        if (!validator || (v && v !== validator)) {
+          // (a server that ignores If-Range, or a 206 to a request without Range)
+          res.body?.cancel().catch(() => {});
+          throw changed(url, ` (resumed with validator ${validator}, the server sent ${v ?? 'none'})`);
+        }
+      } else {
         res.body?.cancel().catch(() => {});
         if (transient(res.status)) {
           await fail(httpError(url, res));
@@ -127,93 +272,78 @@ export async function* fetchResumable(url, { signal, retries = RETRIES, retryDel
         }
         throw httpError(url, res);
       }
-      if (received > 0) {
-        // the server ignored the Range (or the file changed, and If-Range asked for all of it)
-        const v = validatorOf(res);
-        const n = contentLength(res);
-        if ((validator && v && v !== validator) || (total !== undefined && n !== undefined && n !== total)) {
-          res.body?.cancel().catch(() => {});
-          throw new Error(`cannot fetch ${shortName(url)}: the file changed on the server while it was downloading; load it again`);
-        }
-        skip = received;
-      } else {
-        total = contentLength(res);
-        validator = validatorOf(res);
-        info.size = total;
-        info.response = res;
-      }
-    } else if (res.status === 206) {
-      const r = contentRange(res);
-      if (!r || r.start !== received || (total !== undefined && r.total !== undefined && r.total !== total)) {
-        res.body?.cancel().catch(() => {});
-        throw new Error(`cannot fetch ${shortName(url)}: the server answered the resume request with the wrong byte range (${res.headers.get('content-range')})`);
-      }
-    } else {
-      res.body?.cancel().catch(() => {});
-      if (transient(res.status)) {
-        await fail(httpError(url, res));
-        continue;
-      }
-      throw httpError(url, res);
-    }
 
-    if (!res.body) {
-      // (old engines without streaming bodies) the whole rest at once
-      let bytes;
-      try {
-        bytes = new Uint8Array(await res.arrayBuffer());
-      } catch (e) {
-        await fail(new Error(`network error (${e.message})`, { cause: e }));
-        continue;
-      }
-      if (skip) bytes = bytes.subarray(Math.min(skip, bytes.length));
-      received += bytes.length;
-      if (bytes.length) yield bytes;
-    } else {
-      const reader = bodyReader(res.body);
-      info.reused = reader.reused;
-      let dropped = null;
-      try {
-        for (;;) {
-          let r;
-          try {
-            r = await reader.read();
-          } catch (e) {
-            if (signal?.aborted) throw signal.reason;
-            throw new DroppedConnection(`connection lost (${e.cause?.code ?? e.cause?.message ?? e.message})`, { cause: e });
-          }
-          if (r.done) break;
-          let chunk = r.value;
-          if (skip) {
-            if (chunk.length <= skip) {
-              skip -= chunk.length;
-              continue;
-            }
-            chunk = chunk.subarray(skip);
-            skip = 0;
-          }
-          received += chunk.length;
-          failures = 0;
-          yield chunk;
+      if (!res.body) {
+        // (old engines without streaming bodies) the whole rest at once
+        let bytes;
+        try {
+          arm();
+          bytes = new Uint8Array(await res.arrayBuffer());
+        } catch (e) {
+          if (signal?.aborted) throw signal.reason;
+          await fail(new Error(stalled ? stallMessage() : `network error (${e.message})`, { cause: e }));
+          continue;
+        } finally {
+          disarm();
         }
-      } catch (e) {
-        if (!(e instanceof DroppedConnection)) throw e;
-        dropped = e;
-      } finally {
-        reader.cancel().catch(() => {});
+        bytes = skipGiven(bytes);
+        if (skip) {
+          await fail(new Error(`the connection closed early`));
+          continue;
+        }
+        received += bytes.length;
+        prefix?.update(bytes);
+        if (bytes.length) yield bytes;
+      } else {
+        const reader = bodyReader(res.body);
+        info.reused = reader.reused;
+        let dropped = null;
+        try {
+          for (;;) {
+            let r;
+            try {
+              arm();
+              r = await reader.read();
+            } catch (e) {
+              if (signal?.aborted) throw signal.reason;
+              throw new DroppedConnection(stalled ? stallMessage() : `connection lost (${e.cause?.code ?? e.cause?.message ?? e.message})`, { cause: e });
+            } finally {
+              disarm();
+            }
+            if (r.done) break;
+            const chunk = skipGiven(r.value);
+            if (chunk.length === 0) continue;
+            received += chunk.length;
+            failures = 0;
+            prefix?.update(chunk);
+            yield chunk;
+          }
+        } catch (e) {
+          if (!(e instanceof DroppedConnection)) throw e;
+          dropped = e;
+        } finally {
+          reader.cancel().catch(() => {});
+        }
+        if (dropped) {
+          await fail(dropped);
+          continue;
+        }
+        if (skip) {
+          await fail(new Error(`the connection closed early`));
+          continue;
+        }
       }
-      if (dropped) {
-        await fail(dropped);
+      if (total !== undefined && received < total) {
+        await fail(new Error(`the connection closed early`));
         continue;
       }
+      if (total !== undefined && received > total) throw new Error(`cannot fetch ${shortName(url)}: the server sent ${received} bytes, more than the ${total} it announced`);
+      info.lastError = lastError;
+      return;
     }
-    if (total !== undefined && received < total) {
-      await fail(new Error(`the connection closed early`));
-      continue;
-    }
-    if (total !== undefined && received > total) throw new Error(`cannot fetch ${shortName(url)}: the server sent ${received} bytes, more than the ${total} it announced`);
-    info.lastError = lastError;
-    return;
+  } finally {
+    disarm();
+    signal?.removeEventListener('abort', onAbort);
   }
 }
 
@@ -221,7 +351,10 @@ export async function* fetchResumable(url, { signal, retries = RETRIES, retryDel
  * A model file at `url` as a shard for the loader (see source.js), read from
  * the model cache when it is there, else downloaded (and stored in the cache
  * once complete). options: cache (default true; false = neither read nor
- * write the cache), retries, retryDelay, fetch.
+ * write the cache), retries, retryDelay, fetch, timeout.
+ * shard.expect(integrity) (see integrity.js) makes open() check the file's SHA-256:
+ * it is read to the end, a mismatch throws and nothing is cached; the cached copy
+ * records the hash, and a later load asking for another hash fetches the file again.
  */
 export function httpShard(url, options = {}) {
   url = url instanceof URL ? url : new URL(url);
@@ -234,6 +367,10 @@ export function httpShard(url, options = {}) {
     fromCache: false,
     resumes: 0,
     consumerDone: false,
+    expected: null, // { hex, text } from integrity.js
+    expect(integrity) {
+      shard.expected = integrity ?? null;
+    },
     /** The file's size without downloading it (cache entry or HEAD request); undefined if unknown. */
     async probeSize(signal) {
       if (shard.size >= 0) return shard.size;
@@ -241,8 +378,18 @@ export function httpShard(url, options = {}) {
         const store = useCache ? await modelCache.store() : null;
         const hit = store && (await store.get(shard.name));
         if (hit) return hit.size;
-        const res = await (options.fetch ?? globalThis.fetch)(url, { method: 'HEAD', signal });
-        return res.ok ? contentLength(res) : undefined;
+        // (with a read timeout: a HEAD that stalls longer gives up; the size is then unknown)
+        const ac = new AbortController();
+        const onAbort = () => ac.abort(signal.reason);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const timer = options.timeout ? setTimeout(() => ac.abort(), options.timeout) : null;
+        try {
+          const res = await (options.fetch ?? globalThis.fetch)(url, { method: 'HEAD', signal: ac.signal });
+          return res.ok ? contentLength(res) : undefined;
+        } finally {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        }
       } catch {
         return undefined;
       }
@@ -255,7 +402,13 @@ export function httpShard(url, options = {}) {
       shard.consumerDone = false;
       const store = useCache ? await modelCache.store() : null;
       if (store) {
-        const hit = await store.get(shard.name);
+        let hit = await store.get(shard.name);
+        if (hit && shard.expected && hit.sha256 !== shard.expected.hex) {
+          // cached with another hash (the file changed since, or the hash asked for is
+          // wrong), or with none: fetch it again (and check that copy)
+          await store.delete(shard.name).catch(() => {});
+          hit = null;
+        }
         if (hit) {
           shard.size = hit.size;
           shard.owned = !hit.reused;
@@ -266,6 +419,9 @@ export function httpShard(url, options = {}) {
       }
       const info = {};
       const it = fetchResumable(url, { ...options, signal, info })[Symbol.asyncIterator]();
+      const expected = shard.expected;
+      // (the hash is also worth keeping in the cache when it is cheap: Node's native one)
+      const hash = expected || (useCache && platform.newSha256) ? newSha256() : null;
       let writer = null;
       let complete = false;
       let received = 0;
@@ -283,6 +439,7 @@ export function httpShard(url, options = {}) {
           }
           received += value.length;
           shard.resumes = info.resumes;
+          hash?.update(value);
           if (writer) await writer.write(value);
           yield value;
         }
@@ -290,7 +447,10 @@ export function httpShard(url, options = {}) {
         // The consumer may stop at the end of the tensor data (finished()); the file may
         // have a few bytes more (final padding). Read them so the cached copy is complete.
         // A consumer that stops because of an error gets nothing cached.
-        if (!complete && writer && shard.consumerDone && !signal?.aborted && info.size !== undefined && info.size - received <= DRAIN_LIMIT) {
+        // With an integrity hash, the whole file is read (whatever its size) and checked.
+        let failure = null;
+        const drain = expected ? true : writer && info.size !== undefined && info.size - received <= DRAIN_LIMIT;
+        if (!complete && drain && shard.consumerDone && !signal?.aborted) {
           try {
             for (;;) {
               const { done, value } = await it.next();
@@ -299,17 +459,25 @@ export function httpShard(url, options = {}) {
                 break;
               }
               received += value.length;
-              await writer.write(value);
+              hash?.update(value);
+              if (writer) await writer.write(value);
             }
-          } catch {
+          } catch (e) {
             complete = false;
+            if (expected) failure = e; // (unverified: the model must not be used)
           }
         }
         await it.return?.();
+        let sha256;
+        if (complete && hash) {
+          sha256 = toHex(hash.digest());
+          if (expected && sha256 !== expected.hex) failure = mismatchError(shard.name, expected, sha256);
+        }
         if (writer) {
-          if (complete && (info.size === undefined || received === info.size)) await writer.commit().catch(() => {});
+          if (complete && !failure && (info.size === undefined || received === info.size)) await writer.commit({ sha256 }).catch(() => {});
           else await writer.abort().catch(() => {});
         }
+        if (failure) throw failure;
       }
     },
   };

@@ -1,6 +1,7 @@
 // platform-node.js — Node implementations of the platform entries (see platform.js).
 // Imported for its side effect by js/node.js (the package's "node" entry).
 
+import { createHash } from 'node:crypto';
 import { readFile, open } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +47,12 @@ function isUrlString(s) {
 
 setPlatform({
   name: 'node',
+
+  /** An incremental SHA-256 (integrity checks): node:crypto, ~10x the pure-JS one in sha256.js. */
+  newSha256() {
+    const wrap = (h) => ({ update: (u8) => (h.update(u8), undefined), digest: () => new Uint8Array(h.digest()), copy: () => wrap(h.copy()) });
+    return wrap(createHash('sha256'));
+  },
 
   async compileWasm(url) {
     if (url.protocol === 'file:') {

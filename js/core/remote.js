@@ -31,7 +31,7 @@ const WINDOW = 8 << 20; // bytes of the file in flight to the worker
 const SPARE_MIN = 1 << 20; // chunk buffers the worker hands back for reuse are at least this large
 const CREDIT = 16; // streamed items the worker may run ahead of the consumer
 // options that stay on this thread (the worker gets the rest: threads, build, contextLength, ...)
-const LOCAL_OPTIONS = new Set(['worker', 'engine', 'signal', 'onProgress', 'cache', 'retries', 'retryDelay', 'fetch', 'baseUrl', 'hfEndpoint']);
+const LOCAL_OPTIONS = new Set(['worker', 'engine', 'signal', 'onProgress', 'cache', 'retries', 'retryDelay', 'fetch', 'baseUrl', 'hfEndpoint', 'integrity', 'timeout']);
 
 /**
  * A browser module worker for model class Cls (Node: remote-node.js replaces this).

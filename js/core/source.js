@@ -17,7 +17,8 @@
 // consumer may keep or transfer to a worker).
 
 import { platform } from './platform.js';
-import { httpShard } from './fetch.js';
+import { httpShard, checkTimeout } from './fetch.js';
+import { integrityFor, verifiedShard } from './integrity.js';
 import { resolveHfUrl, splitNames, isUrlString } from './names.js';
 
 export { resolveHfUrl, splitNames };
@@ -77,9 +78,28 @@ function isShard(x) {
 
 /**
  * Turn a user input into { name, shards }. options: cache (default true),
- * retries, baseUrl (for relative URLs), hfEndpoint, fetch (a fetch function).
+ * retries, timeout (read timeout, ms), baseUrl (for relative URLs), hfEndpoint,
+ * fetch (a fetch function), integrity (SHA-256 of the file, or one per file of a
+ * split model: see integrity.js; the shards then check it).
  */
 export async function resolveSource(input, options = {}) {
+  checkTimeout(options.timeout);
+  if (options.integrity == null) return resolveShards(input, options);
+  const source = await resolveShards(input, { ...options, integrity: undefined });
+  const n = source.shards.length;
+  const shards = source.shards.map((shard, i) => {
+    const expected = integrityFor(options, i, n);
+    if (!expected) return shard;
+    if (typeof shard.expect === 'function') {
+      shard.expect(expected); // (HTTP: checked before the file is cached)
+      return shard;
+    }
+    return verifiedShard(shard, expected);
+  });
+  return { ...source, shards };
+}
+
+async function resolveShards(input, options) {
   if (input == null) throw new TypeError('no model source given (expected a path, URL, ArrayBuffer, Uint8Array or Blob)');
   for (const r of resolvers) {
     const s = await r(input, options);
@@ -88,7 +108,7 @@ export async function resolveSource(input, options = {}) {
   if (Array.isArray(input)) {
     if (input.length === 0) throw new TypeError('empty list of model files');
     const parts = [];
-    for (const x of input) parts.push(await resolveSource(x, { ...options, noSplit: true }));
+    for (const x of input) parts.push(await resolveShards(x, { ...options, noSplit: true }));
     return { name: parts[0].name, shards: parts.flatMap((p) => p.shards) };
   }
   if (input && Array.isArray(input.shards)) return input;
@@ -96,7 +116,7 @@ export async function resolveSource(input, options = {}) {
   if ((typeof input === 'string' || input instanceof URL) && !options.noSplit) {
     const names = splitNames(String(input));
     if (names && names.length > 1) {
-      const s = await resolveSource(names, options);
+      const s = await resolveShards(names, options);
       return { ...s, name: String(input) };
     }
   }

@@ -4,6 +4,7 @@
 // never stored), the memory check, worker and in-page modes agree.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer } from '../js/loader_server.mjs';
@@ -79,6 +80,18 @@ for (const name of BROWSERS) {
       assert.equal(reqs.length, 2);
       assert.match(reqs[1].range, /^bytes=\d+-$/);
       assert.equal(reqs[1].status, 206);
+      // no validator: read again from 0 (no Range), its start checked; a changed start is refused
+      srv.reset();
+      srv.rule(STORIES, { cutAt: Math.floor(SIZE * 0.37), slow: { bytes: 32 << 10, ms: 10 }, validators: 'none' });
+      const r2 = await page.evaluate((u) => check(u, { cache: false, retryDelay: 10, worker: false }), srv.url(STORIES));
+      assert.equal(r2.same, true);
+      assert.deepEqual(ggufRequests().map((q) => [q.range, q.status]), [[null, 200], [null, 200]]);
+      srv.reset();
+      const other = Buffer.from(readFileSync(join(ROOT, STORIES)));
+      other[1000] ^= 1;
+      srv.rule(STORIES, { cutAt: Math.floor(SIZE * 0.37), slow: { bytes: 32 << 10, ms: 10 }, validators: 'none', changeAfterCut: other });
+      const changed = await page.evaluate((u) => failure(plm.GPT.load(u, { cache: false, retryDelay: 10 })), srv.url(STORIES));
+      assert.match(changed, /the file changed on the server while it was downloading \(it has no ETag or Last-Modified/);
       srv.rule(STORIES, null);
     });
 
@@ -148,6 +161,42 @@ for (const name of BROWSERS) {
       assert.equal(ggufRequests().length, 1);
       assert.equal(await page.evaluate((u) => plm.ModelCache.delete(u), url), 1);
       assert.deepEqual(await page.evaluate(() => plm.ModelCache.list()), []);
+      assert.deepEqual(page.errors, []);
+    });
+
+    test('integrity (JS SHA-256 while streaming, worker and page), recorded in Cache Storage; read timeout', { skip }, async () => {
+      srv.reset();
+      const url = srv.url(STORIES);
+      const good = 'sha256-' + createHash('sha256').update(readFileSync(join(ROOT, STORIES))).digest('base64');
+      const hex = createHash('sha256').update(readFileSync(join(ROOT, STORIES))).digest('hex');
+      const bad = 'sha256-' + createHash('sha256').update('x').digest('base64');
+      await page.evaluate(() => plm.ModelCache.clear());
+      const r = await page.evaluate(async ([u, good, bad]) => ({
+        worker: await check(u, { integrity: good, cache: false }),
+        page: await failure(plm.GPT.load(u, { integrity: bad, worker: false })),
+        workerBad: await failure(plm.GPT.load(u, { integrity: bad })),
+        listAfterBad: await plm.ModelCache.list(),
+        cached: await check(u, { integrity: good, worker: false }),
+        list: await plm.ModelCache.list(),
+      }), [url, good, bad]);
+      assert.equal(r.worker.same, true);
+      assert.match(r.page, /^PlmError: .*stories260K-F32\.gguf: integrity check failed: expected SHA-256 [0-9a-f]{64} .*the file has [0-9a-f]{64}/);
+      assert.match(r.workerBad, /integrity check failed/);
+      assert.deepEqual(r.listAfterBad, [], 'a mismatch is not cached');
+      assert.equal(r.cached.same, true);
+      assert.deepEqual(r.list.map((e) => [e.url, e.sha256]), [[url, hex]]);
+      srv.reset();
+      const again = await page.evaluate(([u, good]) => check(u, { integrity: good }), [url, good]);
+      assert.equal(again.same, true);
+      assert.equal(ggufRequests().length, 0, 'cached with the same hash: no request');
+      await page.evaluate(() => plm.ModelCache.clear());
+      // a stall: dropped after `timeout` ms of silence, resumed
+      srv.rule(STORIES, { stallAt: 200000, slow: { bytes: 32 << 10, ms: 5 } });
+      const st = await page.evaluate((u) => check(u, { cache: false, timeout: 500, retryDelay: 10 }), url);
+      assert.equal(st.same, true);
+      assert.equal(ggufRequests().length, 2);
+      assert.equal(ggufRequests()[0].stalled, true);
+      srv.rule(STORIES, null);
       assert.deepEqual(page.errors, []);
     });
   });

@@ -11,7 +11,12 @@
 // bytes, as if the file were that long), noRange (ignore Range headers), hangUpResumes
 // (hang up on every Range request right after the headers), slow
 // ({ bytes, ms }: send `bytes` then wait `ms`), declareLength (announce this length,
-// send the real bytes, then hang up), noLength (chunked, no Content-Length).
+// send the real bytes, then hang up), noLength (chunked, no Content-Length),
+// validators ('etag' (default) | 'weak' (a weak ETag only) | 'last-modified' | 'none':
+// the response's validators; If-Range is honoured only with a matching strong one),
+// changeAfterCut (a Buffer: once a cut happened, the file has these bytes, another
+// version), stallAt (byte offset: the first `stalls` responses (default 1) that reach
+// it stop sending there, for stallMs or until the client hangs up).
 // Extra headers for every response: options.headers (e.g. COOP/COEP).
 
 import { createServer } from 'node:http';
@@ -74,12 +79,18 @@ export async function startServer({ root, headers = {}, files = {} } = {}) {
       return;
     }
     if (rule.truncate !== undefined) body = body.subarray(0, rule.truncate);
+    const changed = rule.cutDone && rule.changeAfterCut;
+    if (changed) body = rule.changeAfterCut;
     const size = body.length;
-    const etag = `"${size.toString(16)}-${rule.version ?? 0}"`;
+    const version = changed ? 1 : rule.version ?? 0;
+    const etag = `"${size.toString(16)}-${version}"`;
+    const lastModified = new Date(Date.UTC(2024, 0, 1 + version)).toUTCString();
+    const validators = rule.validators ?? 'etag';
+    const strong = validators === 'etag' ? etag : validators === 'last-modified' ? lastModified : null;
     let start = 0;
     let status = 200;
     const m = !rule.noRange && /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-    if (m && (!req.headers['if-range'] || req.headers['if-range'] === etag)) {
+    if (m && (!req.headers['if-range'] || req.headers['if-range'] === strong)) {
       start = Number(m[1]);
       if (start >= size) {
         log.status = 416;
@@ -91,9 +102,11 @@ export async function startServer({ root, headers = {}, files = {} } = {}) {
     const out = {
       ...common,
       'Content-Type': TYPES[extname(path)] ?? 'application/octet-stream',
-      ETag: etag,
       'Accept-Ranges': rule.noRange ? 'none' : 'bytes',
     };
+    if (validators === 'etag') out.ETag = etag;
+    else if (validators === 'weak') out.ETag = `W/${etag}`;
+    else if (validators === 'last-modified') out['Last-Modified'] = lastModified;
     if (!rule.noLength) out['Content-Length'] = rule.declareLength ?? size - start;
     if (status === 206) out['Content-Range'] = `bytes ${start}-${size - 1}/${size}`;
     log.status = status;
@@ -108,17 +121,31 @@ export async function startServer({ root, headers = {}, files = {} } = {}) {
     }
     const cutAt = rule.cutAt !== undefined && (rule.cuts ?? 1) > 0 && rule.cutAt > start && rule.cutAt < size ? rule.cutAt : -1;
     if (cutAt >= 0) rule.cuts = (rule.cuts ?? 1) - 1;
+    const stallAt = rule.stallAt !== undefined && (rule.stalls ?? 1) > 0 && rule.stallAt >= start && rule.stallAt < size ? rule.stallAt : -1;
+    if (stallAt >= 0) rule.stalls = (rule.stalls ?? 1) - 1;
     const step = rule.slow?.bytes ?? 64 << 10;
     let closed = false;
     res.on('close', () => (closed = true));
+    const stall = async () => {
+      log.stalled = true;
+      const until = Date.now() + (rule.stallMs ?? 1e9);
+      while (!closed && Date.now() < until) await sleep(10);
+    };
+    if (stallAt === start) {
+      res.flushHeaders();
+      await stall();
+    }
     for (let off = start; off < size && !closed; ) {
       let end = Math.min(size, off + step);
       if (cutAt >= 0 && end > cutAt) end = cutAt;
+      if (stallAt >= 0 && end > stallAt) end = stallAt;
       const chunk = body.subarray(off, end);
       log.sent += chunk.length;
       const ok = res.write(chunk);
       off = end;
+      if (off === stallAt) await stall();
       if (off === cutAt) {
+        rule.cutDone = true;
         await new Promise((r) => res.socket ? res.socket.write('', r) : r());
         await sleep(20);
         res.socket?.destroy();
