@@ -18,7 +18,7 @@
 import { statSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { GPT, Engine } from '../js/node.js';
 import { GGUFWriter, readGGUF, Quantizer } from '../js/convert/index.js';
@@ -85,7 +85,7 @@ function tensorList(type) {
   return t;
 }
 
-async function writeModel(path, type, quantizer) {
+export async function writeModel(path, type, quantizer) {
   const tensors = tensorList(type);
   const w = new GGUFWriter();
   w.addString('general.architecture', 'gpt2');
@@ -262,7 +262,8 @@ async function main() {
     console.log(`| ${r.type} | ${r.threads} | ${r.build} | ${r.prefill.toFixed(1)} | ${r.decode.toFixed(2)} | ${r.gbs.toFixed(2)} | ${r.bw.toFixed(2)} | ${(r.gbs / r.bw).toFixed(2)} |`);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  main().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });

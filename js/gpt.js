@@ -17,6 +17,7 @@
 import { ModelBase, Lock, toIds } from './core/model.js';
 import { platform } from './core/platform.js';
 import { TextStream, samplingOptions, checkNumber, randomSeed, now } from './core/generation.js';
+import { resolveConstraint, createMatcher, releaseGrammarState } from './grammar/grammar.js';
 
 /** Length of the common prefix of a and b, at most max. */
 function commonPrefix(a, b, max) {
@@ -41,6 +42,7 @@ function normalizeOptions(opts) {
   const o = samplingOptions(opts, GENERATE_DEFAULTS);
   if (o.truncate !== undefined && o.truncate !== 'start') throw new RangeError(`truncate must be 'start' or undefined (got ${o.truncate})`);
   if (o.reusePrefix !== undefined && typeof o.reusePrefix !== 'boolean') throw new TypeError(`reusePrefix must be a boolean (got ${o.reusePrefix})`);
+  o.constraint = resolveConstraint(o); // grammar / responseFormat (grammar/grammar.js)
   return o;
 }
 
@@ -170,6 +172,7 @@ export class GPT extends ModelBase {
     const { engine } = this;
     const fn = engine.fn;
     let sampler = 0;
+    let matcher = null;
     try {
       signal?.throwIfAborted();
       const ids = this.#promptIds(prompt, o);
@@ -198,6 +201,8 @@ export class GPT extends ModelBase {
       const stripLeading = this.detokenize(ids, { skipSpecial: true, stripLeadingSpace: false }) === '';
       const ts = new TextStream(this, { stop: o.stop, stripLeading });
       run.stream = ts;
+      matcher = createMatcher(this, o.constraint, { stripLeading });
+      let grammarMs = 0;
       const finish = (reason) => {
         run.finishReason = reason;
       };
@@ -205,11 +210,15 @@ export class GPT extends ModelBase {
       for (let step = 0; step < o.maxTokens; step++) {
         this.#assertNotDisposedDuring(); // the consumer may have disposed the model while we were suspended
         const t1 = now();
+        if (matcher) matcher.mask(this.#logits, this.#nVocab); // forbidden tokens -> -inf
+        const tg = matcher ? now() : 0;
         const id = engine.check(fn.plm_sampler_sample(sampler, this.#logits, this.#nVocab));
         fn.plm_sampler_accept(sampler, id);
+        if (matcher) matcher.accept(id);
         decodeMs += now() - t1;
+        if (matcher) grammarMs += tg - t1;
 
-        if (!o.ignoreEos && this.isEog(id)) {
+        if ((!o.ignoreEos || matcher) && this.isEog(id)) {
           for (const c of ts.end()) yield c;
           finish('eos');
           break;
@@ -254,12 +263,15 @@ export class GPT extends ModelBase {
         promptTokensPerSecond: prefillMs > 0 ? ((ids.length - cached) * 1000) / prefillMs : 0,
         tokensPerSecond: decodeMs > 0 ? (run.tokens.length * 1000) / decodeMs : 0,
       };
+      if (matcher) run.stats.grammarMs = grammarMs; // masking time (part of decodeMs)
+      if (o.constraint?.relaxed.length) run.stats.grammarRelaxed = o.constraint.relaxed;
       this.lastStats = run.stats;
     } catch (e) {
       // the mirror is only updated after successful decodes, but be conservative on anything but an abort
       if (!(signal?.aborted && e === signal.reason)) this.#kv = null;
       throw e;
     } finally {
+      matcher?.free();
       if (sampler && this.#sampler === sampler && !engine.disposed) fn.plm_sampler_free(sampler);
       if (this.#sampler === sampler) this.#sampler = 0;
       release();
@@ -272,6 +284,7 @@ export class GPT extends ModelBase {
 
   freeResources() {
     const { fn } = this.engine;
+    releaseGrammarState(this);
     if (this.#sampler) fn.plm_sampler_free(this.#sampler);
     if (this.#ctx) fn.plm_ctx_free(this.#ctx);
     if (this.#logits) this.engine.free(this.#logits);

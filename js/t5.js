@@ -11,6 +11,7 @@
 import { ModelBase, Lock, toIds } from './core/model.js';
 import { platform } from './core/platform.js';
 import { TextStream, samplingOptions, checkNumber, randomSeed, now } from './core/generation.js';
+import { resolveConstraint, createMatcher, releaseGrammarState } from './grammar/grammar.js';
 
 /** Generation defaults: Hugging Face's for T5 (greedy unless a temperature is given; beams off). */
 export const T5_GENERATE_DEFAULTS = Object.freeze({
@@ -37,6 +38,8 @@ function generateOptions(opts) {
   checkNumber('numBeams', o.numBeams, 1, 4096, true);
   checkNumber('lengthPenalty', o.lengthPenalty, -1e6, 1e6);
   if (!EARLY_STOPPING.has(o.earlyStopping)) throw new RangeError(`earlyStopping must be true, false or 'never' (got ${o.earlyStopping})`);
+  o.constraint = resolveConstraint(o); // grammar / responseFormat (grammar/grammar.js)
+  if (o.constraint && o.numBeams > 1) throw new RangeError('grammar / responseFormat work with greedy decoding and sampling, not with numBeams > 1');
   return o;
 }
 
@@ -211,6 +214,7 @@ export class T5 extends ModelBase {
     const { engine } = this;
     const fn = engine.fn;
     let sampler = 0;
+    let matcher = null;
     try {
       signal?.throwIfAborted();
       const ids = this.#inputIds(input, o.truncate === true);
@@ -267,6 +271,7 @@ export class T5 extends ModelBase {
         this.#sampler = sampler;
         engine.check(fn.plm_sampler_set(sampler, o.temperature, o.topK, o.topP, o.minP, o.repetitionPenalty, o.penaltyLastN));
         fn.plm_sampler_accept(sampler, start); // Hugging Face's penalty sees the decoder start token too
+        matcher = createMatcher(this, o.constraint, { stripLeading: true });
         engine.check(fn.plm_t5_decoder_reset(this.#ctx, 1));
         let id = start;
         const tok = engine.malloc(4, 'token');
@@ -277,8 +282,10 @@ export class T5 extends ModelBase {
             const t1 = now();
             engine.view(Int32Array, tok, 1)[0] = id;
             engine.check(fn.plm_t5_decode(this.#ctx, tok, 1, logits, 0));
+            if (matcher) matcher.mask(logits, this.#nVocab); // forbidden tokens -> -inf
             id = engine.check(fn.plm_sampler_sample(sampler, logits, this.#nVocab));
             fn.plm_sampler_accept(sampler, id);
+            if (matcher) matcher.accept(id);
             decodeMs += now() - t1;
             if (this.isEog(id)) {
               for (const c of ts.end()) yield c;
@@ -323,6 +330,7 @@ export class T5 extends ModelBase {
       };
       this.lastStats = run.stats;
     } finally {
+      matcher?.free();
       if (sampler && this.#sampler === sampler && !engine.disposed) fn.plm_sampler_free(sampler);
       if (this.#sampler === sampler) this.#sampler = 0;
       release();
@@ -331,6 +339,7 @@ export class T5 extends ModelBase {
 
   freeResources() {
     const { fn } = this.engine;
+    releaseGrammarState(this);
     if (this.#sampler) fn.plm_sampler_free(this.#sampler);
     if (this.#ctx) fn.plm_t5_free(this.#ctx);
     this.#sampler = 0;

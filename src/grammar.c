@@ -2,7 +2,7 @@
  * plm_token_index_*, plm_matcher_* in plm.h).
  *
  * 1. Parser. llama.cpp's GBNF: `name ::= alternatives` rules; sequences of
- *    "literals" (escapes \x.. \u.... \U........ \t \n \r \\ \" \[ \] \-),
+ *    "literals" (escapes \x.. \u.... \U........ \t \n \r \\ \" \[ \]),
  *    [character classes] with ranges and ^negation, `.` (any character),
  *    rule names, (groups), postfix * + ? {m} {m,} {m,n}; # comments; newlines
  *    end a rule except inside groups and after `::=` or `|`. Repetitions are
@@ -255,7 +255,7 @@ static const char *parse_char(parser *p, const char *s, uint32_t *cp) {
             return q;
         }
         switch (c) {
-        case '"': case '[': case ']': case '\\': case '-': case '/': *cp = (uint32_t)c; return s + 2;
+        case '"': case '[': case ']': case '\\': *cp = (uint32_t)c; return s + 2;
         case 'r': *cp = '\r'; return s + 2;
         case 'n': *cp = '\n'; return s + 2;
         case 't': *cp = '\t'; return s + 2;
