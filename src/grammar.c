@@ -30,10 +30,11 @@
  * 3. Token masking. The vocabulary's token byte strings form a trie (built
  *    once per model: plm_token_index). To mask, the trie is walked from the
  *    current state; a subtree whose state dies is skipped, and a subtree whose
- *    bytes all loop the state back to itself (e.g. any character but `"` and
- *    `\` inside a JSON string) is accepted without walking it: each trie node
- *    keeps the set of bytes below it and whether every token suffix below it is
- *    well-formed UTF-8 on its own. End-of-generation tokens are allowed only
+ *    bytes all take the same uniform steps (e.g. any character but `"` and `\`
+ *    inside a JSON string loops back to the same state; [^\n]{0,400} advances a
+ *    counter) is accepted without walking it: each trie node keeps the set of
+ *    bytes below it, its deepest token suffix, and whether every token suffix
+ *    below it is well-formed UTF-8 on its own. End-of-generation tokens are allowed only
  *    when the grammar is complete (an empty stack, no partial character);
  *    control, unknown and unused tokens and tokens without text never.
  */
@@ -606,8 +607,11 @@ typedef struct {
 
 typedef struct {
     uint32_t off, n; /* stacks (node ids) in set_items[off .. off+n), sorted */
-    uint8_t loop_known, loop_nonascii;
-    uint64_t loop[2]; /* ASCII bytes b with trans(set, b) == set */
+    /* uniform step: every character of a class leads to the same next set (e.g.
+     * [^"\\] inside a JSON string: next = this set; x{0,400}: the set one further) */
+    uint8_t uni_known, uni_nonascii; /* uni_nonascii: every non-ASCII code point too */
+    uint64_t uni[2];                 /* ASCII bytes b with trans(set, b) == uni_next */
+    uint32_t uni_next;
 } sset;
 
 typedef struct {
@@ -998,26 +1002,40 @@ static uint32_t am_start(automaton *a) {
     return am_intern(a, from);
 }
 
-/* ASCII self-loop bytes of a set, and whether every non-ASCII code point loops */
-static void am_loops(automaton *a, uint32_t set) {
-    sset *s = &a->sets[set];
-    if (s->loop_known || a->err) return;
-    uint64_t loop[2] = {0, 0};
-    for (uint32_t b = 0; b < 128; b++)
-        if (am_step(a, set, b) == set) loop[b >> 6] |= 1ull << (b & 63);
-    int nonascii = 1;
+/* The uniform step of a set: the most common successor T of the ASCII bytes, the
+ * bytes that lead to it, and whether every non-ASCII code point leads to it too. */
+static void am_uniform(automaton *a, uint32_t set) {
+    if (a->sets[set].uni_known || a->err) return;
+    uint32_t next[128];
+    for (uint32_t b = 0; b < 128; b++) next[b] = am_step(a, set, b);
+    if (a->err) return;
+    /* majority successor (ties: the lowest byte's); dead (0) never counts */
+    uint32_t best = 0;
+    int best_n = 0;
+    for (uint32_t b = 0; b < 128; b++) {
+        if (!next[b] || next[b] == best) continue;
+        int n = 0;
+        for (uint32_t k = b; k < 128; k++) n += next[k] == next[b];
+        if (n > best_n) best = next[b], best_n = n;
+    }
+    uint64_t uni[2] = {0, 0};
+    if (best)
+        for (uint32_t b = 0; b < 128; b++)
+            if (next[b] == best) uni[b >> 6] |= 1ull << (b & 63);
+    int nonascii = best != 0;
     const sset cs = a->sets[set];
     for (uint32_t i = 0; i < cs.n && nonascii; i++) {
         uint32_t nd = a->items[cs.off + i];
         if (nd && el_cover(a->g->el, a->nodes[nd].el, 0x80, MAX_CP) < 0) nonascii = 0;
     }
-    if (nonascii) nonascii = am_step(a, set, 0x80) == set;
+    if (nonascii) nonascii = am_step(a, set, 0x80) == best;
     if (a->err) return;
-    s = &a->sets[set]; /* am_step may have moved the array */
-    s->loop[0] = loop[0];
-    s->loop[1] = loop[1];
-    s->loop_nonascii = (uint8_t)nonascii;
-    s->loop_known = 1;
+    sset *s = &a->sets[set]; /* am_step may have moved the array */
+    s->uni[0] = uni[0];
+    s->uni[1] = uni[1];
+    s->uni_nonascii = (uint8_t)nonascii;
+    s->uni_next = best;
+    s->uni_known = 1;
 }
 
 /* ============================================================ UTF-8 state */
@@ -1105,6 +1123,7 @@ typedef struct {
     uint32_t tok_mid;    /* tokens below: order[tok_mid .. tok_hi) */
     uint32_t tok_hi;
     uint64_t bytes[4];   /* bytes that occur below this node */
+    uint16_t below;      /* bytes of the longest token suffix below this node */
     uint8_t byte;        /* byte on the edge into this node */
     uint8_t clean;       /* every token suffix below is well-formed UTF-8 on its own */
 } tnode;
@@ -1190,6 +1209,9 @@ static int ti_build(plm_token_index *t, uint32_t a, uint32_t b, int depth, uint8
     n = &t->nodes[me];
     memcpy(n->bytes, bytes, sizeof bytes);
     n->clean = (uint8_t)clean;
+    int below = 0;
+    for (uint32_t k = n->tok_mid; k < b; k++) below = PLM_MAX(below, t->len[t->order[k]] - depth);
+    n->below = (uint16_t)PLM_MIN(below, 65535);
     n->end = t->n_nodes;
     return PLM_OK;
 }
@@ -1362,9 +1384,26 @@ static int matcher_compact(plm_matcher *m) {
 }
 
 static int bits_subset(const uint64_t *x, const sset *s) {
-    /* bytes x (256 bits) within the set's loop bytes */
-    if ((x[0] & ~s->loop[0]) || (x[1] & ~s->loop[1])) return 0;
-    if ((x[2] | x[3]) && !s->loop_nonascii) return 0;
+    /* bytes x (256 bits) within the set's uniform-step bytes */
+    if ((x[0] & ~s->uni[0]) || (x[1] & ~s->uni[1])) return 0;
+    if ((x[2] | x[3]) && !s->uni_nonascii) return 0;
+    return 1;
+}
+
+/* Is every token below a node (bytes x, at most `below` bytes) accepted from `set`?
+ * Yes if along the uniform steps set -> next -> ... (one per character, so at most
+ * `below` of them) every step admits all of x: then each token ends in a live set,
+ * whatever its bytes (a partial character at its end is feasible: the step admits
+ * every non-ASCII code point). Stops early when the chain loops on itself. */
+static int subtree_uniform(automaton *a, uint32_t set, const uint64_t *x, int below) {
+    for (int i = 0; i < below; i++) {
+        am_uniform(a, set);
+        if (a->err) return 0;
+        const sset *s = &a->sets[set];
+        if (!s->uni_next || !bits_subset(x, s)) return 0;
+        if (s->uni_next == set) return 1; /* self-loop: the rest is the same */
+        set = s->uni_next;
+    }
     return 1;
 }
 
@@ -1382,9 +1421,7 @@ static void mask_dfs(plm_matcher *m, uint32_t ni, mstate st) {
     take_range(m, n->tok_lo, n->tok_mid);
     if (n->tok_mid == n->tok_hi) return;
     if (st.rem == 0 && n->clean) {
-        am_loops(a, st.set);
-        if (a->err) return;
-        if (bits_subset(n->bytes, &a->sets[st.set])) {
+        if (subtree_uniform(a, st.set, n->bytes, n->below)) {
             m->stats.subtrees_taken++;
             take_range(m, n->tok_mid, n->tok_hi);
             return;

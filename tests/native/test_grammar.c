@@ -234,6 +234,10 @@ TEST(mask_gpt2) {
     for (uint32_t s = 1; s <= 3; s++) walk(model, JSON_GBNF, 12, 0, s * 7919u, &visited, &shortcuts);
     walk(model, UNICODE_GBNF, 14, 0, 5, &visited, &shortcuts);
     walk(model, WORDS_GBNF, 8, 0, 9, &visited, &shortcuts);
+    /* counted repetitions: the uniform-step chain shortcut (one state per position) */
+    walk(model, "root ::= [^\\n]{0,40} \"\\n\"", 12, 0, 21, &visited, &shortcuts);
+    walk(model, "root ::= [a-z ]{2,30} [.!]", 12, 0, 22, &visited, &shortcuts);
+    walk(model, "root ::= ([^\"]{0,3} \"\"){2,5}", 12, 0, 23, &visited, &shortcuts);
     CHECK(shortcuts > 0);
     printf("     gpt2: %ld trie nodes visited, %ld subtrees taken whole\n", visited, shortcuts);
 
@@ -271,6 +275,7 @@ TEST(mask_spm_byte_fallback) {
     long visited = 0, shortcuts = 0;
     for (uint32_t s = 1; s <= 2; s++) walk(model, JSON_GBNF, 10, 0, s * 104729u, &visited, &shortcuts);
     walk(model, UNICODE_GBNF, 14, 0, 3, &visited, &shortcuts);
+    walk(model, "root ::= [^\\n]{0,40} \"\\n\"", 12, 0, 24, &visited, &shortcuts);
     /* first token with its SentencePiece leading space stripped */
     walk(model, WORDS_GBNF, 6, PLM_MATCHER_STRIP_LEADING, 11, &visited, &shortcuts);
     walk(model, "root ::= [A-Z] [a-z ]{0,20} \".\"", 8, PLM_MATCHER_STRIP_LEADING, 12, &visited, &shortcuts);
