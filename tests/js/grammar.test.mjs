@@ -239,3 +239,46 @@ test('worker mode: grammar and responseFormat cross the worker boundary', async 
     gpt.dispose();
   }
 });
+
+test('T5 (SentencePiece Unigram): sampling with a grammar and a schema; beams refuse a grammar', async () => {
+  const { T5 } = await import('plm-wasm');
+  const t5 = await T5.load(join(ROOT, 'models', 't5-tasks-F16.gguf'), { engine });
+  try {
+    const g = new Grammar('root ::= [a-z]{1,8} (" " [a-z]{1,8}){0,3}', { engine });
+    for (let seed = 1; seed <= 8; seed++) {
+      const r = await t5.complete('reverse: a b c', { grammar: g, temperature: 1, seed, maxTokens: 60 });
+      assert.equal(r.finishReason, 'eos', JSON.stringify(r.text));
+      assert.equal(g.matches(r.text), true, JSON.stringify(r.text));
+    }
+    const schema = { type: 'object', properties: { word: { type: 'string', pattern: '^[a-z]{1,6}$' }, n: { type: 'integer', minimum: 1, maximum: 9 } }, required: ['word', 'n'] };
+    for (let seed = 1; seed <= 4; seed++) {
+      const r = await t5.complete('spell: cat', { responseFormat: { type: 'json_schema', schema }, temperature: 0.7, seed, maxTokens: 120 });
+      assert.equal(r.finishReason, 'eos', JSON.stringify(r.text));
+      assert.deepEqual(validate(JSON.parse(r.text), schema), [], r.text);
+    }
+    await assert.rejects(t5.complete('spell: cat', { grammar: g, numBeams: 2 }), /numBeams/);
+  } finally {
+    t5.dispose();
+  }
+});
+
+test('CLI: generate --grammar FILE / --json-schema FILE', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'plm-grammar-'));
+  try {
+    writeFileSync(join(dir, 'g.gbnf'), 'root ::= "Answer: " ("yes" | "no") "."\n');
+    writeFileSync(join(dir, 's.json'), JSON.stringify({ type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] }));
+    const cli = join(ROOT, 'js', 'cli.js');
+    const model = MODELS[1].path;
+    const run = (...a) => execFileSync(process.execPath, [cli, 'generate', model, 'Hi', '--threads', '1', '--seed', '1', '--max-tokens', '60', ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.match(run('--grammar', join(dir, 'g.gbnf')), /^HiAnswer: (yes|no)\.\n$/);
+    const out = run('--json-schema', join(dir, 's.json')).slice(2);
+    assert.equal(typeof JSON.parse(out).ok, 'boolean');
+    writeFileSync(join(dir, 'bad.gbnf'), 'root ::= "a" |\n  oops\n');
+    assert.throws(() => run('--grammar', join(dir, 'bad.gbnf')), (e) => /line 2, column 3: undefined rule identifier 'oops'/.test(e.stderr));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
