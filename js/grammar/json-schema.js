@@ -5,7 +5,8 @@
 //   - objects: properties in their declared order, required ones always, optional
 //     ones may be left out; additionalProperties false by default when properties
 //     are given (true / a schema: more keys, never one of the declared names);
-//     a schema without type/properties/... is an object ({} -> any object);
+//     {} is any object and a schema of annotations only is any value (as llama.cpp);
+//     allOf: the components' properties are required, an anyOf's inside optional, enums intersect;
 //   - enum / const (any JSON values), type (and type arrays), nullable through type;
 //   - strings: minLength / maxLength, pattern (a regex subset: literals, escapes,
 //     \d \w \s and negations, classes, groups, |, * + ? {m,n}, ., ^ $ anchors),
@@ -137,7 +138,8 @@ export function integerRange(min, max) {
   const alts = [];
   if (lo > hi) return null;
   if (lo < 0n) {
-    const mLo = hi < 0n ? -hi : 1n, mHi = -lo > LIMIT ? LIMIT : -lo;
+    // "-0" (= 0) is accepted when a lower bound was given, as llama.cpp does
+    const mLo = hi < 0n ? -hi : min === null ? 1n : 0n, mHi = -lo > LIMIT ? LIMIT : -lo;
     if (mLo <= mHi) alts.push(`"-" ${uintRange(mLo, mHi)}`);
   }
   if (hi >= 0n) {
@@ -407,13 +409,14 @@ class Converter {
 
   /** GBNF expression for a value matching schema (named rules added as needed). */
   visit(schema, name, path) {
-    if (schema === true || (schema && typeof schema === 'object' && !Array.isArray(schema) && Object.keys(schema).length === 0 && path !== '#'))
-      return this.need('value');
+    if (schema === true) return this.need('value');
     if (schema === false) throw new SchemaError('the schema false matches nothing', path);
     if (!schema || typeof schema !== 'object' || Array.isArray(schema)) throw new SchemaError('a schema must be an object or a boolean', path);
     this.checkKeywords(schema, path);
     const s = schema;
     if (s.$ref !== undefined) return this.refRule(s.$ref, path);
+    // (llama.cpp: {} generates an object; a schema with only annotations, any value)
+    if (Object.keys(s).length > 0 && Object.keys(s).every((k) => ANNOTATIONS.has(k))) return this.need('value');
     if (s.oneOf !== undefined || s.anyOf !== undefined) {
       const list = s.oneOf ?? s.anyOf;
       if (!Array.isArray(list) || !list.length) throw new SchemaError(`${s.oneOf ? 'oneOf' : 'anyOf'} must be a non-empty array`, path);
@@ -466,27 +469,48 @@ class Converter {
     return gbnfLiteral(JSON.stringify(v));
   }
 
+  /**
+   * allOf as llama.cpp combines it: the properties of each component are required
+   * (those of an anyOf / oneOf inside a component are optional), enums intersect,
+   * other keywords must agree.
+   */
   mergeAllOf(s, path) {
     if (!Array.isArray(s.allOf) || !s.allOf.length) throw new SchemaError('allOf must be a non-empty array', path);
     const { allOf, ...out } = s;
     const props = { ...(out.properties ?? {}) };
     const required = new Set(out.required ?? []);
     let sawObject = out.properties !== undefined;
+    const resolve = (part, at) => {
+      if (part && typeof part === 'object' && part.$ref !== undefined) part = this.resolveRef(part.$ref, at);
+      if (!part || typeof part !== 'object' || Array.isArray(part)) throw new SchemaError('allOf items must be schemas', at);
+      this.checkKeywords(part, at);
+      return part.allOf ? this.mergeAllOf(part, at) : part;
+    };
     for (let k = 0; k < allOf.length; k++) {
-      let part = allOf[k];
-      if (part && typeof part === 'object' && part.$ref !== undefined) part = this.resolveRef(part.$ref, `${path}/allOf/${k}`);
-      if (!part || typeof part !== 'object') throw new SchemaError('allOf items must be schemas', `${path}/allOf/${k}`);
-      this.checkKeywords(part, `${path}/allOf/${k}`);
-      if (part.allOf) part = this.mergeAllOf(part, `${path}/allOf/${k}`);
+      const at = `${path}/allOf/${k}`;
+      const part = resolve(allOf[k], at);
       for (const [key, v] of Object.entries(part)) {
         if (key === 'properties') {
           Object.assign(props, v);
+          for (const name of Object.keys(v)) required.add(name);
           sawObject = true;
+        } else if (key === 'anyOf' || key === 'oneOf') {
+          v.forEach((alt, j) => {
+            const a = resolve(alt, `${at}/${key}/${j}`);
+            if (a.properties) {
+              for (const [name, ps] of Object.entries(a.properties)) if (!(name in props)) props[name] = ps;
+              sawObject = true;
+            } else if (out[key] === undefined) out[key] = v;
+          });
         } else if (key === 'required') for (const r of v) required.add(r);
         else if (ANNOTATIONS.has(key)) continue;
-        else if (key === 'type' && (v === 'object' || out.type === undefined || out.type === v)) out.type = v;
+        else if (key === 'enum' && out.enum !== undefined) {
+          const keep = new Set(v.map((x) => JSON.stringify(x)));
+          out.enum = out.enum.filter((x) => keep.has(JSON.stringify(x)));
+          if (!out.enum.length) throw new SchemaError('allOf: the enums have no value in common', at);
+        } else if (key === 'type' && (v === 'object' || out.type === undefined || out.type === v)) out.type = v;
         else if (out[key] === undefined) out[key] = v;
-        else if (JSON.stringify(out[key]) !== JSON.stringify(v)) throw new SchemaError(`allOf: cannot combine two different "${key}"`, `${path}/allOf/${k}`);
+        else if (JSON.stringify(out[key]) !== JSON.stringify(v)) throw new SchemaError(`allOf: cannot combine two different "${key}"`, at);
       }
     }
     if (sawObject) {
@@ -574,12 +598,16 @@ class Converter {
   }
 
   arrayRule(s, name, path) {
-    const prefix = s.prefixItems ?? (Array.isArray(s.items) ? s.items : null);
+    if (s.prefixItems && typeof s.prefixItems === 'object' && !Array.isArray(s.prefixItems) && s.items === undefined) {
+      const { prefixItems, ...rest } = s; // (llama.cpp: a single schema in prefixItems is items)
+      return this.arrayRule({ ...rest, items: prefixItems }, name, path);
+    }
+    const prefix = Array.isArray(s.prefixItems) ? s.prefixItems : Array.isArray(s.items) ? s.items : null;
     if (s.uniqueItems === true) this.relaxed.push(`${path}: uniqueItems is not enforced`);
     if (prefix) {
       if (!Array.isArray(prefix)) throw new SchemaError('prefixItems must be an array', path);
       const items = prefix.map((it, k) => this.add(`${name}tuple-${k}`, this.visit(it, `${name}tuple-${k}-`, `${path}/${s.prefixItems ? 'prefixItems' : 'items'}/${k}`)));
-      if (s.prefixItems && s.items !== undefined && s.items !== false)
+      if (Array.isArray(s.prefixItems) && s.items !== undefined && s.items !== false)
         throw new SchemaError('items after prefixItems is not supported (only the tuple is generated)', path);
       return `"[" space ${items.join(' "," space ')} "]" space`;
     }

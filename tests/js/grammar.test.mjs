@@ -6,7 +6,7 @@
 // validates, a forcing grammar gives its string; in worker mode too.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { GPT, Engine, Grammar, PlmError, jsonSchemaToGrammar } from 'plm-wasm';
+import { GPT, Engine, Grammar, PlmError, jsonSchemaToGrammar, SchemaError } from 'plm-wasm';
 import { join } from 'node:path';
 import { ROOT, fixture, readJSON } from './helpers.mjs';
 import { validate } from './schema_validate.mjs';
@@ -79,6 +79,31 @@ describe('Grammar', () => {
 describe('JSON Schema -> GBNF', () => {
   const matches = (schema, s) => new Grammar(jsonSchemaToGrammar(schema).grammar, { engine }).matches(s);
 
+  test("llama.cpp's json-schema-to-grammar cases: status, accept/reject, integer ranges vs llama.cpp's grammars", () => {
+    const { cases } = readJSON(fixture('grammar', 'schema_to_grammar.json'));
+    let strings = 0, ranges = 0;
+    for (const c of cases) {
+      if (c.status === 'FAILURE') {
+        assert.throws(() => jsonSchemaToGrammar(c.schema), SchemaError, c.name);
+        continue;
+      }
+      const ours = new Grammar(jsonSchemaToGrammar(c.schema).grammar, { engine });
+      for (const t of c.pass) assert.equal(ours.matches(t), true, `${c.name}: should match ${t}`), strings++;
+      for (const t of c.fail) assert.equal(ours.matches(t), false, `${c.name}: should not match ${t}`), strings++;
+      if (c.llama_grammar) {
+        const theirs = new Grammar(c.llama_grammar, { engine }); // llama.cpp's own output parses here too
+        const probes = [];
+        for (let v = -1100; v <= 1100; v++) probes.push(String(v));
+        probes.push('-0', '00', '007', '1234567890123456', '12345678901234567', '-1234567890123456', '9999999999999999', '10000000000000000');
+        for (const p of probes) assert.equal(ours.matches(p), theirs.matches(p), `${c.name}: ${p}`), ranges++;
+        theirs.dispose();
+      }
+      ours.dispose();
+    }
+    assert.equal(cases.length, 72);
+    assert.ok(strings > 150 && ranges > 30000, `${strings} strings, ${ranges} range probes`);
+  });
+
   test('unsupported keywords and bad schemas are errors naming them', () => {
     assert.throws(() => jsonSchemaToGrammar({ type: 'object', patternProperties: { '^a': {} } }), /unsupported keyword "patternProperties"/);
     assert.throws(() => jsonSchemaToGrammar({ type: 'string', format: 'email' }), /unsupported format "email"/);
@@ -121,7 +146,7 @@ describe('JSON Schema -> GBNF', () => {
     for (const [lo, hi] of [[0, 120], [-37, 5], [99, 1001], [-1000, -990], [7, 7]]) {
       const g = new Grammar(jsonSchemaToGrammar({ type: 'integer', minimum: lo, maximum: hi }).grammar, { engine });
       for (let v = lo - 15; v <= hi + 15; v++) assert.equal(g.matches(String(v)), v >= lo && v <= hi, `${v} in [${lo}, ${hi}]`);
-      assert.equal(g.matches('-0'), false);
+      assert.equal(g.matches('-0'), lo < 0 && hi >= 0); // (as llama.cpp: "-0" = 0 when the range crosses 0)
       g.dispose();
     }
   });
