@@ -71,6 +71,10 @@ typedef struct {
 #define MAX_RULES 100000
 #define MAX_ELEMS 4000000
 #define MAX_REPEAT 10000
+/* recursion limits (the wasm stack is 1 MB): group nesting when parsing, rule
+ * references followed without consuming a character when checking / expanding */
+#define MAX_NESTING 1000
+#define MAX_DEPTH 4000
 
 struct plm_grammar {
     int refs;
@@ -88,8 +92,7 @@ typedef struct {
     plm_grammar *g;
     int err;
     char msg[200];
-    /* building one rule at a time; nested groups make new rules, so each
-     * rule body is built in its own buffer */
+    int nesting; /* open groups */
 } parser;
 
 static int g_err_line, g_err_col;
@@ -400,8 +403,13 @@ static const char *parse_sequence(parser *p, const char *s, int rule, ebuf *out,
             if (sub < 0) return s;
             ebuf body = {0};
             const char *open = s;
+            if (++p->nesting > MAX_NESTING) {
+                free(body.e);
+                return perr(p, open, "groups nested more than %d deep", MAX_NESTING), s;
+            }
             s = skip_space(p, s + 1, 1);
             s = parse_alternates(p, s, rule, &body, 1);
+            p->nesting--;
             if (!p->err && (s >= p->end || *s != ')')) perr(p, open, "expecting ')'");
             if (!p->err) define_rule(p, sub, &body, open);
             free(body.e);
@@ -478,7 +486,8 @@ static void rules_may_be_empty(const plm_grammar *g, uint8_t *state) {
 }
 
 /* DFS over "rule r can start with rule s" edges (through nullable prefixes) */
-static int left_rec(const plm_grammar *g, int r, uint8_t *visit, const uint8_t *null_state) {
+static int left_rec(const plm_grammar *g, int r, uint8_t *visit, const uint8_t *null_state, int depth) {
+    if (depth > MAX_DEPTH) return -1;
     if (visit[r] == 1) return r + 1;
     if (visit[r] == 2) return 0;
     visit[r] = 1;
@@ -492,7 +501,7 @@ static int left_rec(const plm_grammar *g, int r, uint8_t *visit, const uint8_t *
         }
         if (!at_start) continue;
         if (e->type == E_RULE_REF) {
-            int bad = left_rec(g, (int)e->value, visit, null_state);
+            int bad = left_rec(g, (int)e->value, visit, null_state, depth + 1);
             if (bad) return bad;
             at_start = null_state[e->value] == 2;
         } else if (e->type == E_CHAR || e->type == E_CHAR_NOT || e->type == E_CHAR_ANY)
@@ -517,7 +526,7 @@ PLM_API plm_grammar *plm_grammar_new(const char *src, int len) {
     plm_grammar *g = plm_calloc_for(1, sizeof *g, "grammar");
     if (!g) return NULL;
     g->refs = 1;
-    parser P = {src, src + len, src, g, 0, {0}}, *p = &P;
+    parser P = {src, src + len, src, g, 0, {0}, 0}, *p = &P;
     const char *s = skip_space(p, src, 1);
     ebuf body = {0};
     while (s < p->end && !p->err) {
@@ -577,8 +586,12 @@ PLM_API plm_grammar *plm_grammar_new(const char *src, int len) {
             rules_may_be_empty(g, ns);
             uint8_t *visit = ns + g->n_rules;
             for (int i = 0; i < g->n_rules && !p->err; i++) {
-                int bad = left_rec(g, i, visit, ns);
-                if (bad) {
+                int bad = left_rec(g, i, visit, ns, 0);
+                if (bad < 0) {
+                    g_err_line = g_err_col = 0;
+                    p->err = plm_fail(PLM_E_TOO_LONG, "grammar: rules nested more than %d deep at the start of a rule",
+                                      MAX_DEPTH);
+                } else if (bad) {
                     g_err_line = g_err_col = 0;
                     p->err = plm_fail(PLM_E_FORMAT, "grammar: unsupported left recursion through rule '%s'",
                                       g->names[bad - 1]);
@@ -758,7 +771,7 @@ static int is_char_el(uint32_t t) { return t == E_CHAR || t == E_CHAR_NOT || t =
  * element, appending the resulting stacks to tmp. el may be END/ALT (pop). */
 static void am_expand(automaton *a, uint32_t el, uint32_t parent, int depth) {
     if (a->err) return;
-    if (depth > 100000) {
+    if (depth > MAX_DEPTH) {
         a->err = plm_fail(PLM_E_TOO_LONG, "grammar: expansion too deep");
         return;
     }

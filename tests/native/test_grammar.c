@@ -318,6 +318,38 @@ TEST(mask_spm_byte_fallback) {
     plm_model_free(model);
 }
 
+/* deep nesting is an error, not a stack overflow */
+TEST(limits) {
+    char *src = malloc(20000);
+    size_t n = 0;
+    n += (size_t)sprintf(src + n, "root ::= ");
+    for (int i = 0; i < 1500; i++) src[n++] = '(';
+    src[n++] = '"';
+    src[n++] = 'a';
+    src[n++] = '"';
+    for (int i = 0; i < 1500; i++) src[n++] = ')';
+    plm_grammar *g = plm_grammar_new(src, (int)n);
+    CHECK(g == NULL && strstr(plm_errmsg(), "nested") != NULL);
+    /* 900 nested groups are fine */
+    n = (size_t)sprintf(src, "root ::= ");
+    for (int i = 0; i < 900; i++) src[n++] = '(';
+    n += (size_t)sprintf(src + n, "\"a\"");
+    for (int i = 0; i < 900; i++) src[n++] = ')';
+    g = plm_grammar_new(src, (int)n);
+    CHECK_MSG(g != NULL, "%s", plm_errmsg());
+    if (g) CHECK(plm_grammar_matches(g, "a", 1) == 1);
+    plm_grammar_free(g);
+    free(src);
+    /* a chain of 5000 rules, each starting with the next */
+    src = malloc(200000);
+    n = (size_t)sprintf(src, "root ::= r0\n");
+    for (int i = 0; i < 5000; i++) n += (size_t)sprintf(src + n, "r%d ::= r%d \"x\"\n", i, i + 1);
+    n += (size_t)sprintf(src + n, "r5000 ::= \"y\"\n");
+    g = plm_grammar_new(src, (int)n);
+    CHECK(g == NULL && strstr(plm_errmsg(), "deep") != NULL);
+    free(src);
+}
+
 TEST(no_leaks_on_errors) {
     const double before = plm_heap_used();
     for (int i = 0; i < 50; i++) {
@@ -334,6 +366,7 @@ int main(void) {
     RUN(json_grammar);
     RUN(mask_gpt2);
     RUN(mask_spm_byte_fallback);
+    RUN(limits);
     RUN(no_leaks_on_errors);
     return test_summary();
 }
