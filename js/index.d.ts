@@ -204,6 +204,8 @@ export declare class Grammar {
   matches(text: string, options?: { engine?: Engine }): boolean;
   /** Free the parsed copies now (otherwise when garbage-collected). */
   dispose(): void;
+  /** The plm_grammar pointer in an engine (parsed there on first use; for low-level calls through engine.fn). */
+  pointerIn(engine: Engine): number;
 }
 
 /**
