@@ -1135,10 +1135,11 @@ typedef struct {
     uint32_t tok_lo;     /* tokens ending here: order[tok_lo .. tok_mid) */
     uint32_t tok_mid;    /* tokens below: order[tok_mid .. tok_hi) */
     uint32_t tok_hi;
-    uint64_t bytes[4];   /* bytes that occur below this node */
+    uint64_t bytes[2];   /* ASCII bytes that occur below this node */
     uint16_t below;      /* bytes of the longest token suffix below this node */
     uint8_t byte;        /* byte on the edge into this node */
     uint8_t clean;       /* every token suffix below is well-formed UTF-8 on its own */
+    uint8_t nonascii;    /* a byte >= 0x80 occurs below this node */
 } tnode;
 
 struct plm_token_index {
@@ -1151,7 +1152,8 @@ struct plm_token_index {
     uint32_t n_nodes, cap_nodes;
     uint8_t *eog;     /* per id: 1 = end of generation */
     uint8_t *kind;    /* per id: 1 = has text (in the trie), 0 = never allowed */
-    uint8_t **bytes;  /* per id: bytes (NULL if none) */
+    uint8_t **bytes;  /* per id: bytes (NULL if none), in arena */
+    uint8_t *arena;
     int32_t *len;
 };
 
@@ -1215,12 +1217,16 @@ static int ti_build(plm_token_index *t, uint32_t a, uint32_t b, int depth, uint8
         int r = ti_build(t, i, j, depth + 1, c, valid);
         if (r) return r;
         const tnode *cn = &t->nodes[child];
-        for (int w = 0; w < 4; w++) bytes[w] |= cn->bytes[w];
+        bytes[0] |= cn->bytes[0];
+        bytes[1] |= cn->bytes[1];
+        if (cn->nonascii) bytes[2] |= 1;
         bytes[c >> 6] |= 1ull << (c & 63);
         i = j;
     }
     n = &t->nodes[me];
-    memcpy(n->bytes, bytes, sizeof bytes);
+    n->bytes[0] = bytes[0];
+    n->bytes[1] = bytes[1];
+    n->nonascii = (bytes[2] | bytes[3]) != 0;
     n->clean = (uint8_t)clean;
     int below = 0;
     for (uint32_t k = n->tok_mid; k < b; k++) below = PLM_MAX(below, t->len[t->order[k]] - depth);
@@ -1231,8 +1237,7 @@ static int ti_build(plm_token_index *t, uint32_t a, uint32_t b, int depth, uint8
 
 PLM_API void plm_token_index_free(plm_token_index *t) {
     if (!t || --t->refs > 0) return;
-    if (t->bytes)
-        for (int32_t i = 0; i < t->n_vocab; i++) free(t->bytes[i]);
+    free(t->arena);
     free(t->bytes);
     free(t->len);
     free(t->order);
@@ -1261,26 +1266,35 @@ PLM_API plm_token_index *plm_token_index_new(plm_model *m) {
     t->kind = plm_calloc_for((size_t)n, 1, "token index");
     valid = plm_calloc_for((size_t)n, sizeof *valid, "token index");
     if (!t->bytes || !t->len || !t->order || !t->eog || !t->kind || !valid) r = PLM_E_NOMEM;
+    /* pass 1: which tokens have text, and how much; pass 2: their bytes, in one arena */
+    size_t total = 0;
     for (int32_t id = 0; id < n && !r; id++) {
         t->eog[id] = (uint8_t)(vocab_is_eog(v, id) == 1);
         int ty = vocab_token_type(v, id);
         if (t->eog[id] || ty == PLM_TOKEN_CONTROL || ty == PLM_TOKEN_UNKNOWN || ty == PLM_TOKEN_UNUSED) continue;
         int k = vocab_token_bytes(v, id, 0, NULL, 0);
-        if (k < 0) {
-            r = k;
-            break;
+        if (k < 0) r = k;
+        else if (k > 0) {
+            t->len[id] = k;
+            total += (size_t)k;
         }
+    }
+    uint8_t *vbuf = NULL;
+    if (!r) {
+        t->arena = plm_malloc_for(total + 1, "token bytes");
+        vbuf = t->arena ? plm_malloc_for(total + (size_t)n + 1, "token index") : NULL;
+        if (!vbuf) r = PLM_E_NOMEM;
+    }
+    size_t at = 0, vat = 0;
+    for (int32_t id = 0; id < n && !r; id++) {
+        const int k = t->len[id];
         if (k == 0) continue;
-        uint8_t *buf = plm_malloc_for((size_t)k + 1, "token bytes");
-        valid[id] = buf ? plm_malloc_for((size_t)k + 1, "token index") : NULL;
-        if (!valid[id]) {
-            free(buf);
-            r = PLM_E_NOMEM;
-            break;
-        }
+        uint8_t *buf = t->arena + at;
+        valid[id] = vbuf + vat;
+        at += (size_t)k;
+        vat += (size_t)k + 1;
         vocab_token_bytes(v, id, 0, (char *)buf, k);
         t->bytes[id] = buf;
-        t->len[id] = k;
         suffix_valid(buf, k, valid[id]);
         t->kind[id] = 1;
         t->order[t->n_order++] = id;
@@ -1292,8 +1306,7 @@ PLM_API plm_token_index *plm_token_index_new(plm_model *m) {
         cmp_ti = NULL;
         r = ti_build(t, 0, t->n_order, 0, 0, (const uint8_t *const *)valid);
     }
-    if (valid)
-        for (int32_t i = 0; i < n; i++) free(valid[i]);
+    free(vbuf);
     free(valid);
     if (r) {
         plm_token_index_free(t);
@@ -1396,10 +1409,10 @@ static int matcher_compact(plm_matcher *m) {
     return PLM_OK;
 }
 
-static int bits_subset(const uint64_t *x, const sset *s) {
-    /* bytes x (256 bits) within the set's uniform-step bytes */
-    if ((x[0] & ~s->uni[0]) || (x[1] & ~s->uni[1])) return 0;
-    if ((x[2] | x[3]) && !s->uni_nonascii) return 0;
+static int bits_subset(const tnode *n, const sset *s) {
+    /* the bytes below the node within the set's uniform-step bytes */
+    if ((n->bytes[0] & ~s->uni[0]) || (n->bytes[1] & ~s->uni[1])) return 0;
+    if (n->nonascii && !s->uni_nonascii) return 0;
     return 1;
 }
 
@@ -1408,7 +1421,7 @@ static int bits_subset(const uint64_t *x, const sset *s) {
  * `below` of them) every step admits all of x: then each token ends in a live set,
  * whatever its bytes (a partial character at its end is feasible: the step admits
  * every non-ASCII code point). Stops early when the chain loops on itself. */
-static int subtree_uniform(automaton *a, uint32_t set, const uint64_t *x, int below) {
+static int subtree_uniform(automaton *a, uint32_t set, const tnode *x, int below) {
     for (int i = 0; i < below; i++) {
         am_uniform(a, set);
         if (a->err) return 0;
@@ -1434,7 +1447,7 @@ static void mask_dfs(plm_matcher *m, uint32_t ni, mstate st) {
     take_range(m, n->tok_lo, n->tok_mid);
     if (n->tok_mid == n->tok_hi) return;
     if (st.rem == 0 && n->clean) {
-        if (subtree_uniform(a, st.set, n->bytes, n->below)) {
+        if (subtree_uniform(a, st.set, n, n->below)) {
             m->stats.subtrees_taken++;
             take_range(m, n->tok_mid, n->tok_hi);
             return;
