@@ -27,7 +27,7 @@
 import { statSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import '../js/cli/relaxed.js';
 import { parseCompare, engineOptions, interleaved, ratio, loadLine } from './lib/compare.mjs';
@@ -114,7 +114,7 @@ function randomK45(type, nr, n, rand) {
   return out;
 }
 
-async function writeModel(path, type, quantizer) {
+export async function writeModel(path, type, quantizer) {
   const tensors = tensorList(type);
   const w = new GGUFWriter();
   w.addString('general.architecture', 'gpt2');
@@ -373,7 +373,8 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  main().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });

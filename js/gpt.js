@@ -16,6 +16,7 @@
 
 import { ModelBase, Lock, toIds } from './core/model.js';
 import { TextStream, samplingOptions, checkNumber, checkBeamOptions, EARLY_STOPPING, newSampler, tokenLoop, beamLoop, now } from './core/generation.js';
+import { resolveConstraint, createMatcher, releaseGrammarState } from './grammar/grammar.js';
 
 /** Length of the common prefix of a and b, at most max. */
 function commonPrefix(a, b, max) {
@@ -44,6 +45,8 @@ function normalizeOptions(opts) {
   checkBeamOptions(o);
   if (o.truncate !== undefined && o.truncate !== 'start') throw new RangeError(`truncate must be 'start' or undefined (got ${o.truncate})`);
   if (o.reusePrefix !== undefined && typeof o.reusePrefix !== 'boolean') throw new TypeError(`reusePrefix must be a boolean (got ${o.reusePrefix})`);
+  o.constraint = resolveConstraint(o); // grammar / responseFormat (grammar/grammar.js)
+  if (o.constraint && o.numBeams > 1) throw new RangeError('grammar / responseFormat work with greedy decoding and sampling, not with numBeams > 1');
   return o;
 }
 
@@ -179,6 +182,8 @@ export class GPT extends ModelBase {
     const { engine } = this;
     const fn = engine.fn;
     let sampler = 0;
+    let matcher = null;
+    let grammarMs = 0;
     try {
       signal?.throwIfAborted();
       const ids = this.#promptIds(prompt, o);
@@ -227,11 +232,18 @@ export class GPT extends ModelBase {
           maxNew,
         );
       } else {
+        matcher = createMatcher(this, o.constraint, { stripLeading });
         yield* tokenLoop(
           {
             next: () => {
+              if (matcher) {
+                const tg = now();
+                matcher.mask(this.#logits, this.#nVocab); // forbidden tokens -> -inf
+                grammarMs += now() - tg;
+              }
               const id = engine.check(fn.plm_sampler_sample(sampler, this.#logits, this.#nVocab));
               fn.plm_sampler_accept(sampler, id);
+              if (matcher) matcher.accept(id);
               return id;
             },
             advance: (id) => {
@@ -245,7 +257,7 @@ export class GPT extends ModelBase {
             alive: () => this.#assertNotDisposedDuring(),
           },
           run,
-          o,
+          matcher ? { ...o, ignoreEos: false } : o, // a grammar ends at an end-of-generation token
         );
       }
       if (!run.finishReason) run.finishReason = 'length'; // maxTokens === 0
@@ -260,12 +272,15 @@ export class GPT extends ModelBase {
         promptTokensPerSecond: prefillMs > 0 ? ((ids.length - cached) * 1000) / prefillMs : 0,
         tokensPerSecond: decodeMs > 0 ? (run.tokens.length * 1000) / decodeMs : 0,
       };
+      if (matcher) run.stats.grammarMs = grammarMs; // masking time (part of decodeMs)
+      if (o.constraint?.relaxed.length) run.stats.grammarRelaxed = o.constraint.relaxed;
       this.lastStats = run.stats;
     } catch (e) {
       // the mirror is only updated after successful decodes, but be conservative on anything but an abort
       if (!(signal?.aborted && e === signal.reason)) this.#kv = null;
       throw e;
     } finally {
+      matcher?.free();
       if (sampler && this.#sampler === sampler && !engine.disposed) fn.plm_sampler_free(sampler);
       if (this.#sampler === sampler) this.#sampler = 0;
       release();
@@ -278,6 +293,7 @@ export class GPT extends ModelBase {
 
   freeResources() {
     const { fn } = this.engine;
+    releaseGrammarState(this);
     if (this.#sampler) fn.plm_sampler_free(this.#sampler);
     if (this.#ctx) fn.plm_ctx_free(this.#ctx);
     if (this.#logits) this.engine.free(this.#logits);

@@ -199,6 +199,55 @@ export interface GenerateOptions {
   lengthPenalty?: number;
   /** transformers' rule: true = stop at numBeams finished hypotheses, false (default) = its heuristic, 'never' = exact. */
   earlyStopping?: boolean | 'never';
+  /**
+   * Constrain the output to a GBNF grammar (llama.cpp's format, start symbol `root`): GBNF text
+   * or a Grammar. Only tokens that keep the text inside the grammar are sampled; an
+   * end-of-generation token only when the text is complete (it then always ends the generation).
+   * A generation cut by maxTokens / stop / the context may be incomplete (finishReason tells).
+   */
+  grammar?: string | Grammar;
+  /** JSON output: any JSON object, or one that matches a JSON Schema (see jsonSchemaToGrammar). */
+  responseFormat?: ResponseFormat;
+}
+
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | { type: 'json_schema'; schema: object | boolean }
+  | { type: 'json_schema'; json_schema: { schema: object | boolean; name?: string; strict?: boolean } };
+
+/**
+ * A GBNF grammar parsed by the core (parse once, reuse across generations). A malformed
+ * grammar throws a PlmError (status 'FORMAT') with .line and .column.
+ */
+export declare class Grammar {
+  /** Parses in options.engine, else in the latest engine of this thread (any loaded model's); throws if there is none (use Grammar.create). */
+  constructor(source: string, options?: { engine?: Engine });
+  /** Like the constructor, starting a small single-thread engine when this thread has none. */
+  static create(source: string, options?: { engine?: Engine; build?: Build; wasmBaseUrl?: string | URL }): Promise<Grammar>;
+  /** The grammar of a JSON Schema. */
+  static fromJsonSchema(schema: object | string, options?: { engine?: Engine }): Grammar;
+  /** The GBNF text. */
+  readonly source: string;
+  /** Whether the whole text is a sentence of the grammar. */
+  matches(text: string, options?: { engine?: Engine }): boolean;
+  /** Free the parsed copies now (otherwise when garbage-collected). */
+  dispose(): void;
+  /** The plm_grammar pointer in an engine (parsed there on first use; for low-level calls through engine.fn). */
+  pointerIn(engine: Engine): number;
+}
+
+/**
+ * JSON Schema -> GBNF (llama.cpp's json-schema-to-grammar coverage and conventions: properties in
+ * order, optional ones may be left out, additionalProperties false unless given; enum, const, type
+ * arrays, string min/maxLength, pattern, format date/time/date-time/uuid, integer bounds, items,
+ * prefixItems, min/maxItems, anyOf/oneOf/allOf, local $ref/$defs). Unsupported keywords throw a
+ * SchemaError naming them; `relaxed` lists accepted constraints that are not enforced
+ * (uniqueItems, bounds of non-integer numbers).
+ */
+export declare function jsonSchemaToGrammar(schema: object | boolean | string): { grammar: string; relaxed: string[] };
+export declare class SchemaError extends TypeError {
+  path?: string;
 }
 
 export interface GeneratedToken {
@@ -223,6 +272,10 @@ export interface GenerationStats {
   promptTokensPerSecond: number;
   /** generatedTokens / decodeMs. */
   tokensPerSecond: number;
+  /** With a grammar: time spent masking logits (included in decodeMs). */
+  grammarMs?: number;
+  /** With responseFormat json_schema: schema constraints accepted but not enforced. */
+  grammarRelaxed?: string[];
 }
 
 export interface Completion {
@@ -520,11 +573,16 @@ export declare class PlmError extends Error {
   code: number;
   /** Name of the status ('TOO_LONG', 'FORMAT', ...). */
   status: string;
+  /** Grammar parse errors: where (1-based). */
+  line?: number;
+  column?: number;
 }
 
 /** One instance of the wasm core: memory, exports, thread pool. */
 export declare class Engine {
   static create(options?: EngineOptions): Promise<Engine>;
+  /** The most recently created engine of this thread that is not disposed, or null. */
+  static latest(): Engine | null;
   readonly build: Build;
   /** Threads actually running (1 for single-thread builds). */
   readonly threads: number;

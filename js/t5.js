@@ -10,6 +10,7 @@
 
 import { ModelBase, Lock, toIds } from './core/model.js';
 import { TextStream, samplingOptions, checkNumber, checkBeamOptions, EARLY_STOPPING, newSampler, tokenLoop, beamLoop, now } from './core/generation.js';
+import { resolveConstraint, createMatcher, releaseGrammarState } from './grammar/grammar.js';
 
 /** Generation defaults: Hugging Face's for T5 (greedy unless a temperature is given; beams off). */
 export const T5_GENERATE_DEFAULTS = Object.freeze({
@@ -28,6 +29,8 @@ export const T5_GENERATE_DEFAULTS = Object.freeze({
 function generateOptions(opts) {
   const o = samplingOptions(opts, T5_GENERATE_DEFAULTS);
   checkBeamOptions(o);
+  o.constraint = resolveConstraint(o); // grammar / responseFormat (grammar/grammar.js)
+  if (o.constraint && o.numBeams > 1) throw new RangeError('grammar / responseFormat work with greedy decoding and sampling, not with numBeams > 1');
   return o;
 }
 
@@ -206,6 +209,7 @@ export class T5 extends ModelBase {
     const { engine } = this;
     const fn = engine.fn;
     let sampler = 0;
+    let matcher = null;
     try {
       signal?.throwIfAborted();
       const ids = this.#inputIds(input, o.truncate === true);
@@ -241,6 +245,7 @@ export class T5 extends ModelBase {
       } else {
         sampler = newSampler(engine, o, [start]); // Hugging Face's penalty sees the decoder start token too
         this.#sampler = sampler;
+        matcher = createMatcher(this, o.constraint, { stripLeading: true });
         engine.check(fn.plm_t5_decoder_reset(this.#ctx, 1));
         let prev = start;
         const tok = engine.malloc(4, 'token');
@@ -252,8 +257,10 @@ export class T5 extends ModelBase {
               next: () => {
                 engine.view(Int32Array, tok, 1)[0] = prev;
                 engine.check(fn.plm_t5_decode(this.#ctx, tok, 1, logits, 0));
+                if (matcher) matcher.mask(logits, this.#nVocab); // forbidden tokens -> -inf
                 const id = engine.check(fn.plm_sampler_sample(sampler, logits, this.#nVocab));
                 fn.plm_sampler_accept(sampler, id);
+                if (matcher) matcher.accept(id);
                 return id;
               },
               advance: (id) => {
@@ -286,6 +293,7 @@ export class T5 extends ModelBase {
       };
       this.lastStats = run.stats;
     } finally {
+      matcher?.free();
       if (sampler && this.#sampler === sampler && !engine.disposed) fn.plm_sampler_free(sampler);
       if (this.#sampler === sampler) this.#sampler = 0;
       release();
@@ -294,6 +302,7 @@ export class T5 extends ModelBase {
 
   freeResources() {
     const { fn } = this.engine;
+    releaseGrammarState(this);
     if (this.#sampler) fn.plm_sampler_free(this.#sampler);
     if (this.#ctx) fn.plm_t5_free(this.#ctx);
     this.#sampler = 0;

@@ -174,6 +174,37 @@ PLM_API void plm_sampler_reset(plm_sampler *s, double seed);
 PLM_API int plm_sampler_sample(plm_sampler *s, const float *logits, int n_vocab);
 PLM_API void plm_sampler_free(plm_sampler *s);
 
+/* ---------------------------------------------------------------- grammars
+ * GBNF (llama.cpp's grammar format; start symbol `root`), grammar.c.
+ * plm_grammar_new: NULL + PLM_E_FORMAT with "grammar parse error at line L,
+ * column C: ..." (line/column also from plm_grammar_error_line/_column; 0 when
+ * the error has no position, e.g. left recursion).
+ * plm_grammar_matches: 1 if the whole UTF-8 text is a sentence of the grammar, else 0.
+ * Constrained sampling: a token index (the model's token bytes as a trie; build
+ * once per model) and a matcher per generation (it keeps the grammar and index
+ * alive until freed). plm_matcher_mask sets the logits of the tokens that cannot
+ * continue the text to -inf (end-of-generation tokens: allowed only when the text
+ * is complete) and returns how many are left (0 = PLM_E_STATE); accept advances by
+ * the chosen token. state: bit 1 = the text is complete, bit 2 = it can go on.
+ * flags: PLM_MATCHER_STRIP_LEADING — the first token with text loses a leading
+ * SentencePiece space (as plm_detokenize's PLM_DECODE_STRIP_LEADING). */
+typedef struct plm_grammar plm_grammar;
+typedef struct plm_token_index plm_token_index;
+typedef struct plm_matcher plm_matcher;
+enum { PLM_MATCHER_STRIP_LEADING = 1 }; /* flags of plm_matcher_new */
+PLM_API plm_grammar *plm_grammar_new(const char *src, int len);
+PLM_API int plm_grammar_error_line(void);
+PLM_API int plm_grammar_error_column(void);
+PLM_API int plm_grammar_matches(plm_grammar *g, const char *text, int len);
+PLM_API void plm_grammar_free(plm_grammar *g);
+PLM_API plm_token_index *plm_token_index_new(plm_model *m);
+PLM_API void plm_token_index_free(plm_token_index *t);
+PLM_API plm_matcher *plm_matcher_new(plm_grammar *g, plm_token_index *t, int flags);
+PLM_API int plm_matcher_mask(plm_matcher *m, float *logits, int n_vocab);
+PLM_API int plm_matcher_accept(plm_matcher *m, int32_t id);
+PLM_API int plm_matcher_state(plm_matcher *m);
+PLM_API void plm_matcher_free(plm_matcher *m);
+
 /* ------------------------------------------------------------ quantization
  * ggml block formats for the JS converter (type = ggml type id: 0 f32, 1 f16,
  * 30 bf16, 8 q8_0, 2 q4_0, 14 q6_K; dequantize also reads 12 q4_K).

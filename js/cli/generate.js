@@ -1,6 +1,7 @@
 // plm-wasm generate <model.gguf> "prompt": stream a continuation to stdout, stats to stderr.
 import { GPT, GENERATE_DEFAULTS } from '../node.js';
 import { int, num, engineOptions, unescape } from './args.js';
+import { readFileSync } from 'node:fs';
 
 export const summary = 'generate text with a GPT-2 / LLaMA GGUF model';
 export const usage = '<model.gguf> "prompt" [options]';
@@ -19,10 +20,22 @@ export const options = {
   'ignore-eos': { type: 'boolean', help: 'keep generating after the end-of-text token' },
   'ctx-size': { type: 'string', short: 'c', arg: 'n', parse: int(1), help: 'context length (default: the model\'s)' },
   truncate: { type: 'boolean', help: 'drop the start of a prompt that does not fit the context' },
+  grammar: { type: 'string', arg: 'file', help: 'constrain the output to a GBNF grammar (llama.cpp format)' },
+  'json-schema': { type: 'string', arg: 'file', help: 'constrain the output to JSON matching this JSON Schema' },
+  json: { type: 'boolean', help: 'constrain the output to a JSON object' },
   ...engineOptions,
 };
 
 export async function run({ positionals: [model, prompt], values: v }) {
+  const read = (f, what) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch (e) {
+      throw new Error(`cannot read the ${what} file ${f}: ${e.message}`);
+    }
+  };
+  const grammar = v.grammar !== undefined ? read(v.grammar, 'grammar') : undefined;
+  const responseFormat = v['json-schema'] !== undefined ? { type: 'json_schema', schema: read(v['json-schema'], 'JSON Schema') } : v.json ? { type: 'json_object' } : undefined;
   const gpt = await GPT.load(model, { threads: v.threads, contextLength: v['ctx-size'] });
   try {
     const controller = new AbortController();
@@ -44,6 +57,8 @@ export async function run({ positionals: [model, prompt], values: v }) {
         stop: v.stop?.map(unescape),
         ignoreEos: v['ignore-eos'],
         truncate: v.truncate ? 'start' : undefined,
+        grammar,
+        responseFormat,
         signal: controller.signal,
       });
       for await (const { text: t } of it) {

@@ -38,3 +38,6 @@ export const POOL_RANK = 4;
 export const EARLY_STOPPING_FALSE = 0;
 export const EARLY_STOPPING_TRUE = 1;
 export const EARLY_STOPPING_NEVER = 2;
+
+// flags of plm_matcher_new (grammar-constrained generation)
+export const MATCHER_STRIP_LEADING = 1;

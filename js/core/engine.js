@@ -31,6 +31,7 @@ export class PlmError extends Error {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const created = []; // WeakRefs to the engines of this thread (Engine.latest)
 
 export class Engine {
   /**
@@ -68,6 +69,7 @@ export class Engine {
     const instance = await WebAssembly.instantiate(module, makeImports(module, host));
     memory ??= instance.exports.memory;
     const engine = new Engine(module, instance, memory, build);
+    created.push(new WeakRef(engine));
     engine.threadsFallback = fallback;
     try {
       instance.exports._initialize?.();
@@ -84,6 +86,16 @@ export class Engine {
   #u8 = null;
   #workers = [];
   #disposed = false;
+
+  /** The most recently created engine of this thread that is not disposed, or null. */
+  static latest() {
+    for (let i = created.length - 1; i >= 0; i--) {
+      const e = created[i].deref();
+      if (e && !e.disposed) return e;
+      created.splice(i, 1);
+    }
+    return null;
+  }
 
   /** Use Engine.create(). */
   constructor(module, instance, memory, build) {

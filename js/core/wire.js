@@ -11,13 +11,17 @@ const ERRORS = { Error, TypeError, RangeError, SyntaxError };
 
 export function encodeError(e) {
   if (e && typeof e === 'object')
-    return { name: e.name ?? 'Error', message: e.message ?? String(e), code: e.code, status: e.status, stack: e.stack };
+    return { name: e.name ?? 'Error', message: e.message ?? String(e), code: e.code, status: e.status, stack: e.stack, line: e.line, column: e.column };
   return { name: 'Error', message: String(e) };
 }
 
 export function decodeError(x) {
   if (!x) return new Error('unknown error in the model worker');
-  if (x.name === 'PlmError') return new PlmError(x.message, x.code);
+  if (x.name === 'PlmError') {
+    const e = new PlmError(x.message, x.code);
+    if (x.line !== undefined) (e.line = x.line), (e.column = x.column); // grammar parse errors
+    return e;
+  }
   if (x.name === 'AbortError' || x.name === 'TimeoutError') {
     if (typeof DOMException === 'function') return new DOMException(x.message, x.name);
   }

@@ -115,3 +115,27 @@ export async function embedApi(): Promise<void> {
   console.log(gpt.vocabSize, (await el.model()).info.architecture);
   document.querySelector('plm-fill-mask')?.run();
 }
+
+// structured output: grammars and JSON Schema
+import { Grammar, jsonSchemaToGrammar, SchemaError } from 'plm-wasm';
+import type { ResponseFormat } from 'plm-wasm';
+export async function grammarApi(gpt: GPT): Promise<void> {
+  const g: Grammar = await Grammar.create('root ::= "yes" | "no"');
+  const ok: boolean = g.matches('yes');
+  const e = Engine.latest();
+  if (e) console.log(new Grammar('root ::= [0-9]+', { engine: e }).pointerIn(e));
+  const rf: ResponseFormat = { type: 'json_schema', schema: { type: 'object', properties: { a: { type: 'integer' } } } };
+  const r = await gpt.complete('Q:', { responseFormat: rf, maxTokens: 64 });
+  console.log(ok, r.stats.grammarMs, r.stats.grammarRelaxed?.length);
+  for await (const c of gpt.generate('Q:', { grammar: g, temperature: 0.5 })) console.log(c.text);
+  await gpt.complete('Q:', { grammar: 'root ::= "a"', responseFormat: { type: 'json_object' } }); // (rejected at run time)
+  const { grammar, relaxed } = jsonSchemaToGrammar({ type: 'string' });
+  console.log(grammar.length, relaxed.join(), Grammar.fromJsonSchema('{}').source);
+  try {
+    new Grammar('root ::= (');
+  } catch (err) {
+    if (err instanceof PlmError) console.log(err.line, err.column);
+    if (err instanceof SchemaError) console.log(err.path);
+  }
+  g.dispose();
+}
