@@ -123,7 +123,11 @@ export interface ModelInfo {
 export interface TokenizeOptions {
   /** Add the model's special tokens (BOS for LLaMA, [CLS]/[SEP] for BERT, </s> for T5; GPT-2 adds none). Default true. */
   addSpecial?: boolean;
-  /** Match special-token text such as "<|endoftext|>" in the input. Default false. */
+  /**
+   * Special-token text such as "<|endoftext|>" or "<|im_start|>" in the input becomes that
+   * token, as Hugging Face tokenizers and llama.cpp (parse_special) do. Default true; false keeps
+   * it as ordinary text (user input that must not smuggle control tokens into a prompt).
+   */
   parseSpecial?: boolean;
 }
 
