@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 
 const COMMANDS = {
   generate: () => import('./cli/generate.js'),
+  chat: () => import('./cli/chat.js'),
   tokenize: () => import('./cli/tokenize.js'),
   embed: () => import('./cli/embed.js'),
   similarity: () => import('./cli/similarity.js'),

@@ -17,6 +17,9 @@
 import { ModelBase, Lock, toIds } from './core/model.js';
 import { platform } from './core/platform.js';
 import { TextStream, samplingOptions, checkNumber, randomSeed, now } from './core/generation.js';
+import { applyChatTemplate, jinjaReady } from './core/chat-template.js';
+import { GENERATE_RUN, chat, chatStream, chatPromptIds, createChatCompletion } from './chat.js';
+import { logitOptions, applyLogitBias, tokenLogprobs } from './core/logit-options.js';
 
 /** Length of the common prefix of a and b, at most max. */
 function commonPrefix(a, b, max) {
@@ -50,8 +53,9 @@ export class GPT extends ModelBase {
    * Options: threads, contextLength (KV cache size; default = the model's), onProgress, signal,
    * engine (share an Engine), build, wasmBaseUrl.
    */
-  static load(source, options = {}) {
-    return ModelBase.create(GPT, source, options, (m) => m.#init(options));
+  static async load(source, options = {}) {
+    const [model] = await Promise.all([ModelBase.create(GPT, source, options, (m) => m.#init(options)), jinjaReady]);
+    return model;
   }
 
   #ctx = 0;
@@ -134,7 +138,41 @@ export class GPT extends ModelBase {
   async complete(prompt, options = {}) {
     const run = { tokens: [], stream: null, finishReason: null, stats: null };
     for await (const _ of this.#generate(prompt, options, run));
-    return { text: run.stream?.text ?? '', tokens: Int32Array.from(run.tokens), finishReason: run.finishReason, stats: run.stats };
+    const out = { text: run.stream?.text ?? '', tokens: Int32Array.from(run.tokens), finishReason: run.finishReason, stats: run.stats };
+    if (run.logprobs) out.logprobs = run.logprobs;
+    return out;
+  }
+
+  // ---- chat (js/chat.js): template -> ids -> generation that stops at the end of the turn
+
+  /** The conversation's prompt text, rendered with the file's chat template (see index.d.ts). */
+  applyChatTemplate(messages, options) {
+    return applyChatTemplate(this, messages, options);
+  }
+
+  /** Token ids of the conversation's prompt (markup's special tokens parsed, message contents literal). */
+  chatPromptIds(messages, options) {
+    return chatPromptIds(this, messages, options);
+  }
+
+  /** The assistant's answer: { message: { role, content, reasoning }, text, tokens, finishReason, stats }. */
+  async chat(messages, options = {}) {
+    return chat(this, messages, options);
+  }
+
+  /** chat() streamed: { token, text, reasoning }. */
+  async *chatStream(messages, options = {}) {
+    yield* chatStream(this, messages, options);
+  }
+
+  /** OpenAI's chat.completions.create (a Promise, or an async iterable of chunks with stream: true). */
+  createChatCompletion(request) {
+    return createChatCompletion(this, request);
+  }
+
+  /** generate() that records tokens / finishReason / stats in `run` (for chat.js). */
+  async *[GENERATE_RUN](prompt, options, run) {
+    yield* this.#generate(prompt, options, run);
   }
 
   #promptIds(prompt, o) {
@@ -174,6 +212,8 @@ export class GPT extends ModelBase {
       signal?.throwIfAborted();
       const ids = this.#promptIds(prompt, o);
       const nCtx = this.contextLength;
+      const lx = logitOptions(o, this.#nVocab); // logitBias, logprobs / topLogprobs
+      if (lx.logprobs) run.logprobs = [];
 
       sampler = engine.checkPtr(fn.plm_sampler_new(o.seed ?? randomSeed()));
       this.#sampler = sampler;
@@ -205,6 +245,8 @@ export class GPT extends ModelBase {
       for (let step = 0; step < o.maxTokens; step++) {
         this.#assertNotDisposedDuring(); // the consumer may have disposed the model while we were suspended
         const t1 = now();
+        const row = lx.bias || lx.logprobs ? engine.view(Float32Array, this.#logits, this.#nVocab) : null;
+        if (lx.bias) applyLogitBias(row, lx.bias);
         const id = engine.check(fn.plm_sampler_sample(sampler, this.#logits, this.#nVocab));
         fn.plm_sampler_accept(sampler, id);
         decodeMs += now() - t1;
@@ -215,12 +257,16 @@ export class GPT extends ModelBase {
           break;
         }
         run.tokens.push(id);
+        if (lx.logprobs) run.logprobs.push(tokenLogprobs(row, id, lx.top));
 
         const nPast = fn.plm_ctx_n_past(this.#ctx);
         const isLast = step + 1 === o.maxTokens || nPast >= nCtx;
         // newly decodable text of this token (held back while incomplete or a possible stop string)
         const { chunks, stopped, keepToken } = ts.push(id, isLast);
-        if (!keepToken) run.tokens.pop(); // the token that completed the stop string is not part of the output
+        if (!keepToken) {
+          run.tokens.pop(); // the token that completed the stop string is not part of the output
+          run.logprobs?.pop();
+        }
         for (const c of chunks) yield c;
         if (stopped) {
           finish('stop');
@@ -255,6 +301,7 @@ export class GPT extends ModelBase {
         tokensPerSecond: decodeMs > 0 ? (run.tokens.length * 1000) / decodeMs : 0,
       };
       this.lastStats = run.stats;
+      this.lastFinishReason = run.finishReason;
     } catch (e) {
       // the mirror is only updated after successful decodes, but be conservative on anything but an abort
       if (!(signal?.aborted && e === signal.reason)) this.#kv = null;

@@ -6,6 +6,7 @@ export { GPT, GENERATE_DEFAULTS } from './gpt.js';
 export { BERT } from './bert.js';
 export { T5, T5_GENERATE_DEFAULTS } from './t5.js';
 export { Tokenizer } from './tokenizer.js';
+export { renderChatTemplate, jinjaReady as chatTemplatesReady } from './core/chat-template.js';
 export { Engine, PlmError, Status } from './core/engine.js';
 export { detectFeatures, chooseBuild } from './core/runtime.js';
 export { registerSourceResolver, resolveSource, resolveHfUrl } from './core/source.js';
