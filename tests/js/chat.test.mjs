@@ -271,3 +271,30 @@ test('contextShift: the oldest turns are dropped (system kept) so the answer fit
     gpt.dispose();
   }
 });
+
+test('CLI: plm-wasm chat --print-prompt renders the template; -m answers turns and exits', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { ROOT } = await import('./helpers.mjs');
+  const dir = mkdtempSync(path.join(tmpdir(), 'plm-chat-'));
+  try {
+    const file = path.join(dir, 'chat.gguf');
+    writeFileSync(file, bytes);
+    const cli = (...args) => spawnSync(process.execPath, [path.join(ROOT, 'js/cli.js'), 'chat', file, ...args, '--threads', '1'], { encoding: 'utf8' });
+    const p = cli('--print-prompt', '--system', 'Be brief.', '-m', 'Hello there');
+    assert.equal(p.status, 0, p.stderr);
+    assert.equal(p.stdout, 'Be brief.\nuser: Hello there<|endoftext|>assistant:');
+    const named = cli('--print-prompt', '--template', 'plain', '-m', 'Hi');
+    assert.equal(named.stdout, '[user] Hi\n');
+    const a = cli('-m', 'Hello there', '-m', 'And then?', '-n', '4', '-t', '0');
+    assert.equal(a.status, 0, a.stderr);
+    assert.ok(a.stdout.endsWith('\n'));
+    const bad = cli('--template', 'nope', '-m', 'Hi');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /no chat template named 'nope'/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
