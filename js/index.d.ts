@@ -256,6 +256,8 @@ export declare class GPT extends Model {
   readonly vocabSize: number;
   /** Stats of the last finished generation. */
   lastStats?: GenerationStats;
+  /** finishReason of the last finished generation. */
+  lastFinishReason?: FinishReason;
   tokenize(text: string, options?: TokenizeOptions): Int32Array;
   detokenize(ids: ArrayLike<number>, options?: DetokenizeOptions): string;
   /** Logits of every position (row-major [ids.length][vocabSize]) computed in a fresh context (the next generation then reuses nothing). */

@@ -6,7 +6,7 @@ Corpus: corpus_chat.py (synthetic conversations: sums with a <think> step, spell
 refusals, small talk). Tokenizer: GPT-2 byte-level BPE (tok_bpe.py) with 1021 learned tokens,
 <|endoftext|> (1021) between conversations, and the ChatML control tokens <|im_start|> (1022)
 and <|im_end|> (1023, the end-of-turn / EOS token); the chat template is stored in
-tokenizer_config.json, so the converter writes it to tokenizer.chat_template.
+tokenizer_config.json, so the converter writes it to tokenizer.chat_template. The loss counts the assistant's tokens only.
 Held-out cases (corpus_chat.heldout_cases) go to work/gpt2-chat-heldout.json for eval_chat.mjs.
 """
 import json
@@ -87,11 +87,22 @@ def main():
     texts = [corpus_chat.render(c) for c in convs]
     tok, files = build_tokenizer(texts)
     eot = tok.vocab[tok_bpe.EOT]
-    stream = []
-    for t in texts:
+    # the loss counts the assistant's tokens only (its content and <|im_end|>): the questions are
+    # random draws, the answers are what the model must learn. Encoding message by message gives
+    # the ids of the whole rendering (the pieces meet at special tokens and newlines).
+    stream, target = [], []
+    for c in convs:
         stream.append(eot)
-        stream.extend(tok.encode(t))
+        target.append(0)
+        for m in c:
+            head = tok.encode(f"{IM_START}{m['role']}\n")
+            body = tok.encode(m["content"] + IM_END)
+            nl = tok.encode("\n")
+            stream += head + body + nl
+            target += [0] * len(head) + [1 if m["role"] == "assistant" else 0] * len(body) + [0] * len(nl)
+    assert stream[1:1 + 40] == tok.encode(texts[0])[:40]
     stream = torch.tensor(stream, dtype=torch.long)
+    target = torch.tensor(target, dtype=torch.bool)
     held = corpus_chat.heldout_cases(60)
     C.log(LOG, f"[{NAME}] {len(texts)} conversations, {len(stream)} tokens ({len(stream) / len(texts):.1f} each); "
                f"tokenizer {timer():.0f}s; {len(held)} held-out cases")
@@ -99,7 +110,7 @@ def main():
     model = H.GPT2LMHeadModel(CONFIG)
     n_params = sum(p.numel() for p in model.parameters())
     C.log(LOG, f"[{NAME}] params {n_params}")
-    batch, steps, peak, warmup = 24, int(os.environ.get("PLM_TRAIN_STEPS", 350)), 3e-3, 40
+    batch, steps, peak, warmup = 24, int(os.environ.get("PLM_TRAIN_STEPS", 1500)), 3e-3, 60
     opt = C.make_optimizer(model, peak, weight_decay=0.05)
     g = torch.Generator().manual_seed(SEED)
     t_train = C.Timer()
@@ -111,13 +122,15 @@ def main():
             grp["lr"] = lr
         starts = torch.randint(0, len(stream) - CTX - 1, (batch,), generator=g)
         x = torch.stack([stream[s:s + CTX + 1] for s in starts.tolist()])
+        w = torch.stack([target[s + 1:s + CTX + 1] for s in starts.tolist()]).reshape(-1)
         logits = model(x[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, VOCAB), x[:, 1:].reshape(-1))
+        losses = F.cross_entropy(logits.reshape(-1, VOCAB), x[:, 1:].reshape(-1), reduction="none")
+        loss = losses[w].mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        if step % 50 == 0 or step == steps - 1:
+        if step % 100 == 0 or step == steps - 1:
             C.log(LOG, f"step {step} loss {loss.item():.4f} lr {lr:.2e} {t_train():.0f}s")
         if os.path.exists(os.path.join(C.WORK, NAME + ".stop")):
             C.log(LOG, f"stop file found at step {step}")
