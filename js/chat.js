@@ -228,17 +228,24 @@ async function* runChat(model, messages, options, result) {
   });
 }
 
+function resultOf(r) {
+  const out = { message: r.message, text: r.text, tokens: r.tokens, finishReason: r.finishReason, stats: r.stats };
+  if (r.logprobs) out.logprobs = r.logprobs;
+  if (r.droppedMessages) out.droppedMessages = r.droppedMessages;
+  return out;
+}
+
+/** Yields { token, text, reasoning }; returns chat()'s result. */
 export async function* chatStream(model, messages, options = {}) {
-  yield* runChat(model, messages, options, {});
+  const r = {};
+  yield* runChat(model, messages, options, r);
+  return resultOf(r);
 }
 
 export async function chat(model, messages, options = {}) {
   const r = {};
   for await (const _ of runChat(model, messages, options, r));
-  const out = { message: r.message, text: r.text, tokens: r.tokens, finishReason: r.finishReason, stats: r.stats };
-  if (r.logprobs) out.logprobs = r.logprobs;
-  if (r.droppedMessages) out.droppedMessages = r.droppedMessages;
-  return out;
+  return resultOf(r);
 }
 
 // ------------------------------------------------------------- OpenAI-compatible
@@ -335,17 +342,15 @@ export function createChatCompletion(model, req) {
   return (async function* () {
     const chunk = (delta, finish = null) => ({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(includeUsage ? { usage: null } : {}) });
     yield chunk({ role: 'assistant', content: '' });
-    // chatStream's result is not returned through a worker: the final state comes from the model
-    let finish = 'stop';
-    let stats = null;
-    const stream = model.chatStream(req.messages, opts);
-    for await (const c of stream) {
+    const stream = model.chatStream(req.messages, opts); // (its return value comes through a worker too)
+    let step;
+    while (!(step = await stream.next()).done) {
+      const c = step.value;
       if (!c.text) continue;
       yield chunk(c.reasoning ? { reasoning_content: c.text } : { content: c.text });
     }
-    stats = model.lastStats ?? null;
-    finish = model.lastFinishReason ?? (stats && stats.generatedTokens >= opts.maxTokens ? 'length' : 'stop');
-    yield chunk({}, finishReasonOf(finish));
-    if (includeUsage) yield { ...base, object: 'chat.completion.chunk', choices: [], usage: usageOf(stats) };
+    const result = step.value;
+    yield chunk({}, finishReasonOf(result.finishReason));
+    if (includeUsage) yield { ...base, object: 'chat.completion.chunk', choices: [], usage: usageOf(result.stats) };
   })();
 }

@@ -160,9 +160,9 @@ export class GPT extends ModelBase {
     return chat(this, messages, options);
   }
 
-  /** chat() streamed: { token, text, reasoning }. */
+  /** chat() streamed: yields { token, text, reasoning }, returns chat()'s result. */
   async *chatStream(messages, options = {}) {
-    yield* chatStream(this, messages, options);
+    return yield* chatStream(this, messages, options);
   }
 
   /** OpenAI's chat.completions.create (a Promise, or an async iterable of chunks with stream: true). */

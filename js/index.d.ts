@@ -282,8 +282,8 @@ export declare class GPT extends Model {
    * reuses the KV cache (only the new turn is run).
    */
   chat(messages: ChatMessage[], options?: ChatOptions): Promise<ChatResult>;
-  /** chat() streamed: { token, text, reasoning } chunks (reasoning: the text is inside <think>…</think>). */
-  chatStream(messages: ChatMessage[], options?: ChatOptions): AsyncGenerator<ChatChunk, void, undefined>;
+  /** chat() streamed: { token, text, reasoning } chunks (reasoning: the text is inside <think>…</think>); returns chat()'s result. */
+  chatStream(messages: ChatMessage[], options?: ChatOptions): AsyncGenerator<ChatChunk, ChatResult, undefined>;
   /** OpenAI's chat.completions.create: a chat.completion, or chat.completion.chunk objects with stream: true. */
   createChatCompletion(request: ChatCompletionRequest & { stream: true }): AsyncIterable<ChatCompletionChunk>;
   createChatCompletion(request: ChatCompletionRequest & { stream?: false }): Promise<ChatCompletion>;

@@ -83,11 +83,15 @@ describe('chat on gpt2-tiny with a stored template', () => {
     assert.equal(r.message.content, ref.text);
     assert.equal(r.stats.promptTokens, ids.length);
     let text = '';
-    for await (const c of gpt.chatStream(CONV, { ...SEEDED, reusePrefix: false })) {
-      assert.equal(c.reasoning, false);
-      text += c.text;
+    const it = gpt.chatStream(CONV, { ...SEEDED, reusePrefix: false });
+    let step;
+    while (!(step = await it.next()).done) {
+      assert.equal(step.value.reasoning, false);
+      text += step.value.text;
     }
     assert.equal(text, ref.text);
+    assert.equal(J(step.value.tokens), J(ref.tokens)); // the generator returns chat()'s result
+    assert.equal(step.value.finishReason, ref.finishReason);
   });
 
   test('multi-turn: the second turn reuses the cache and equals a fresh run token for token', async () => {
@@ -243,9 +247,18 @@ test('chat in worker mode equals chat on this thread', async () => {
     assert.equal(J(b.tokens), J(a.tokens));
     assert.equal(b.message.content, a.message.content);
     let text = '';
-    for await (const k of remote.createChatCompletion({ messages: CONV, max_tokens: 12, temperature: 0.9, seed: 1234, stream: true })) text += k.choices[0]?.delta?.content ?? '';
+    let finish = null;
+    for await (const k of remote.createChatCompletion({ messages: CONV, max_tokens: 12, temperature: 0.9, seed: 1234, stream: true })) {
+      text += k.choices[0]?.delta?.content ?? '';
+      finish = k.choices[0]?.finish_reason ?? finish;
+    }
     const c = await local.createChatCompletion({ messages: CONV, max_tokens: 12, temperature: 0.9, seed: 1234 });
     assert.equal(text, c.choices[0].message.content);
+    assert.equal(finish, c.choices[0].finish_reason);
+    const rs = remote.chatStream(CONV, SEEDED);
+    let st;
+    while (!(st = await rs.next()).done);
+    assert.equal(J(st.value.tokens), J(a.tokens)); // the return value crosses the worker boundary
   } finally {
     local.dispose();
     remote.dispose();
