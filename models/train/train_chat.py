@@ -110,7 +110,7 @@ def main():
     model = H.GPT2LMHeadModel(CONFIG)
     n_params = sum(p.numel() for p in model.parameters())
     C.log(LOG, f"[{NAME}] params {n_params}")
-    batch, steps, peak, warmup = 24, int(os.environ.get("PLM_TRAIN_STEPS", 1500)), 3e-3, 60
+    batch, steps, peak, warmup = 24, int(os.environ.get("PLM_TRAIN_STEPS", 600)), 3e-3, 40
     opt = C.make_optimizer(model, peak, weight_decay=0.05)
     g = torch.Generator().manual_seed(SEED)
     t_train = C.Timer()
