@@ -8,6 +8,7 @@ import './cli/relaxed.js'; // the relaxed-SIMD build on Node 20 too
 
 const COMMANDS = {
   generate: () => import('./cli/generate.js'),
+  chat: () => import('./cli/chat.js'),
   tokenize: () => import('./cli/tokenize.js'),
   embed: () => import('./cli/embed.js'),
   similarity: () => import('./cli/similarity.js'),

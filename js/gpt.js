@@ -17,6 +17,9 @@
 import { ModelBase, Lock, toIds } from './core/model.js';
 import { TextStream, samplingOptions, checkNumber, checkBeamOptions, EARLY_STOPPING, newSampler, tokenLoop, beamLoop, now } from './core/generation.js';
 import { resolveConstraint, createMatcher, releaseGrammarState } from './grammar/grammar.js';
+import { applyChatTemplate, jinjaReady } from './core/chat-template.js';
+import { GENERATE_RUN, chat, chatStream, chatPromptIds, createChatCompletion } from './chat.js';
+import { logitOptions, applyLogitBias, tokenLogprobs } from './core/logit-options.js';
 
 /** Length of the common prefix of a and b, at most max. */
 function commonPrefix(a, b, max) {
@@ -52,6 +55,7 @@ function normalizeOptions(opts) {
 
 export class GPT extends ModelBase {
   static exportName = 'GPT'; // (class names do not survive minifiers)
+  static local = ['applyChatTemplate', 'chatPromptIds']; // (the worker contract: see ModelBase.local)
   /** Worker mode: this class's model worker (the literal form lets bundlers find it and bundle only what it needs). */
   static modelWorker = { script: 'workers/gpt.js', start: () => new Worker(new URL('./workers/gpt.js', import.meta.url), { type: 'module', name: 'plm-model' }) };
 
@@ -60,8 +64,9 @@ export class GPT extends ModelBase {
    * Options: threads, contextLength (KV cache size; default = the model's), onProgress, signal,
    * engine (share an Engine), build, wasmBaseUrl.
    */
-  static load(source, options = {}) {
-    return ModelBase.create(GPT, source, options, (m) => m.#init(options));
+  static async load(source, options = {}) {
+    const [model] = await Promise.all([ModelBase.create(GPT, source, options, (m) => m.#init(options)), jinjaReady]);
+    return model;
   }
 
   #ctx = 0;
@@ -146,7 +151,40 @@ export class GPT extends ModelBase {
     for await (const _ of this.#generate(prompt, options, run));
     const out = { text: run.stream?.text ?? '', tokens: Int32Array.from(run.tokens), finishReason: run.finishReason, stats: run.stats };
     if (run.score !== undefined) out.score = run.score;
+    if (run.logprobs) out.logprobs = run.logprobs;
     return out;
+  }
+
+  // ---- chat (js/chat.js): template -> ids -> generation that stops at the end of the turn
+
+  /** The conversation's prompt text, rendered with the file's chat template (see index.d.ts). */
+  applyChatTemplate(messages, options) {
+    return applyChatTemplate(this, messages, options);
+  }
+
+  /** Token ids of the conversation's prompt (markup's special tokens parsed, message contents literal). */
+  chatPromptIds(messages, options) {
+    return chatPromptIds(this, messages, options);
+  }
+
+  /** The assistant's answer: { message: { role, content, reasoning }, text, tokens, finishReason, stats }. */
+  async chat(messages, options = {}) {
+    return chat(this, messages, options);
+  }
+
+  /** chat() streamed: yields { token, text, reasoning }, returns chat()'s result. */
+  async *chatStream(messages, options = {}) {
+    return yield* chatStream(this, messages, options);
+  }
+
+  /** OpenAI's chat.completions.create (a Promise, or an async iterable of chunks with stream: true). */
+  createChatCompletion(request) {
+    return createChatCompletion(this, request);
+  }
+
+  /** generate() that records tokens / finishReason / stats in `run` (for chat.js). */
+  async *[GENERATE_RUN](prompt, options, run) {
+    yield* this.#generate(prompt, options, run);
   }
 
   #promptIds(prompt, o) {
@@ -192,6 +230,9 @@ export class GPT extends ModelBase {
       // last token, which the search runs first in forks of the context
       const beams = o.numBeams > 1 && o.maxTokens > 0;
       if (beams && o.numBeams >= this.#nVocab) throw new RangeError(`numBeams must be smaller than the vocabulary (${this.#nVocab})`);
+      const lx = logitOptions(o, this.#nVocab); // logitBias, logprobs / topLogprobs
+      if (beams && (lx.bias || lx.logprobs)) throw new RangeError('logitBias / logprobs / topLogprobs work with greedy decoding and sampling, not with numBeams > 1');
+      if (lx.logprobs) run.logprobs = [];
 
       if (!beams) {
         sampler = newSampler(engine, o, ids);
@@ -236,6 +277,8 @@ export class GPT extends ModelBase {
         yield* tokenLoop(
           {
             next: () => {
+              const row = lx.bias || lx.logprobs ? engine.view(Float32Array, this.#logits, this.#nVocab) : null;
+              if (lx.bias) applyLogitBias(row, lx.bias);
               if (matcher) {
                 const tg = now();
                 matcher.mask(this.#logits, this.#nVocab); // forbidden tokens -> -inf
@@ -244,6 +287,7 @@ export class GPT extends ModelBase {
               const id = engine.check(fn.plm_sampler_sample(sampler, this.#logits, this.#nVocab));
               fn.plm_sampler_accept(sampler, id);
               if (matcher) matcher.accept(id);
+              if (lx.logprobs) run.logprobs.push(tokenLogprobs(row, id, lx.top));
               return id;
             },
             advance: (id) => {
@@ -255,12 +299,14 @@ export class GPT extends ModelBase {
             full: () => fn.plm_ctx_n_past(this.#ctx) >= nCtx,
             isEog: (id) => this.isEog(id),
             alive: () => this.#assertNotDisposedDuring(),
+            dropped: () => run.logprobs?.pop(),
           },
           run,
           matcher ? { ...o, ignoreEos: false } : o, // a grammar ends at an end-of-generation token
         );
       }
       if (!run.finishReason) run.finishReason = 'length'; // maxTokens === 0
+      if (run.logprobs && run.logprobs.length > run.tokens.length) run.logprobs.length = run.tokens.length; // the end-of-generation token's
       const { decodeMs } = run;
 
       run.stats = {
@@ -275,6 +321,7 @@ export class GPT extends ModelBase {
       if (matcher) run.stats.grammarMs = grammarMs; // masking time (part of decodeMs)
       if (o.constraint?.relaxed.length) run.stats.grammarRelaxed = o.constraint.relaxed;
       this.lastStats = run.stats;
+      this.lastFinishReason = run.finishReason;
     } catch (e) {
       // the mirror is only updated after successful decodes, but be conservative on anything but an abort
       if (!(signal?.aborted && e === signal.reason)) this.#kv = null;

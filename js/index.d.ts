@@ -143,7 +143,11 @@ export interface ModelInfo {
 export interface TokenizeOptions {
   /** Add the model's special tokens (BOS for LLaMA, [CLS]/[SEP] for BERT, </s> for T5; GPT-2 adds none). Default true. */
   addSpecial?: boolean;
-  /** Match special-token text such as "<|endoftext|>" in the input. Default false. */
+  /**
+   * Special-token text such as "<|endoftext|>" or "<|im_start|>" in the input becomes that
+   * token, as Hugging Face tokenizers and llama.cpp (parse_special) do. Default true; false keeps
+   * it as ordinary text (user input that must not smuggle control tokens into a prompt).
+   */
   parseSpecial?: boolean;
 }
 
@@ -208,6 +212,19 @@ export interface GenerateOptions {
   grammar?: string | Grammar;
   /** JSON output: any JSON object, or one that matches a JSON Schema (see jsonSchemaToGrammar). */
   responseFormat?: ResponseFormat;
+  /** Added to the logits before sampling: { [tokenId]: bias }; -Infinity bans a token. */
+  logitBias?: Record<number, number> | Map<number, number>;
+  /** Return the log-probability of each generated token (complete() / chat(): result.logprobs). */
+  logprobs?: boolean;
+  /** Also the k most likely tokens at each step (implies logprobs). Default 0. */
+  topLogprobs?: number;
+}
+
+/** Log-probabilities of one generated token: log-softmax of the row sampled from (logits + logitBias). */
+export interface TokenLogprob {
+  token: number;
+  logprob: number;
+  topLogprobs: { token: number; logprob: number }[];
 }
 
 export type ResponseFormat =
@@ -286,6 +303,8 @@ export interface Completion {
   stats: GenerationStats;
   /** numBeams > 1: the length-normalised log-probability of the returned sequence. */
   score?: number;
+  /** With logprobs / topLogprobs: one entry per token of `tokens`. */
+  logprobs?: TokenLogprob[];
 }
 
 export interface Runtime {
@@ -331,6 +350,8 @@ export declare class GPT extends Model {
   readonly vocabSize: number;
   /** Stats of the last finished generation. */
   lastStats?: GenerationStats;
+  /** finishReason of the last finished generation. */
+  lastFinishReason?: FinishReason;
   tokenize(text: string, options?: TokenizeOptions): Int32Array;
   detokenize(ids: ArrayLike<number>, options?: DetokenizeOptions): string;
   /** Logits of every position (row-major [ids.length][vocabSize]) computed in a fresh context (the next generation then reuses nothing). */
@@ -342,9 +363,30 @@ export declare class GPT extends Model {
    */
   generate(prompt: string | ArrayLike<number>, options?: GenerateOptions): AsyncGenerator<GeneratedToken, void, undefined>;
   complete(prompt: string | ArrayLike<number>, options?: GenerateOptions): Promise<Completion>;
+  /** The conversation's prompt text, rendered with the file's chat template (see ChatTemplateOptions). */
+  applyChatTemplate(messages: ChatMessage[], options?: ChatTemplateOptions): string;
+  /**
+   * Token ids of the conversation's prompt: template markup with special tokens parsed, message
+   * contents literal (unless parseSpecialInContent), no BOS added beyond what the template writes.
+   */
+  chatPromptIds(messages: ChatMessage[], options?: ChatTemplateOptions & { parseSpecialInContent?: boolean }): Int32Array;
+  /**
+   * The assistant's answer to a conversation: template -> tokens -> generation that stops at
+   * the model's end-of-turn tokens. Re-sending the conversation with the answer appended
+   * reuses the KV cache (only the new turn is run).
+   */
+  chat(messages: ChatMessage[], options?: ChatOptions): Promise<ChatResult>;
+  /** chat() streamed: { token, text, reasoning } chunks (reasoning: the text is inside <think>…</think>); returns chat()'s result. */
+  chatStream(messages: ChatMessage[], options?: ChatOptions): AsyncGenerator<ChatChunk, ChatResult, undefined>;
+  /** OpenAI's chat.completions.create: a chat.completion, or chat.completion.chunk objects with stream: true. */
+  createChatCompletion(request: ChatCompletionRequest & { stream: true }): AsyncIterable<ChatCompletionChunk>;
+  createChatCompletion(request: ChatCompletionRequest & { stream?: false }): Promise<ChatCompletion>;
+  createChatCompletion(request: ChatCompletionRequest): Promise<ChatCompletion> | AsyncIterable<ChatCompletionChunk>;
 }
 
 export declare class Tokenizer extends Model {
+  /** The conversation's prompt text, rendered with the file's chat template (see ChatTemplateOptions). */
+  applyChatTemplate(messages: ChatMessage[], options?: ChatTemplateOptions): string;
   /** Load only the tokenizer of a GGUF (works on vocab-only files). */
   static load(source: ModelSource, options?: LoadOptions): Promise<Tokenizer>;
   readonly vocabSize: number;
@@ -464,7 +506,7 @@ export interface T5InputOptions {
   truncate?: boolean;
 }
 
-export interface T5GenerateOptions extends Omit<GenerateOptions, 'ignoreEos' | 'truncate' | 'reusePrefix'> {
+export interface T5GenerateOptions extends Omit<GenerateOptions, 'ignoreEos' | 'truncate' | 'reusePrefix' | 'logitBias' | 'logprobs' | 'topLogprobs'> {
   /** Beam search with this many beams (default 1: greedy, or sampling with a temperature > 0). */
   numBeams?: number;
   /** Beam scores are summed log-probabilities / length^lengthPenalty (default 1; < 0 favours short outputs). */
@@ -686,3 +728,126 @@ export interface ModelWorkerPort {
 }
 /** Replace how model workers are started (embedders with their own worker setup; js/worker.js serves every class). */
 export declare function setModelWorkerFactory(factory: (modelClass: { readonly exportName: string }) => ModelWorkerPort): void;
+
+// ------------------------------------------------------------------ chat
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool' | string;
+  content: string;
+  /** Assistant thinking (Qwen3's template reads it as reasoning_content). */
+  reasoning_content?: string;
+  tool_calls?: unknown[];
+  tool_call_id?: string;
+  name?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * Rendered as transformers' tokenizer.apply_chat_template(messages, tokenize=False, ...) with
+ * Python's jinja2 (trim_blocks, lstrip_blocks, loop controls, tojson keeping non-ASCII,
+ * raise_exception -> PlmError, strftime_now).
+ */
+export interface ChatTemplateOptions {
+  /** Jinja source to use instead of the file's tokenizer.chat_template. */
+  chatTemplate?: string;
+  /** A named template of the file (tokenizer.chat_template.<name>, e.g. 'tool_use'). */
+  template?: string;
+  /** End with the assistant's turn header (add_generation_prompt). Default true. */
+  addGenerationPrompt?: boolean;
+  /** Tool (function) schemas, as transformers' tools argument. */
+  tools?: unknown[];
+  /** RAG documents, as transformers' documents argument. */
+  documents?: unknown[];
+  /** Extra template variables (e.g. enable_thinking, date_string); they override the defaults. */
+  variables?: Record<string, unknown>;
+  /** The time strftime_now() reads. Default: now. */
+  now?: Date;
+}
+
+/** Resolves once the Jinja engine (@huggingface/jinja, loaded lazily) is ready; model loads wait for it. */
+export declare const chatTemplatesReady: Promise<void>;
+
+/** Render a Jinja chat template without a model (specialTokens: bos_token, eos_token, ...); after chatTemplatesReady. */
+export declare function renderChatTemplate(
+  source: string,
+  messages: ChatMessage[],
+  options?: Omit<ChatTemplateOptions, 'chatTemplate' | 'template'> & { specialTokens?: Record<string, string> },
+): string;
+
+export interface ChatOptions extends ChatTemplateOptions, GenerateOptions {
+  /** Split <think>…</think> off into message.reasoning. Default true. */
+  parseReasoning?: boolean;
+  /** Special-token text inside message contents becomes special tokens. Default false. */
+  parseSpecialInContent?: boolean;
+  /**
+   * A conversation too long for the context drops its oldest turns (system messages kept) until
+   * min(maxTokens, contextLength / 4) tokens fit after the prompt (result.droppedMessages).
+   * Without it such a prompt is an error (Status.TOO_LONG) as in generate(). Default false.
+   */
+  contextShift?: boolean;
+}
+
+export interface ChatChunk extends GeneratedToken {
+  /** true while the text is the model's thinking (inside <think>…</think>). */
+  reasoning: boolean;
+}
+
+export interface ChatResult {
+  message: { role: 'assistant'; content: string; reasoning?: string };
+  /** Everything generated, think tags included. */
+  text: string;
+  tokens: Int32Array;
+  finishReason: FinishReason;
+  stats: GenerationStats;
+  logprobs?: TokenLogprob[];
+  /** With contextShift: how many of the oldest messages were left out to fit the context. */
+  droppedMessages?: number;
+}
+
+/** The subset of OpenAI's chat.completions.create request that maps onto this library. */
+export interface ChatCompletionRequest {
+  messages: ChatMessage[];
+  model?: string;
+  stream?: boolean;
+  max_tokens?: number | null;
+  max_completion_tokens?: number | null;
+  temperature?: number | null;
+  top_p?: number | null;
+  stop?: string | string[] | null;
+  seed?: number | null;
+  /** Not supported yet: present and not null/'text' -> PlmError UNSUPPORTED. */
+  response_format?: { type: string; [k: string]: unknown } | null;
+  /** { "tokenId": bias } added to the logits (-100 .. 100). */
+  logit_bias?: Record<string, number> | null;
+  /** Non-streamed requests only (a stream with logprobs is UNSUPPORTED). */
+  logprobs?: boolean | null;
+  top_logprobs?: number | null;
+  n?: number | null;
+  signal?: AbortSignal;
+  [key: string]: unknown;
+}
+
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  system_fingerprint: string | null;
+  choices: {
+    index: number;
+    message: { role: 'assistant'; content: string; reasoning_content?: string; refusal: null };
+    logprobs: { content: { token: string; logprob: number; bytes: number[]; top_logprobs: { token: string; logprob: number; bytes: number[] }[] }[]; refusal: null } | null;
+    finish_reason: 'stop' | 'length';
+  }[];
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number; prompt_tokens_details: { cached_tokens: number } };
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  system_fingerprint: string | null;
+  choices: { index: number; delta: { role?: 'assistant'; content?: string; reasoning_content?: string }; logprobs: null; finish_reason: 'stop' | 'length' | null }[];
+  usage?: ChatCompletion['usage'] | null;
+}

@@ -8,6 +8,7 @@ export { T5, T5_GENERATE_DEFAULTS } from './t5.js';
 export { Tokenizer } from './tokenizer.js';
 export { Grammar } from './grammar/grammar.js';
 export { jsonSchemaToGrammar, SchemaError } from './grammar/json-schema.js';
+export { renderChatTemplate, jinjaReady as chatTemplatesReady } from './core/chat-template.js';
 export { Engine, PlmError, Status } from './core/engine.js';
 export { detectFeatures, chooseBuild } from './core/runtime.js';
 export { registerSourceResolver, resolveSource, resolveHfUrl } from './core/source.js';

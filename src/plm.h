@@ -119,6 +119,11 @@ PLM_API const char *plm_model_meta(plm_model *m, int max_elems);
 /* --------------------------------------------------------------- tokenizer */
 PLM_API int plm_tokenize(plm_model *m, const char *text, int len, int add_special,
                          int parse_special, int32_t *out, int cap);
+/* plm_tokenize with parse_special, except that special-token text overlapping one of the
+ * byte ranges [ranges[2i], ranges[2i+1]) (n_ranges pairs) stays ordinary text: the message
+ * contents of a rendered chat template (control tokens only; user-defined tokens always split). */
+PLM_API int plm_tokenize_literal(plm_model *m, const char *text, int len, int add_special,
+                                 const int32_t *ranges, int n_ranges, int32_t *out, int cap);
 PLM_API int plm_tokenize_pair(plm_model *m, const char *a, int alen, const char *b, int blen,
                               int add_special, int32_t *ids, int32_t *types, int cap);
 /* Decoding flags (plm_token_bytes, plm_detokenize) */

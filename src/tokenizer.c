@@ -435,8 +435,18 @@ static const char *find_bytes(const char *hay, size_t n, const char *needle, siz
 
 /* llama.cpp's tokenizer_st_partition: for each special token, longest first,
  * split every remaining text fragment at each of its occurrences. Without
- * parse_special only USER_DEFINED tokens are split out. */
-static int partition(const plm_vocab *v, const char *text, size_t len, int parse_special, fragments *out) {
+ * parse_special only USER_DEFINED tokens are split out. A CONTROL / UNKNOWN
+ * token's text overlapping one of the literal ranges stays text there (message
+ * contents inside a rendered chat template). */
+/* 1 if [at, at+n) overlaps one of the literal byte ranges (pairs start, end). */
+static int in_literal(const int32_t *lit, int n_lit, size_t at, size_t n) {
+    for (int i = 0; i < n_lit; i++)
+        if ((size_t)lit[2 * i] < at + n && at < (size_t)lit[2 * i + 1]) return 1;
+    return 0;
+}
+
+static int partition(const plm_vocab *v, const char *text, size_t len, int parse_special, const int32_t *lit,
+                     int n_lit, fragments *out) {
     fragments cur = {0}, next = {0};
     int r = PLM_OK;
     if (len > 0 && (r = frag_push(&cur, 0, len, -1)) < 0) goto done;
@@ -457,13 +467,18 @@ static int partition(const plm_vocab *v, const char *text, size_t len, int parse
                 if ((r = frag_push(&next, f.off, f.len, f.id)) < 0) goto done;
                 continue;
             }
-            size_t pos = f.off, end = f.off + f.len;
+            size_t pos = f.off, from = f.off, end = f.off + f.len;
+            const int keep_literal = n_lit > 0 && v->types[id] != PLM_TOKEN_USER_DEFINED;
             const char *m;
-            while ((m = find_bytes(text + pos, end - pos, st, sl))) {
+            while ((m = find_bytes(text + from, end - from, st, sl))) {
                 size_t at = (size_t)(m - text);
+                if (keep_literal && in_literal(lit, n_lit, at, sl)) {
+                    from = at + 1;
+                    continue;
+                }
                 if (at > pos && (r = frag_push(&next, pos, at - pos, -1)) < 0) goto done;
                 if ((r = frag_push(&next, at, sl, id)) < 0) goto done;
-                pos = at + sl;
+                pos = from = at + sl;
             }
             if (pos < end && (r = frag_push(&next, pos, end - pos, -1)) < 0) goto done;
         }
@@ -483,9 +498,9 @@ done:
 
 /* Encode one text with the model's convention for special tokens. */
 static int encode_one(const plm_vocab *v, const char *text, size_t len, int add_special, int parse_special,
-                      tok_ids *out) {
+                      const int32_t *lit, int n_lit, tok_ids *out) {
     fragments fs;
-    int r = partition(v, text, len, parse_special, &fs);
+    int r = partition(v, text, len, parse_special, lit, n_lit, &fs);
     if (r < 0) return r;
     const int wpm = v->algo->type == PLM_VOCAB_WPM;
     if (add_special) {
@@ -533,12 +548,22 @@ static int check_text(const char *text, size_t len, const char *what) {
 
 int vocab_encode(const plm_vocab *v, const char *text, size_t len, int add_special, int parse_special,
                  int32_t *out, int cap) {
+    return vocab_encode_literal(v, text, len, add_special, parse_special, NULL, 0, out, cap);
+}
+
+int vocab_encode_literal(const plm_vocab *v, const char *text, size_t len, int add_special, int parse_special,
+                         const int32_t *lit, int n_lit, int32_t *out, int cap) {
     if (!v) return plm_fail(PLM_E_INVALID, "tokenize: no vocabulary");
+    if (n_lit < 0 || (n_lit > 0 && !lit)) return plm_fail(PLM_E_INVALID, "tokenize: bad literal ranges");
+    for (int i = 0; i < n_lit; i++)
+        if (lit[2 * i] < 0 || lit[2 * i] > lit[2 * i + 1] || (size_t)lit[2 * i + 1] > len)
+            return plm_fail(PLM_E_INVALID, "tokenize: literal range %d [%d, %d) is outside the text (%zu bytes)", i,
+                            (int)lit[2 * i], (int)lit[2 * i + 1], len);
     if (cap < 0 || (cap > 0 && !out)) return plm_fail(PLM_E_INVALID, "tokenize: bad output buffer");
     int r = check_text(text, len, "tokenize");
     if (r < 0) return r;
     tok_ids ids = {0};
-    r = encode_one(v, text, len, add_special, parse_special, &ids);
+    r = encode_one(v, text, len, add_special, parse_special, lit, n_lit, &ids);
     if (r >= 0) {
         if (ids.n > 0 && cap > 0) memcpy(out, ids.ids, (size_t)PLM_MIN(ids.n, cap) * sizeof *out);
         r = ids.n;
@@ -558,25 +583,25 @@ int vocab_encode_pair(const plm_vocab *v, const char *a, size_t alen, const char
     int na;
     if (v->algo->type == PLM_VOCAB_WPM && add_special) {
         /* BertTokenizer: [CLS] a [SEP] b [SEP] */
-        if ((r = encode_one(v, a, alen, 1, 1, &ids)) < 0) goto done;
+        if ((r = encode_one(v, a, alen, 1, 1, NULL, 0, &ids)) < 0) goto done;
         na = ids.n;
-        if ((r = encode_one(v, b, blen, 0, 1, &ids)) < 0 || (r = tok_push(&ids, v->sep)) < 0) goto done;
+        if ((r = encode_one(v, b, blen, 0, 1, NULL, 0, &ids)) < 0 || (r = tok_push(&ids, v->sep)) < 0) goto done;
     } else if (add_special && v->add_bos && v->add_eos && v->add_sep && v->sep >= 0) {
         /* RoBERTa / XLM-RoBERTa (llama.cpp's add_sep vocabularies): <s> a </s> </s> b </s>,
          * token types all 0 (create_token_type_ids_from_sequences) */
-        if ((r = encode_one(v, a, alen, 1, 1, &ids)) < 0 || (r = tok_push(&ids, v->sep)) < 0) goto done;
+        if ((r = encode_one(v, a, alen, 1, 1, NULL, 0, &ids)) < 0 || (r = tok_push(&ids, v->sep)) < 0) goto done;
         na = -1;
         const int nb0 = ids.n;
-        if ((r = encode_one(v, b, blen, 1, 1, &ids)) < 0) goto done;
+        if ((r = encode_one(v, b, blen, 1, 1, NULL, 0, &ids)) < 0) goto done;
         /* drop b's own <s>: the separator stands in for it */
         memmove(ids.ids + nb0, ids.ids + nb0 + 1, (size_t)(ids.n - nb0 - 1) * sizeof *ids.ids);
         ids.n--;
     } else {
         /* each sequence with its own specials: a</s> b</s> (t5), <s>a <s>b (llama), a b (gpt2).
          * Special-token literals in a pair are parsed, as Hugging Face does. */
-        if ((r = encode_one(v, a, alen, add_special, 1, &ids)) < 0) goto done;
+        if ((r = encode_one(v, a, alen, add_special, 1, NULL, 0, &ids)) < 0) goto done;
         na = ids.n;
-        if ((r = encode_one(v, b, blen, add_special, 1, &ids)) < 0) goto done;
+        if ((r = encode_one(v, b, blen, add_special, 1, NULL, 0, &ids)) < 0) goto done;
     }
     int n = PLM_MIN(ids.n, cap);
     if (n > 0) memcpy(out_ids, ids.ids, (size_t)n * sizeof *out_ids);
@@ -758,6 +783,15 @@ PLM_API int plm_tokenize(plm_model *m, const char *text, int len, int add_specia
     if (r < 0) return r;
     if (len < 0) return plm_fail(PLM_E_INVALID, "tokenize: negative text length");
     return vocab_encode(v, text, (size_t)len, add_special, parse_special, out, cap);
+}
+
+PLM_API int plm_tokenize_literal(plm_model *m, const char *text, int len, int add_special,
+                                 const int32_t *ranges, int n_ranges, int32_t *out, int cap) {
+    const plm_vocab *v = NULL;
+    int r = model_vocab(m, &v);
+    if (r < 0) return r;
+    if (len < 0) return plm_fail(PLM_E_INVALID, "tokenize: negative text length");
+    return vocab_encode_literal(v, text, (size_t)len, add_special, 1, ranges, n_ranges, out, cap);
 }
 
 PLM_API int plm_tokenize_pair(plm_model *m, const char *a, int alen, const char *b, int blen,

@@ -73,6 +73,12 @@ int vocab_is_eog(const plm_vocab *v, int32_t id);
 int vocab_encode(const plm_vocab *v, const char *text, size_t len, int add_special,
                  int parse_special, int32_t *out, int cap);
 
+/* vocab_encode with parse_special except inside the literal byte ranges
+ * lit[2i] .. lit[2i+1] (n_lit pairs): a control or unknown token's text that
+ * overlaps one stays text (message contents in a rendered chat prompt). */
+int vocab_encode_literal(const plm_vocab *v, const char *text, size_t len, int add_special,
+                         int parse_special, const int32_t *lit, int n_lit, int32_t *out, int cap);
+
 /* Sentence pair for WordPiece: [CLS] a [SEP] b [SEP] with token types 0.. 1..
  * (other vocab types: a then b, type ids 0 then 1). Same return convention. */
 int vocab_encode_pair(const plm_vocab *v, const char *a, size_t alen, const char *b,

@@ -164,7 +164,7 @@ class ModelSlot {
 
 // ------------------------------------------------------------------ page
 
-let choices = { gpt: [], bert: [], t5: [] };
+let choices = { gpt: [], bert: [], t5: [], chat: [] };
 try {
   choices = await (await fetch('models.json')).json();
 } catch {
@@ -175,6 +175,7 @@ const slots = {
   gpt: new ModelSlot($('[data-slot=gpt]'), { kind: 'gpt', Cls: GPT, choices: choices.gpt }),
   bert: new ModelSlot($('[data-slot=bert]'), { kind: 'bert', Cls: BERT, choices: choices.bert }),
   t5: new ModelSlot($('[data-slot=t5]'), { kind: 't5', Cls: T5, choices: choices.t5 }),
+  chat: new ModelSlot($('[data-slot=chat]'), { kind: 'chat', Cls: GPT, choices: choices.chat ?? [] }),
 };
 
 function showRuntime(rt) {
@@ -221,6 +222,96 @@ function busy(button, on) {
 
 function showError(out, e) {
   out.replaceChildren(Object.assign(document.createElement('p'), { className: 'error', textContent: e?.message ?? String(e) }));
+}
+
+// ------------------------------------------------------------------ Chat panel
+
+{
+  const send = $('#chat-send');
+  const stop = $('#chat-stop');
+  const reset = $('#chat-reset');
+  const log = $('#chat-log');
+  const input = $('#chat-input');
+  const stats = $('#chat-stats');
+  let history = []; // user / assistant turns (the system prompt is added per request)
+  let ac = null;
+  const bubble = (role, text = '') => {
+    const el = Object.assign(document.createElement('div'), { className: `msg ${role}` });
+    el.dataset.role = role;
+    const body = Object.assign(document.createElement('div'), { className: 'body', textContent: text });
+    el.append(body);
+    log.querySelector('.hint')?.remove();
+    log.append(el);
+    log.scrollTop = log.scrollHeight;
+    return { el, body };
+  };
+  const ask = async () => {
+    const text = input.value.trim();
+    if (!text) return;
+    busy(send, true);
+    stop.disabled = false;
+    stats.textContent = '';
+    ac = new AbortController();
+    bubble('user', text);
+    history.push({ role: 'user', content: text });
+    input.value = '';
+    const { el, body } = bubble('assistant');
+    let thinking = null;
+    let content = '';
+    let reasoning = '';
+    try {
+      const model = await slots.chat.ensure();
+      const system = $('#chat-system').value.trim();
+      const messages = [...(system ? [{ role: 'system', content: system }] : []), ...history];
+      const opts = { maxTokens: num($('#chat-max'), 128), temperature: num($('#chat-temp'), 0), contextShift: true, signal: ac.signal };
+      for await (const c of model.chatStream(messages, opts)) {
+        if (c.reasoning) {
+          if (!thinking) {
+            thinking = Object.assign(document.createElement('details'), { className: 'reasoning' });
+            thinking.append(Object.assign(document.createElement('summary'), { textContent: 'Thinking' }), document.createElement('pre'));
+            el.insertBefore(thinking, body);
+          }
+          reasoning += c.text;
+          thinking.lastElementChild.textContent = reasoning.trim();
+        } else {
+          content += c.text;
+          body.textContent = content;
+        }
+        log.scrollTop = log.scrollHeight;
+      }
+      const s = model.lastStats;
+      stats.textContent = `${s.generatedTokens} tokens · ${s.tokensPerSecond.toFixed(0)} tokens/s · prompt ${s.promptTokens} tokens (${s.cachedTokens} reused)`;
+      el.dataset.state = 'done';
+    } catch (e) {
+      if (ac.signal.aborted) {
+        el.dataset.state = 'stopped';
+        body.textContent = content + ' [stopped]';
+      } else {
+        el.dataset.state = 'error';
+        body.textContent = e?.message ?? String(e);
+        body.classList.add('error');
+      }
+    } finally {
+      history.push({ role: 'assistant', content, ...(reasoning ? { reasoning_content: reasoning.trim() } : {}) });
+      busy(send, false);
+      stop.disabled = true;
+      ac = null;
+    }
+  };
+  send.addEventListener('click', ask);
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey) {
+      e.preventDefault();
+      if (!send.disabled) ask();
+    }
+  });
+  stop.addEventListener('click', () => ac?.abort());
+  reset.addEventListener('click', () => {
+    ac?.abort();
+    history = [];
+    log.replaceChildren();
+    stats.textContent = '';
+  });
 }
 
 // ------------------------------------------------------------------ GPT panel

@@ -6,14 +6,14 @@ export const usage = '<model.gguf> "text" [options]';
 export const positionals = 2;
 export const options = {
   'no-special': { type: 'boolean', help: 'do not add the model\'s special tokens (BOS, [CLS]/[SEP], </s>)' },
-  'parse-special': { type: 'boolean', help: 'match special-token text such as <|endoftext|> in the input' },
+  'no-parse-special': { type: 'boolean', help: 'keep special-token text such as <|endoftext|> as ordinary text (default: it is the special token)' },
   json: { type: 'boolean', help: 'print a JSON array of ids only' },
 };
 
 export async function run({ positionals: [model, text], values: v }) {
   const tok = await Tokenizer.load(model);
   try {
-    const ids = tok.encode(text, { addSpecial: !v['no-special'], parseSpecial: v['parse-special'] });
+    const ids = tok.encode(text, { addSpecial: !v['no-special'], parseSpecial: !v['no-parse-special'] });
     if (v.json) {
       console.log(JSON.stringify(Array.from(ids)));
       return 0;

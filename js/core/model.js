@@ -149,8 +149,13 @@ export class ModelBase {
     return JSON.parse(this.engine.cstring(this.engine.checkPtr(this.engine.fn.plm_model_meta(this.ptr, maxElems))));
   }
 
-  /** Token ids of `text` (addSpecial: the model's BOS/EOS/CLS/SEP convention; parseSpecial: match "<|endoftext|>" etc. in the text). */
-  tokenize(text, { addSpecial = true, parseSpecial = false } = {}) {
+  /**
+   * Token ids of `text`. addSpecial (default true): the model's BOS/EOS/CLS/SEP convention.
+   * parseSpecial (default true, as Hugging Face tokenizers and llama.cpp's parse_special):
+   * special-token text such as "<|endoftext|>" or "<|im_start|>" becomes that token;
+   * false keeps it as ordinary text (for user input that must not contain control tokens).
+   */
+  tokenize(text, { addSpecial = true, parseSpecial = true } = {}) {
     this.assertLive();
     if (typeof text !== 'string') throw new TypeError('text must be a string');
     const { engine } = this;

@@ -19,6 +19,9 @@ const present = (list) => list.filter((m) => existsSync(join(ROOT, 'web', m.url)
 const GPTS = present(manifest.gpt);
 const BERTS = present(manifest.bert);
 const T5S = present(manifest.t5);
+const CHATS = present(manifest.chat ?? []);
+const CHAT_Q = 'What is 7 plus 12?';
+const CHAT_SYSTEM = 'You are a helpful assistant.';
 const PROMPT = 'Once upon a time';
 const MAX = 40;
 const SENTENCES = ['The capital of France is Paris.', 'Paris is the capital city of France.', 'The dog says woof.', 'A puppy barks: woof!'];
@@ -28,7 +31,7 @@ const fileOf = (m) => join(ROOT, 'web', m.url);
 // The trained demo models' fixed held-out checks (tests/fixtures/models/*.json, as in
 // tests/js/models.test.mjs), run on the model the page loaded.
 const fixture = (name) => JSON.parse(readFileSync(join(ROOT, 'tests', 'fixtures', 'models', `${name}.json`), 'utf8'));
-const TRAINED = { bert: fixture('bert-facts'), t5: fixture('t5-tasks') };
+const TRAINED = { bert: fixture('bert-facts'), t5: fixture('t5-tasks'), chat: CHATS.length ? fixture('gpt2-chat') : null };
 const trained = (kind, m) => m.url.endsWith(`/models/${TRAINED[kind].gguf}`);
 
 // A BERT with the masked-LM head loaded by a custom URL: the fixture's HF folder through
@@ -36,7 +39,7 @@ const trained = (kind, m) => m.url.endsWith(`/models/${TRAINED[kind].gguf}`);
 const HEADS = join(OUT, 'models', 'tiny-bert-heads-F32.gguf');
 const HEADS_URL = '/tests/out/browser/models/tiny-bert-heads-F32.gguf';
 
-const ref = { gpt: new Map(), bert: new Map(), fill: null, t5: new Map() };
+const ref = { gpt: new Map(), bert: new Map(), fill: null, t5: new Map(), chat: new Map() };
 
 before(async () => {
   if (skip) return;
@@ -57,6 +60,12 @@ before(async () => {
   const heads = await plm.BERT.load(HEADS);
   ref.fill = await heads.fillMask(MASKED, { topK: 5 });
   heads.dispose();
+  for (const m of CHATS) {
+    const gpt = await plm.GPT.load(fileOf(m));
+    const r = await gpt.chat([{ role: 'system', content: CHAT_SYSTEM }, { role: 'user', content: CHAT_Q }], { temperature: 0, maxTokens: 128 });
+    ref.chat.set(m.url, r.message);
+    gpt.dispose();
+  }
   if (plm.T5)
     for (const m of T5S) {
       const t5 = await plm.T5.load(fileOf(m));
@@ -243,10 +252,39 @@ for (const name of BROWSERS) for (const isolate of [true, false]) {
       }
       await page.screenshot({ path: outPath(`t5-${mode}.png`), fullPage: true });
 
+      // ---- Chat: the panel's answer = Node's; the trained model's held-out accuracy in the page
+      if (CHATS.length) {
+        await tab(page, 'chat');
+        for (const m of CHATS) {
+          await pick(page, 'chat', m.url);
+          await page.click('#chat-reset');
+          await page.fill('#chat-system', CHAT_SYSTEM);
+          await page.fill('#chat-temp', '0');
+          await page.fill('#chat-input', CHAT_Q);
+          await page.click('#chat-send');
+          await waitDone(page, '#chat-log .msg.assistant');
+          const want = ref.chat.get(m.url);
+          assert.equal(await page.textContent('#chat-log .msg.assistant .body'), want.content);
+          if (want.reasoning) assert.equal(await page.textContent('#chat-log .msg.assistant .reasoning pre'), want.reasoning);
+          const right = await page.evaluate(async (cases) => {
+            const gpt = globalThis.plmDemo.slots.chat.model;
+            const out = {};
+            for (const c of cases) {
+              const r = await gpt.chat(c.messages, { temperature: 0, maxTokens: 64, contextShift: true });
+              out[c.skill] = (out[c.skill] ?? 0) + (r.message.content === c.got.content ? 1 : 0);
+            }
+            return out;
+          }, TRAINED.chat.cases);
+          for (const [skill, a] of Object.entries(TRAINED.chat.accuracy)) assert.equal(right[skill], a.n, `${skill}: page answers = Node's`);
+          t.diagnostic(`${m.url}: held-out accuracy ${Object.entries(TRAINED.chat.accuracy).map(([k, a]) => `${k} ${a.correct}/${a.n}`).join(', ')} (page = Node)`);
+        }
+        await page.screenshot({ path: outPath(`chat-${mode}.png`), fullPage: true });
+      }
+
       // ---- phone-sized viewport
       if (isolate) {
         await page.setViewportSize({ width: 390, height: 844 });
-        for (const kind of ['gpt', 'bert', 't5']) {
+        for (const kind of ['gpt', 'bert', 't5', ...(CHATS.length ? ['chat'] : [])]) {
           await tab(page, kind);
           await page.screenshot({ path: outPath(`phone-${kind}.png`), fullPage: true });
           const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -94,6 +94,31 @@ TEST(test_gpt2_special_literal) {
     CHECK(n == 1 && ids[0] == 50256);
 }
 
+/* literal ranges: a control token's text overlapping a range stays text there, and is
+ * the control token elsewhere (a chat prompt: markup parsed, message contents literal) */
+TEST(test_gpt2_literal_ranges) {
+    const char *s = "<|endoftext|>x<|endoftext|>y<|endoftext|>"; /* 13 + 1 + 13 + 1 + 13 bytes */
+    int32_t ids[64], plain[64];
+    const int32_t lit[2] = {14, 27};                             /* the middle literal */
+    int n = vocab_encode_literal(gpt2, s, strlen(s), 0, 1, lit, 1, ids, 64);
+    int k = vocab_encode(gpt2, "x<|endoftext|>y", 15, 0, 0, plain, 64);
+    CHECK(n == k + 2 && ids[0] == 50256 && ids[n - 1] == 50256);
+    CHECK(memcmp(ids + 1, plain, (size_t)k * sizeof *ids) == 0);
+    /* a range that only touches part of the literal keeps all of it as text */
+    const int32_t part[2] = {20, 21};
+    n = vocab_encode_literal(gpt2, s, strlen(s), 0, 1, part, 1, ids, 64);
+    CHECK(n == k + 2 && memcmp(ids + 1, plain, (size_t)k * sizeof *ids) == 0);
+    /* an empty range list is plain parse_special */
+    n = vocab_encode_literal(gpt2, s, strlen(s), 0, 1, NULL, 0, ids, 64);
+    CHECK(n == 5 && ids[1] == 87 && ids[2] == 50256);
+    /* bad ranges are errors that name the range */
+    const int32_t bad[2] = {10, 99};
+    CHECK_EQ_INT(vocab_encode_literal(gpt2, s, strlen(s), 0, 1, bad, 1, ids, 64), PLM_E_INVALID);
+    CHECK(strstr(plm_errmsg(), "literal range 0") != NULL);
+    const int32_t rev[2] = {5, 4};
+    CHECK_EQ_INT(vocab_encode_literal(gpt2, s, strlen(s), 0, 1, rev, 1, ids, 64), PLM_E_INVALID);
+}
+
 TEST(test_gpt2_edge_cases) {
     int32_t ids[64];
     CHECK_EQ_INT(vocab_encode(gpt2, "", 0, 0, 0, ids, 64), 0);
@@ -347,6 +372,7 @@ int main(void) {
     RUN(test_gpt2_goldens);
     RUN(test_gpt2_metadata);
     RUN(test_gpt2_special_literal);
+    RUN(test_gpt2_literal_ranges);
     RUN(test_gpt2_edge_cases);
     RUN(test_gpt2_random_bytes);
     RUN(test_gpt2_count_may_exceed_cap);

@@ -1,6 +1,7 @@
 // Compiled (not run) by types.test.mjs: the public API as users write it must type-check
 // against js/index.d.ts with --strict.
-import { GPT, BERT, T5, T5_GENERATE_DEFAULTS, Tokenizer, Engine, PlmError, Status, detectFeatures, GENERATE_DEFAULTS, registerSourceResolver } from 'plm-wasm';
+import { GPT, BERT, T5, T5_GENERATE_DEFAULTS, Tokenizer, Engine, PlmError, Status, detectFeatures, GENERATE_DEFAULTS, registerSourceResolver, renderChatTemplate, chatTemplatesReady } from 'plm-wasm';
+import type { ChatMessage, ChatOptions, ChatResult, ChatChunk, ChatCompletion, ChatCompletionChunk, TokenLogprob } from 'plm-wasm';
 import type { T5Completion, T5GenerateOptions, FillMaskResult, ClassifyResult, HiddenStates, GenerateOptions, Completion, LoadProgress, ModelInfo, SourceShard, GeneratedToken, FinishReason } from 'plm-wasm';
 
 export async function main(): Promise<void> {
@@ -24,6 +25,26 @@ export async function main(): Promise<void> {
   const c: Completion = await gpt.complete([1, 2, 3], { maxTokens: GENERATE_DEFAULTS.maxTokens });
   const reason: FinishReason = c.finishReason;
   console.log(c.text, c.tokens.length, c.stats.tokensPerSecond, c.stats.cachedTokens, reason, ctx, text, logits.length);
+  // chat
+  const messages: ChatMessage[] = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }];
+  const prompt: string = gpt.applyChatTemplate(messages, { addGenerationPrompt: true, variables: { enable_thinking: false }, tools: [], now: new Date() });
+  const pids: Int32Array = gpt.chatPromptIds(messages, { template: 'tool_use', parseSpecialInContent: false });
+  const chatOpts: ChatOptions = { maxTokens: 16, temperature: 0.7, contextShift: true, parseReasoning: true, logitBias: { 5: -Infinity }, logprobs: true, topLogprobs: 2 };
+  const r: ChatResult = await gpt.chat(messages, chatOpts);
+  const lp: TokenLogprob[] | undefined = r.logprobs;
+  console.log(prompt, pids.length, r.message.content, r.message.reasoning ?? '', r.finishReason, lp?.[0]?.topLogprobs.length);
+  for await (const ch of gpt.chatStream(messages)) {
+    const chunk: ChatChunk = ch;
+    console.log(chunk.text, chunk.reasoning);
+  }
+  const cc: ChatCompletion = await gpt.createChatCompletion({ messages, max_tokens: 8, temperature: 0.5, seed: 1, stop: ['\n'], logit_bias: { '5': -100 } });
+  console.log(cc.choices[0].message.content, cc.usage.total_tokens);
+  for await (const k of gpt.createChatCompletion({ messages, stream: true })) {
+    const kk: ChatCompletionChunk = k;
+    console.log(kk.choices[0]?.delta.content ?? '');
+  }
+  await chatTemplatesReady;
+  console.log(renderChatTemplate('{{ messages[0].content }}', messages, { specialTokens: { bos_token: '<s>' } }));
   gpt.dispose();
 
   const engine = await Engine.create({ threads: 1, build: 'simd' });
