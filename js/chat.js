@@ -12,6 +12,7 @@
 
 import { applyChatTemplate } from './core/chat-template.js';
 import { PlmError, Status } from './core/engine.js';
+import { resolveConstraint } from './grammar/grammar.js';
 
 /** GPT's generation with a result record (tokens, finishReason, stats, stream): GPT[GENERATE_RUN](prompt, options, run). */
 export const GENERATE_RUN = Symbol('plm.generateRun');
@@ -259,8 +260,6 @@ export function openaiToChatOptions(model, req) {
   if (req === null || typeof req !== 'object') throw new TypeError('createChatCompletion needs a request object');
   if (!Array.isArray(req.messages)) throw new TypeError('createChatCompletion: messages must be an array');
   if (req.n != null && req.n !== 1) throw unsupported(`n = ${req.n} (one choice per request)`);
-  const rf = req.response_format;
-  if (rf != null && rf.type !== 'text') throw unsupported(`response_format ${JSON.stringify(rf.type)} (structured output)`);
   if (req.logprobs && req.stream) throw unsupported('logprobs with stream: true');
   if (req.top_logprobs != null && !req.logprobs) throw new RangeError('createChatCompletion: top_logprobs needs logprobs: true');
   if (req.tool_choice != null && req.tool_choice !== 'none' && req.tool_choice !== 'auto') throw unsupported(`tool_choice ${JSON.stringify(req.tool_choice)}`);
@@ -284,6 +283,12 @@ export function openaiToChatOptions(model, req) {
     o.logprobs = true;
     o.topLogprobs = req.top_logprobs ?? 0;
   }
+  // structured output (grammar/grammar.js): OpenAI's response_format ({ type: 'json_object' } or
+  // { type: 'json_schema', json_schema: { name, schema, strict } }), llama.cpp server's grammar (GBNF)
+  if (req.response_format != null) o.responseFormat = req.response_format;
+  if (req.grammar != null) o.grammar = req.grammar;
+  if (o.responseFormat && o.grammar) throw new TypeError('createChatCompletion: pass either response_format or grammar, not both');
+  resolveConstraint(o); // a bad response_format / grammar fails here, not in the returned promise
   if (req.stop != null) o.stop = req.stop;
   if (req.seed != null) o.seed = req.seed;
   if (req.signal !== undefined) o.signal = req.signal;

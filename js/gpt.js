@@ -55,7 +55,9 @@ function normalizeOptions(opts) {
 
 export class GPT extends ModelBase {
   static exportName = 'GPT'; // (class names do not survive minifiers)
-  static local = ['applyChatTemplate', 'chatPromptIds']; // (the worker contract: see ModelBase.local)
+  // the worker contract (see ModelBase.local); createChatCompletion runs on the page and
+  // calls chat() / chatStream(), which run in the worker
+  static local = ['applyChatTemplate', 'chatPromptIds', 'createChatCompletion'];
   /** Worker mode: this class's model worker (the literal form lets bundlers find it and bundle only what it needs). */
   static modelWorker = { script: 'workers/gpt.js', start: () => new Worker(new URL('./workers/gpt.js', import.meta.url), { type: 'module', name: 'plm-model' }) };
 

@@ -815,8 +815,10 @@ export interface ChatCompletionRequest {
   top_p?: number | null;
   stop?: string | string[] | null;
   seed?: number | null;
-  /** Not supported yet: present and not null/'text' -> PlmError UNSUPPORTED. */
-  response_format?: { type: string; [k: string]: unknown } | null;
+  /** Structured output: { type: 'text' | 'json_object' } or { type: 'json_schema', json_schema: { name?, schema, strict? } } (GenerateOptions.responseFormat). */
+  response_format?: ResponseFormat | null;
+  /** llama.cpp server's extension: a GBNF grammar (GenerateOptions.grammar). */
+  grammar?: string | null;
   /** { "tokenId": bias } added to the logits (-100 .. 100). */
   logit_bias?: Record<string, number> | null;
   /** Non-streamed requests only (a stream with logprobs is UNSUPPORTED). */

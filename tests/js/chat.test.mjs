@@ -3,6 +3,7 @@
 // The template separates turns with <|endoftext|> (the model's only control token, its EOG).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { validate } from './schema_validate.mjs';
 import { GPT, Engine, PlmError, Status } from 'plm-wasm';
 import { GGUFWriter } from '../../js/convert/gguf-writer.js';
 import { readGGUF } from '../../js/convert/gguf-reader.js';
@@ -198,8 +199,26 @@ describe('chat on gpt2-tiny with a stored template', () => {
     await assert.rejects(gpt.complete(ids, { logitBias: { 1: Infinity } }), /logitBias\[1\]/);
   });
 
+  test('structured output in chat() and createChatCompletion: response_format json_schema / json_object, grammar', async () => {
+    const schema = { type: 'object', properties: { name: { type: 'string', maxLength: 6 }, age: { type: 'integer', minimum: 0, maximum: 120 } }, required: ['name', 'age'] };
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const o = await gpt.createChatCompletion({ messages: CONV, seed, max_tokens: 60, response_format: { type: 'json_schema', json_schema: { name: 'person', schema, strict: true } } });
+      const text = o.choices[0].message.content;
+      if (o.choices[0].finish_reason === 'stop') assert.deepEqual(validate(JSON.parse(text), schema), [], text);
+      else assert.ok(text.startsWith('{'), text);
+      const r = await gpt.chat(CONV, { seed, maxTokens: 40, temperature: 1, responseFormat: { type: 'json_object' } });
+      if (r.finishReason === 'eos') assert.equal(typeof JSON.parse(r.message.content), 'object', r.message.content);
+    }
+    const g = await gpt.createChatCompletion({ messages: CONV, seed: 7, max_tokens: 10, grammar: 'root ::= "yes" | "no"' });
+    assert.match(g.choices[0].message.content, /^(yes|no)$/);
+    assert.equal(g.choices[0].finish_reason, 'stop');
+    const forced = await gpt.chat(CONV, { seed: 9, temperature: 1, grammar: 'root ::= "forced answer"', maxTokens: 20 });
+    assert.equal(forced.message.content, 'forced answer');
+  });
+
   test('createChatCompletion: unsupported parameters are errors that name them', () => {
-    assert.throws(() => gpt.createChatCompletion({ messages: CONV, response_format: { type: 'json_object' } }), (e) => e instanceof PlmError && e.code === Status.UNSUPPORTED && /response_format/.test(e.message));
+    assert.throws(() => gpt.createChatCompletion({ messages: CONV, response_format: { type: 'xml' } }), /responseFormat.type/);
+    assert.throws(() => gpt.createChatCompletion({ messages: CONV, response_format: { type: 'json_object' }, grammar: 'root ::= "a"' }), /either/);
     assert.throws(() => gpt.createChatCompletion({ messages: CONV, n: 2 }), /n = 2/);
     assert.throws(() => gpt.createChatCompletion({ messages: 'hi' }), /messages must be an array/);
   });
