@@ -124,8 +124,8 @@ for (const name of BROWSERS) for (const isolate of [true, false]) {
     t.diagnostic(`${name} ${browser.version}`);
     try {
       const page = await newPage(browser.context);
-      await page.goto(`${srv.origin}/`); // redirects to /web/
-      assert.match(page.url(), /\/web\/$/);
+      await page.goto(`${srv.origin}/`); // redirects to /web/ (the page then names its open tab: #gpt)
+      assert.match(page.url(), /\/web\/(#gpt)?$/);
       assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), isolate);
 
       // ---- GPT / LLaMA: every shipped model, greedy, = Node
