@@ -294,8 +294,37 @@ INLINE void store_out(const op_qmm_job *j, int t, int c, v128_t s) {
  * activations broadcast as [x0 x1 x2 x3 x0 x1 x2 x3]: lanes = (row, k pair);
  * the pairs are added once per block. The float sums live in y between
  * segments of blocks (stored and reloaded exactly). */
+INLINE void group_simd_q8(const uint8_t *q, const int16_t *const *x, int b, int g, const int TT, v128_t *lo, v128_t *hi) {
+    const v128_t w = wasm_v128_load(q + 16 * g);
+    const v128_t wl = wasm_i16x8_extend_low_i8x16(w), wh = wasm_i16x8_extend_high_i8x16(w);
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        const v128_t xv = wasm_v128_load64_splat(x[t] + 32 * b + 4 * g);
+        lo[t] = wasm_i32x4_add(lo[t], wasm_i32x4_dot_i16x8(wl, xv));
+        hi[t] = wasm_i32x4_add(hi[t], wasm_i32x4_dot_i16x8(wh, xv));
+    }
+}
+
+INLINE void group_simd_q4(const uint8_t *q, const int16_t *const *x, int b, int v, const int TT, v128_t *lo, v128_t *hi) {
+    const v128_t m4 = wasm_i8x16_splat(0x0F);
+    const v128_t w = wasm_v128_load(q + 16 * v);
+    const v128_t n0 = wasm_v128_and(w, m4), n1 = wasm_u8x16_shr(w, 4);
+    const v128_t a0 = wasm_u16x8_extend_low_u8x16(n0), a1 = wasm_u16x8_extend_high_u8x16(n0);
+    const v128_t b0v = wasm_u16x8_extend_low_u8x16(n1), b1v = wasm_u16x8_extend_high_u8x16(n1);
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        const v128_t x0 = wasm_v128_load64_splat(x[t] + 32 * b + 8 * v);
+        const v128_t x1 = wasm_v128_load64_splat(x[t] + 32 * b + 8 * v + 4);
+        lo[t] = wasm_i32x4_add(lo[t], wasm_i32x4_add(wasm_i32x4_dot_i16x8(a0, x0), wasm_i32x4_dot_i16x8(b0v, x1)));
+        hi[t] = wasm_i32x4_add(hi[t], wasm_i32x4_add(wasm_i32x4_dot_i16x8(a1, x0), wasm_i32x4_dot_i16x8(b1v, x1)));
+    }
+}
+
+/* ROLL (a compile-time constant): the group loop rolled (m > 1) or unrolled (m = 1,
+ * where the weights stream from memory and the unrolled loop measured faster);
+ * dwf NULL: each block's scales converted in the tile (m = 1). */
 INLINE void panel_simd(const op_qmm_job *j, const uint8_t *panel, const float *dwf, int c, int t0, const int TT,
-                       const int q8, int b0, int b1) {
+                       const int q8, int b0, int b1, const int ROLL) {
     const int nb = j->k / 32;
     const int16_t *x[4];
     const float *xd[4];
@@ -316,36 +345,20 @@ INLINE void panel_simd(const op_qmm_job *j, const uint8_t *panel, const float *d
         v128_t lo[4], hi[4];
         UNROLL
         for (int t = 0; t < TT; t++) lo[t] = hi[t] = wasm_i32x4_splat(0);
-        if (q8) {
+        if (q8 && ROLL) {
             GROUP_LOOP
-            for (int g = 0; g < 8; g++) {
-                const v128_t w = wasm_v128_load(q + 16 * g);
-                const v128_t wl = wasm_i16x8_extend_low_i8x16(w), wh = wasm_i16x8_extend_high_i8x16(w);
-                UNROLL
-                for (int t = 0; t < TT; t++) {
-                    const v128_t xv = wasm_v128_load64_splat(x[t] + 32 * b + 4 * g);
-                    lo[t] = wasm_i32x4_add(lo[t], wasm_i32x4_dot_i16x8(wl, xv));
-                    hi[t] = wasm_i32x4_add(hi[t], wasm_i32x4_dot_i16x8(wh, xv));
-                }
-            }
+            for (int g = 0; g < 8; g++) group_simd_q8(q, x, b, g, TT, lo, hi);
+        } else if (q8) {
+            UNROLL
+            for (int g = 0; g < 8; g++) group_simd_q8(q, x, b, g, TT, lo, hi);
+        } else if (ROLL) {
+            GROUP_LOOP
+            for (int v = 0; v < 4; v++) group_simd_q4(q, x, b, v, TT, lo, hi);
         } else {
-            const v128_t m4 = wasm_i8x16_splat(0x0F);
-            GROUP_LOOP
-            for (int v = 0; v < 4; v++) {
-                const v128_t w = wasm_v128_load(q + 16 * v);
-                const v128_t n0 = wasm_v128_and(w, m4), n1 = wasm_u8x16_shr(w, 4);
-                const v128_t a0 = wasm_u16x8_extend_low_u8x16(n0), a1 = wasm_u16x8_extend_high_u8x16(n0);
-                const v128_t b0v = wasm_u16x8_extend_low_u8x16(n1), b1v = wasm_u16x8_extend_high_u8x16(n1);
-                UNROLL
-                for (int t = 0; t < TT; t++) {
-                    const v128_t x0 = wasm_v128_load64_splat(x[t] + 32 * b + 8 * v);
-                    const v128_t x1 = wasm_v128_load64_splat(x[t] + 32 * b + 8 * v + 4);
-                    lo[t] = wasm_i32x4_add(lo[t], wasm_i32x4_add(wasm_i32x4_dot_i16x8(a0, x0), wasm_i32x4_dot_i16x8(b0v, x1)));
-                    hi[t] = wasm_i32x4_add(hi[t], wasm_i32x4_add(wasm_i32x4_dot_i16x8(a1, x0), wasm_i32x4_dot_i16x8(b1v, x1)));
-                }
-            }
+            UNROLL
+            for (int v = 0; v < 4; v++) group_simd_q4(q, x, b, v, TT, lo, hi);
         }
-        const v128_t dw = wasm_v128_load(dwf + 4 * (b - b0));
+        const v128_t dw = dwf ? wasm_v128_load(dwf + 4 * (b - b0)) : h2f4(pb);
         UNROLL
         for (int t = 0; t < TT; t++) {
             v128_t isum = wasm_i32x4_add(wasm_i32x4_shuffle(lo[t], hi[t], 0, 2, 4, 6),
@@ -366,20 +379,30 @@ INLINE void panel_simd(const op_qmm_job *j, const uint8_t *panel, const float *d
 static void panel_simd_q8(const op_qmm_job *j, const uint8_t *p, const float *dwf, int c, int t0, int tt, int b0,
                           int b1) {
     switch (tt) {
-    case 4: panel_simd(j, p, dwf, c, t0, 4, 1, b0, b1); break;
-    case 3: panel_simd(j, p, dwf, c, t0, 3, 1, b0, b1); break;
-    case 2: panel_simd(j, p, dwf, c, t0, 2, 1, b0, b1); break;
-    default: panel_simd(j, p, dwf, c, t0, 1, 1, b0, b1); break;
+    case 4: panel_simd(j, p, dwf, c, t0, 4, 1, b0, b1, 1); break;
+    case 3: panel_simd(j, p, dwf, c, t0, 3, 1, b0, b1, 1); break;
+    case 2: panel_simd(j, p, dwf, c, t0, 2, 1, b0, b1, 1); break;
+    default:
+        if (dwf)
+            panel_simd(j, p, dwf, c, t0, 1, 1, b0, b1, 1);
+        else
+            panel_simd(j, p, NULL, c, t0, 1, 1, b0, b1, 0);
+        break;
     }
 }
 
 static void panel_simd_q4(const op_qmm_job *j, const uint8_t *p, const float *dwf, int c, int t0, int tt, int b0,
                           int b1) {
     switch (tt) {
-    case 4: panel_simd(j, p, dwf, c, t0, 4, 0, b0, b1); break;
-    case 3: panel_simd(j, p, dwf, c, t0, 3, 0, b0, b1); break;
-    case 2: panel_simd(j, p, dwf, c, t0, 2, 0, b0, b1); break;
-    default: panel_simd(j, p, dwf, c, t0, 1, 0, b0, b1); break;
+    case 4: panel_simd(j, p, dwf, c, t0, 4, 0, b0, b1, 1); break;
+    case 3: panel_simd(j, p, dwf, c, t0, 3, 0, b0, b1, 1); break;
+    case 2: panel_simd(j, p, dwf, c, t0, 2, 0, b0, b1, 1); break;
+    default:
+        if (dwf)
+            panel_simd(j, p, dwf, c, t0, 1, 0, b0, b1, 1);
+        else
+            panel_simd(j, p, NULL, c, t0, 1, 0, b0, b1, 0);
+        break;
     }
 }
 
@@ -405,6 +428,9 @@ static void panels(const op_qmm_job *j, int c0, int c1, panel_fn fn, size_t act_
     int chunk = (int)((128u << 10) / act_row_bytes) & ~3;
     if (chunk < 4) chunk = 4;
     float dwf[QG_SEG * 4] __attribute__((aligned(16)));
+    if (j->m == 1) /* decode: the weights stream once, scales converted in the tile */
+        for (int c = c0; c < cp; c += QP) fn(j, j->w + (size_t)c * j->w_row_bytes, NULL, c, 0, 1, 0, nb);
+    else
     for (int t0 = 0; t0 < j->m; t0 += chunk) {
         const int t1 = PLM_MIN(j->m, t0 + chunk);
         for (int c = c0; c < cp; c += QP) {
@@ -473,8 +499,19 @@ int qgemm_relaxed_ok(void) {
 /* Q4_0: one panel x TT rows, blocks [b0, b1) (scales dwf as panels() gives them);
  * lanes = rows directly (4 bytes of a row per lane); activations signed, weight
  * codes (0..15) as the 7-bit operand. */
+INLINE void group_relaxed_q4(const uint8_t *q, const block_q8_0 *const *xq, int b, int v, const int TT, v128_t *isum) {
+    const v128_t m4 = wasm_i8x16_splat(0x0F);
+    const v128_t w = wasm_v128_load(q + 16 * v);
+    const v128_t n0 = wasm_v128_and(w, m4), n1 = wasm_u8x16_shr(w, 4);
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        isum[t] = RDOT(wasm_v128_load32_splat(xq[t][b].qs + 8 * v), n0, isum[t]);
+        isum[t] = RDOT(wasm_v128_load32_splat(xq[t][b].qs + 8 * v + 4), n1, isum[t]);
+    }
+}
+
 INLINE void panel_relaxed(const op_qmm_job *j, const uint8_t *panel, const float *dwf, int c, int t0, const int TT,
-                          int b0, int b1) {
+                          int b0, int b1, const int ROLL) {
     const int nb = j->k / 32;
     const block_q8_0 *xq[4];
     const int32_t *xs[4];
@@ -489,23 +526,19 @@ INLINE void panel_relaxed(const op_qmm_job *j, const uint8_t *panel, const float
     UNROLL
     for (int t = 0; t < TT; t++)
         acc[t] = b0 ? wasm_v128_load(j->y + (size_t)(t0 + t) * j->n + c) : wasm_f32x4_splat(0.0f);
-    const v128_t m4 = wasm_i8x16_splat(0x0F);
     for (int b = b0; b < b1; b++) {
         const uint8_t *pb = panel + (size_t)b * PB_Q4, *q = pb + 2 * QP;
         v128_t isum[4];
         UNROLL
         for (int t = 0; t < TT; t++) isum[t] = wasm_i32x4_splat(-8 * xs[t][b]);
-        GROUP_LOOP
-        for (int v = 0; v < 4; v++) {
-            const v128_t w = wasm_v128_load(q + 16 * v);
-            const v128_t n0 = wasm_v128_and(w, m4), n1 = wasm_u8x16_shr(w, 4);
+        if (ROLL) {
+            GROUP_LOOP
+            for (int v = 0; v < 4; v++) group_relaxed_q4(q, xq, b, v, TT, isum);
+        } else {
             UNROLL
-            for (int t = 0; t < TT; t++) {
-                isum[t] = RDOT(wasm_v128_load32_splat(xq[t][b].qs + 8 * v), n0, isum[t]);
-                isum[t] = RDOT(wasm_v128_load32_splat(xq[t][b].qs + 8 * v + 4), n1, isum[t]);
-            }
+            for (int v = 0; v < 4; v++) group_relaxed_q4(q, xq, b, v, TT, isum);
         }
-        const v128_t dw = wasm_v128_load(dwf + 4 * (b - b0));
+        const v128_t dw = dwf ? wasm_v128_load(dwf + 4 * (b - b0)) : h2f4(pb);
         UNROLL
         for (int t = 0; t < TT; t++) acc[t] = chain(acc[t], isum[t], dw, xd[t][b]);
     }
@@ -521,10 +554,15 @@ INLINE void panel_relaxed(const op_qmm_job *j, const uint8_t *panel, const float
 static void panel_relaxed_q4(const op_qmm_job *j, const uint8_t *p, const float *dwf, int c, int t0, int tt, int b0,
                              int b1) {
     switch (tt) {
-    case 4: panel_relaxed(j, p, dwf, c, t0, 4, b0, b1); break;
-    case 3: panel_relaxed(j, p, dwf, c, t0, 3, b0, b1); break;
-    case 2: panel_relaxed(j, p, dwf, c, t0, 2, b0, b1); break;
-    default: panel_relaxed(j, p, dwf, c, t0, 1, b0, b1); break;
+    case 4: panel_relaxed(j, p, dwf, c, t0, 4, b0, b1, 1); break;
+    case 3: panel_relaxed(j, p, dwf, c, t0, 3, b0, b1, 1); break;
+    case 2: panel_relaxed(j, p, dwf, c, t0, 2, b0, b1, 1); break;
+    default:
+        if (dwf)
+            panel_relaxed(j, p, dwf, c, t0, 1, b0, b1, 1);
+        else
+            panel_relaxed(j, p, NULL, c, t0, 1, b0, b1, 0);
+        break;
     }
 }
 
@@ -669,8 +707,7 @@ static void prepare_act_wide(op_qmm_job *j, uint8_t *s) {
 #endif
 
 typedef struct {
-    uint8_t aw[QG_WSEG][128]; /* |max(w, -127)| */
-    uint8_t sw[QG_WSEG][128]; /* 0xff where w < 0 */
+    uint8_t ws[QG_WSEG][8][32]; /* per group: |max(w, -127)|, then 0xff where w < 0 */
     int32_t nw[QG_WSEG][4];   /* sum of |w| over w < 0, per row */
     float dw[QG_WSEG][4];     /* the rows' scales */
     uint8_t neg128[QG_WSEG];  /* the block holds a -128 */
@@ -685,8 +722,8 @@ static void wide_panel_prep(wide_panel *P, const uint8_t *panel, int b0, int b1)
         for (int g = 0; g < 8; g++) {
             const v128_t w = wasm_v128_load(q + 16 * g);
             const v128_t a = wasm_i8x16_abs(wasm_i8x16_max(w, m127)), sg = wasm_i8x16_shr(w, 7);
-            wasm_v128_store(P->aw[i] + 16 * g, a);
-            wasm_v128_store(P->sw[i] + 16 * g, sg);
+            wasm_v128_store(P->ws[i][g], a);
+            wasm_v128_store(P->ws[i][g] + 16, sg);
             nsum = wasm_i32x4_add(nsum, wasm_i32x4_extadd_pairwise_i16x8(
                                             wasm_u16x8_extadd_pairwise_u8x16(wasm_v128_and(a, sg))));
             any = wasm_v128_or(any, wasm_i8x16_eq(w, m128));
@@ -714,7 +751,7 @@ static void panel_wide(const op_qmm_job *j, const wide_panel *P, const uint8_t *
         acc[t] = b0 && t < tt ? wasm_v128_load(j->y + (size_t)(t0 + t) * j->n + c) : wasm_f32x4_splat(0.0f);
     for (int b = b0; b < b1; b++) {
         const int i = b - b0;
-        const uint8_t *r = rec + (size_t)b * 128, *aw = P->aw[i], *sw = P->sw[i];
+        const uint8_t *r = rec + (size_t)b * 128, *ws = P->ws[i][0];
         v128_t isum[4];
         const v128_t nw = wasm_v128_load(P->nw[i]);
         UNROLL
@@ -729,10 +766,10 @@ static void panel_wide(const op_qmm_job *j, const wide_panel *P, const uint8_t *
         UNROLL
 #endif
         for (int g = 0; g < 8; g++) {
-            const v128_t a = wasm_v128_load(aw + 16 * g), sg = wasm_v128_load(sw + 16 * g);
+            const uint8_t *pw = ws + 32 * g, *px = r + 16 * g;
+            const v128_t a = wasm_v128_load(pw), sg = wasm_v128_load(pw + 16);
             UNROLL
-            for (int t = 0; t < 4; t++)
-                isum[t] = RDOT(wasm_v128_xor(wasm_v128_load32_splat(r + 16 * g + 4 * t), sg), a, isum[t]);
+            for (int t = 0; t < 4; t++) isum[t] = RDOT(wasm_v128_xor(wasm_v128_load32_splat(px + 4 * t), sg), a, isum[t]);
         }
         if (P->neg128[i]) { /* isum -= sum of x where w = -128 */
             const uint8_t *q = panel + (size_t)b * PB_Q8 + 2 * QP;
@@ -767,7 +804,7 @@ static void qgemm_relaxed_q8_wide(const op_qmm_job *j, int c0, int c1) {
     const int cp = PLM_MIN(c1, j->n_panel_rows);
     int chunk = (int)((128u << 10) / ((size_t)nb * (128 + 16) / 4)) & ~3; /* activation rows in ~128 KB */
     if (chunk < 4) chunk = 4;
-    wide_panel P __attribute__((aligned(16)));
+    wide_panel P __attribute__((aligned(32)));
     for (int t0 = 0; t0 < j->m; t0 += chunk) {
         const int t1 = PLM_MIN(j->m, t0 + chunk);
         for (int c = c0; c < cp; c += QP) {
