@@ -320,9 +320,11 @@ int blk_self_attn(plm_ctx *c, int il, const blk_attn_w *w, const blk_attn_cfg *c
         copy_rows(q, n_q, s->qkv.p, n_qkv, n, n_q);
         copy_rows(k_new, kv_dim, s->qkv.p + n_q, n_qkv, n, kv_dim);
         copy_rows(v_new, kv_dim, s->qkv.p + n_q + kv_dim, n_qkv, n, kv_dim);
-    } else if ((rc = op_matmul(q, w->wq, w->bq, h, n, E)) || (rc = op_matmul(k_new, w->wk, w->bk, h, n, E)) ||
-               (rc = op_matmul(v_new, w->wv, w->bv, h, n, E))) {
-        return rc;
+    } else {
+        float *const ys[3] = {q, k_new, v_new};
+        const plm_tensor *const ws[3] = {w->wq, w->wk, w->wv};
+        const float *const bs[3] = {w->bq, w->bk, w->bv};
+        if ((rc = op_matmul_shared(ys, ws, bs, 3, h, n, E))) return rc;
     }
     /* per-head q/k norms, then rotary positions */
     blk_norm_apply(q, q, &w->q_norm, n * cfg->n_head, hd, cfg->norm_eps);
@@ -352,8 +354,10 @@ int blk_ffn(const blk_ffn_w *w, int kind, const float *h, int n, int E, int F, f
             if ((rc = op_matmul(ff2, w->up, w->up_b, h, n, E))) return rc;
             for (int t = 0; t < n; t++) glu(ff + (size_t)t * F, ff2 + (size_t)t * 2 * F, ff2 + (size_t)t * 2 * F + F, F);
         } else {
-            if ((rc = op_matmul(ff, w->gate, w->gate_b, h, n, E)) || (rc = op_matmul(ff2, w->up, w->up_b, h, n, E)))
-                return rc;
+            float *const ys[2] = {ff, ff2};
+            const plm_tensor *const ws[2] = {w->gate, w->up};
+            const float *const bs[2] = {w->gate_b, w->up_b};
+            if ((rc = op_matmul_shared(ys, ws, bs, 2, h, n, E))) return rc;
             glu(ff, ff, ff2, n * F);
         }
     } else {
@@ -429,9 +433,11 @@ int blk_encoder_layer(const plm_model *m, const blk_layer_w *L, const blk_attn_c
         copy_rows(q, n_q, fused, n_qkv, n, n_q);
         copy_rows(k, kv_dim, fused + n_q, n_qkv, n, kv_dim);
         copy_rows(v, kv_dim, fused + n_q + kv_dim, n_qkv, n, kv_dim);
-    } else if ((rc = op_matmul(q, w->wq, w->bq, x, n, (int)E)) || (rc = op_matmul(k, w->wk, w->bk, x, n, (int)E)) ||
-               (rc = op_matmul(v, w->wv, w->bv, x, n, (int)E))) {
-        return rc;
+    } else {
+        float *const ys[3] = {q, k, v};
+        const plm_tensor *const ws[3] = {w->wq, w->wk, w->wv};
+        const float *const bs[3] = {w->bq, w->bk, w->bv};
+        if ((rc = op_matmul_shared(ys, ws, bs, 3, x, n, (int)E))) return rc;
     }
     blk_norm_apply(q, q, &w->q_norm, n * cfg->n_head, (int)hd, cfg->norm_eps);
     blk_norm_apply(k, k, &w->k_norm, n * cfg->n_head_kv, (int)hd, cfg->norm_eps);

@@ -190,14 +190,17 @@ static void qmm_task(void *arg, int t, int n_tasks) {
     }
 }
 
-static int qmatmul(float *y, const plm_tensor *W, const float *bias, const float *x, int m, int k) {
-    qmm_task_ctx c;
-    memset(&c, 0, sizeof c);
-    c.variant = !g_simd ? QGEMM_SCALAR : QGEMM_SIMD;
+static int qmm_variant(void) {
+    int v = !g_simd ? QGEMM_SCALAR : QGEMM_SIMD;
 #if PLM_HAVE_RELAXED
-    if (g_simd && g_relaxed && qgemm_relaxed_ok()) c.variant = QGEMM_RELAXED; /* Q8_0 and Q4_0 */
+    if (g_simd && g_relaxed && qgemm_relaxed_ok()) v = QGEMM_RELAXED; /* Q8_0 and Q4_0 */
 #endif
-    op_qmm_job *j = &c.job;
+    return v;
+}
+
+/* Point c's job at weight W (its activations stay as they are). */
+static void qmm_set_weight(qmm_task_ctx *c, float *y, const plm_tensor *W, const float *bias, int m, int k) {
+    op_qmm_job *j = &c->job;
     j->type = W->type;
     j->w = W->data;
     j->w_row_bytes = plm_type_row_bytes(W->type, k);
@@ -207,11 +210,23 @@ static int qmatmul(float *y, const plm_tensor *W, const float *bias, const float
     j->n_panel_rows = W->layout == PLM_LAYOUT_PANEL4 ? j->n / 4 * 4 : 0;
     j->bias = bias;
     j->y = y;
+    c->n_units = (j->n + 3) / 4;
+}
+
+static void qmm_run(qmm_task_ctx *c) {
+    const op_qmm_job *j = &c->job;
+    plm_parallel_for(n_tasks_for((double)j->m * j->n * j->k, c->n_units), qmm_task, c);
+}
+
+static int qmatmul(float *y, const plm_tensor *W, const float *bias, const float *x, int m, int k) {
+    qmm_task_ctx c;
+    memset(&c, 0, sizeof c);
+    c.variant = qmm_variant();
+    qmm_set_weight(&c, y, W, bias, m, k);
     uint8_t *s = scratch_get(qgemm_act_bytes(c.variant, W->type, m, k), "matmul activations");
     if (!s) return PLM_E_NOMEM;
-    qgemm_prepare_act(c.variant, j, x, s);
-    c.n_units = (j->n + 3) / 4;
-    plm_parallel_for(n_tasks_for((double)m * j->n * k, c.n_units), qmm_task, &c);
+    qgemm_prepare_act(c.variant, &c.job, x, s);
+    qmm_run(&c);
     return PLM_OK;
 }
 
@@ -267,7 +282,7 @@ static int kmatmul(float *y, const plm_tensor *W, const float *bias, const float
     return PLM_OK;
 }
 
-int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, int m, int k) {
+static int check_matmul(float *y, const plm_tensor *W, const float *x, int m, int k) {
     int rc = check_matrix(W, "matmul");
     if (rc) return rc;
     if (m < 0 || k <= 0 || (m > 0 && (!y || !x)))
@@ -275,6 +290,42 @@ int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, 
     if (W->ne[0] != k)
         return plm_fail(PLM_E_INVALID, "matmul %s: input has %d columns but the weight rows have %lld",
                         W->name ? W->name : "", k, (long long)W->ne[0]);
+    return PLM_OK;
+}
+
+int op_matmul_shared(float *const *y, const plm_tensor *const *W, const float *const *bias, int count,
+                     const float *x, int m, int k) {
+    if (count < 0 || (count > 0 && (!y || !W)))
+        return plm_fail(PLM_E_INVALID, "matmul_shared: bad arguments (count = %d)", count);
+    int rc, same = count > 1;
+    for (int i = 0; i < count; i++) {
+        if ((rc = check_matmul(y[i], W[i], x, m, k))) return rc;
+        same = same && W[i]->type == W[0]->type && plm_mm_traits_get(W[i]->type)->gemm == MM_GEMM_Q8;
+    }
+    if (m == 0) return PLM_OK;
+    if (!same) { /* nothing to share: the separate matmuls */
+        for (int i = 0; i < count; i++)
+            if ((rc = op_matmul(y[i], W[i], bias ? bias[i] : NULL, x, m, k))) return rc;
+        return PLM_OK;
+    }
+    /* Q8_0 / Q4_0 weights of one type: the activations quantized (and laid out) once */
+    qmm_task_ctx c;
+    memset(&c, 0, sizeof c);
+    c.variant = qmm_variant();
+    uint8_t *s = scratch_get(qgemm_act_bytes(c.variant, W[0]->type, m, k), "matmul activations");
+    if (!s) return PLM_E_NOMEM;
+    qmm_set_weight(&c, y[0], W[0], bias ? bias[0] : NULL, m, k);
+    qgemm_prepare_act(c.variant, &c.job, x, s);
+    for (int i = 0; i < count; i++) {
+        qmm_set_weight(&c, y[i], W[i], bias ? bias[i] : NULL, m, k);
+        qmm_run(&c);
+    }
+    return PLM_OK;
+}
+
+int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, int m, int k) {
+    int rc = check_matmul(y, W, x, m, k);
+    if (rc) return rc;
     if (m == 0) return PLM_OK;
     const plm_mm_traits *t = plm_mm_traits_get(W->type); /* non-NULL: check_matrix */
 

@@ -70,6 +70,12 @@ extern "C" {
  * must reuse each weight row across several activation rows.
  * Returns PLM_OK or PLM_E_* (unsupported type, shape mismatch, out of memory). */
 int op_matmul(float *y, const plm_tensor *W, const float *bias, const float *x, int m, int k);
+/* count matmuls of the same input: y[i] = x . W[i]^T (+ bias[i] if bias and bias[i]),
+ * bit-identical to count op_matmul calls (Q/K/V projections, gate and up). When all
+ * W[i] are Q8_0 (or all Q4_0), x is quantized once for all of them. An error names
+ * the first failing matrix; outputs before it are written. */
+int op_matmul_shared(float *const *y, const plm_tensor *const *W, const float *const *bias, int count,
+                     const float *x, int m, int k);
 
 /* Rows of an embedding table (any supported type) as float32: out[i] = W[ids[i]].
  * Returns PLM_E_INVALID if an id is outside [0, n). */
@@ -344,7 +350,11 @@ void kgemm_range_scalar(const op_kmm_job *j, int c0, int c1, uint8_t *panel);
  *     xr [m/4][k/32][256 bytes]: |q| of the 4 rows, then their sign masks
  *       (0xff where q < 0, else 0), each as [8 groups of 4 k][4 rows][4 bytes];
  *     xn [m/4][k/32][8]: per row the sum of |q| over its negative quants
- *       (int32 x 4), then its scale (float x 4). */
+ *       (int32 x 4), then its scale (float x 4);
+ *     m >= QGEMM_WIDE_M instead (rows in groups of 4, the last padded with zeros):
+ *       xi [m/4][k/32][128 bytes]: the quants of the 4 rows as [8 groups of 4 k][4 rows][4 bytes],
+ *       xid [m/4][k/32][4]: their scales as float. */
+#define QGEMM_WIDE_M 16
 typedef struct {
     int type;             /* PLM_TYPE_Q8_0 / PLM_TYPE_Q4_0 */
     const uint8_t *w;
@@ -357,6 +367,8 @@ typedef struct {
     const int32_t *xs;
     const uint8_t *xr;    /* 256-byte aligned */
     const int32_t *xn;    /* 32-byte aligned */
+    const uint8_t *xi;    /* relaxed Q8_0, m >= QGEMM_WIDE_M: [m/4][k/32][128], 128-byte aligned */
+    const float *xid;     /* its scales [m/4][k/32][4] */
     const float *bias;
     float *y;
 } op_qmm_job;

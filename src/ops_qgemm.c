@@ -123,10 +123,18 @@ size_t qgemm_act_bytes(int variant, int type, int m, int k) {
     size_t s = al64((size_t)m * nb * sizeof(block_q8_0));
     if (variant != QGEMM_SCALAR) s += al64((size_t)m * nb * sizeof(float)) + al64((size_t)m * nb * sizeof(int32_t));
     if (variant == QGEMM_SIMD) s += al64((size_t)m * k * sizeof(int16_t));
-    if (variant == QGEMM_RELAXED && type == PLM_TYPE_Q8_0) /* xr, xn (and xr's 256-byte alignment) */
-        s += 256 + (size_t)(m + 3) / 4 * nb * (256 + 32);
+    if (variant == QGEMM_RELAXED && type == PLM_TYPE_Q8_0) {
+        if (m >= QGEMM_WIDE_M) /* xi, xid (and xi's 128-byte alignment) */
+            s += 128 + (size_t)(m + 3) / 4 * nb * (128 + 16);
+        else /* xr, xn (and xr's 256-byte alignment) */
+            s += 256 + (size_t)(m + 3) / 4 * nb * (256 + 32);
+    }
     return s;
 }
+
+#if defined(__wasm_relaxed_simd__)
+static void prepare_act_wide(op_qmm_job *j, uint8_t *s);
+#endif
 
 void qgemm_prepare_act(int variant, op_qmm_job *j, const float *x, uint8_t *s) {
     const int m = j->m, k = j->k, nb = k / 32;
@@ -141,8 +149,14 @@ void qgemm_prepare_act(int variant, op_qmm_job *j, const float *x, uint8_t *s) {
             quantize_row_q8_0_act_scalar(x + (size_t)r * k, xq + (size_t)r * nb, k);
     }
     j->xq = xq;
-    j->xw = NULL, j->xd = NULL, j->xs = NULL, j->xr = NULL, j->xn = NULL;
+    j->xw = NULL, j->xd = NULL, j->xs = NULL, j->xr = NULL, j->xn = NULL, j->xi = NULL, j->xid = NULL;
     if (variant == QGEMM_SCALAR) return;
+#if defined(__wasm_relaxed_simd__)
+    if (variant == QGEMM_RELAXED && j->type == PLM_TYPE_Q8_0 && m >= QGEMM_WIDE_M) {
+        prepare_act_wide(j, s);
+        return;
+    }
+#endif
     if (variant == QGEMM_RELAXED && j->type == PLM_TYPE_Q8_0) {
         uint8_t *xr = (uint8_t *)(((uintptr_t)s + 255) & ~(uintptr_t)255);
         int32_t *xn = (int32_t *)(xr + (size_t)(m + 3) / 4 * nb * 256);
@@ -265,11 +279,52 @@ INLINE void store_out(const op_qmm_job *j, int t, int c, v128_t s) {
     wasm_v128_store(j->y + (size_t)t * j->n + c, s);
 }
 
-/* One panel x TT activation rows (t0..): per 16-byte group (4 rows x 4 k),
+#ifndef QG_ROLL
+#define QG_ROLL 1
+#endif
+#if QG_ROLL /* a small loop over the 16-byte groups: V8 keeps the tile in registers (fully unrolled it spills) */
+#define GROUP_LOOP _Pragma("clang loop unroll(disable)")
+#else
+#define GROUP_LOOP UNROLL
+#endif
+
+/* One panel x TT activation rows (t0..), blocks [b0, b1) with the panel's
+ * weight scales dwf[b - b0][4] as float: per 16-byte group (4 rows x 4 k),
  * i16 weights (extend low: rows 0-1, high: rows 2-3) dotted with the 4
  * activations broadcast as [x0 x1 x2 x3 x0 x1 x2 x3]: lanes = (row, k pair);
- * the pairs are added once per block. */
-INLINE void panel_simd(const op_qmm_job *j, const uint8_t *panel, int c, int t0, const int TT, const int q8) {
+ * the pairs are added once per block. The float sums live in y between
+ * segments of blocks (stored and reloaded exactly). */
+INLINE void group_simd_q8(const uint8_t *q, const int16_t *const *x, int b, int g, const int TT, v128_t *lo, v128_t *hi) {
+    const v128_t w = wasm_v128_load(q + 16 * g);
+    const v128_t wl = wasm_i16x8_extend_low_i8x16(w), wh = wasm_i16x8_extend_high_i8x16(w);
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        const v128_t xv = wasm_v128_load64_splat(x[t] + 32 * b + 4 * g);
+        lo[t] = wasm_i32x4_add(lo[t], wasm_i32x4_dot_i16x8(wl, xv));
+        hi[t] = wasm_i32x4_add(hi[t], wasm_i32x4_dot_i16x8(wh, xv));
+    }
+}
+
+INLINE void group_simd_q4(const uint8_t *q, const int16_t *const *x, int b, int v, const int TT, v128_t *lo, v128_t *hi) {
+    const v128_t m4 = wasm_i8x16_splat(0x0F);
+    const v128_t w = wasm_v128_load(q + 16 * v);
+    const v128_t n0 = wasm_v128_and(w, m4), n1 = wasm_u8x16_shr(w, 4);
+    const v128_t a0 = wasm_u16x8_extend_low_u8x16(n0), a1 = wasm_u16x8_extend_high_u8x16(n0);
+    const v128_t b0v = wasm_u16x8_extend_low_u8x16(n1), b1v = wasm_u16x8_extend_high_u8x16(n1);
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        const v128_t x0 = wasm_v128_load64_splat(x[t] + 32 * b + 8 * v);
+        const v128_t x1 = wasm_v128_load64_splat(x[t] + 32 * b + 8 * v + 4);
+        lo[t] = wasm_i32x4_add(lo[t], wasm_i32x4_add(wasm_i32x4_dot_i16x8(a0, x0), wasm_i32x4_dot_i16x8(b0v, x1)));
+        hi[t] = wasm_i32x4_add(hi[t], wasm_i32x4_add(wasm_i32x4_dot_i16x8(a1, x0), wasm_i32x4_dot_i16x8(b1v, x1)));
+    }
+}
+
+/* ROLL (a compile-time constant): the group loop rolled (m > 1) or unrolled (m = 1,
+ * where the weights stream from memory and the unrolled loop measured faster);
+ * dwf NULL: each block's scales converted in the tile (m = 1). */
+INLINE void panel_simd(const op_qmm_job *j, const uint8_t *panel, const float *dwf, int c, int t0, const int TT,
+                       const int q8, int b0, int b1, const int ROLL) {
     const int nb = j->k / 32;
     const int16_t *x[4];
     const float *xd[4];
@@ -282,43 +337,28 @@ INLINE void panel_simd(const op_qmm_job *j, const uint8_t *panel, int c, int t0,
     }
     v128_t acc[4];
     UNROLL
-    for (int t = 0; t < TT; t++) acc[t] = wasm_f32x4_splat(0.0f);
+    for (int t = 0; t < TT; t++)
+        acc[t] = b0 ? wasm_v128_load(j->y + (size_t)(t0 + t) * j->n + c) : wasm_f32x4_splat(0.0f);
     const size_t pbb = q8 ? PB_Q8 : PB_Q4;
-    for (int b = 0; b < nb; b++) {
+    for (int b = b0; b < b1; b++) {
         const uint8_t *pb = panel + (size_t)b * pbb, *q = pb + 2 * QP;
         v128_t lo[4], hi[4];
         UNROLL
         for (int t = 0; t < TT; t++) lo[t] = hi[t] = wasm_i32x4_splat(0);
-        if (q8) {
+        if (q8 && ROLL) {
+            GROUP_LOOP
+            for (int g = 0; g < 8; g++) group_simd_q8(q, x, b, g, TT, lo, hi);
+        } else if (q8) {
             UNROLL
-            for (int g = 0; g < 8; g++) {
-                const v128_t w = wasm_v128_load(q + 16 * g);
-                const v128_t wl = wasm_i16x8_extend_low_i8x16(w), wh = wasm_i16x8_extend_high_i8x16(w);
-                UNROLL
-                for (int t = 0; t < TT; t++) {
-                    const v128_t xv = wasm_v128_load64_splat(x[t] + 32 * b + 4 * g);
-                    lo[t] = wasm_i32x4_add(lo[t], wasm_i32x4_dot_i16x8(wl, xv));
-                    hi[t] = wasm_i32x4_add(hi[t], wasm_i32x4_dot_i16x8(wh, xv));
-                }
-            }
+            for (int g = 0; g < 8; g++) group_simd_q8(q, x, b, g, TT, lo, hi);
+        } else if (ROLL) {
+            GROUP_LOOP
+            for (int v = 0; v < 4; v++) group_simd_q4(q, x, b, v, TT, lo, hi);
         } else {
-            const v128_t m4 = wasm_i8x16_splat(0x0F);
             UNROLL
-            for (int v = 0; v < 4; v++) {
-                const v128_t w = wasm_v128_load(q + 16 * v);
-                const v128_t n0 = wasm_v128_and(w, m4), n1 = wasm_u8x16_shr(w, 4);
-                const v128_t a0 = wasm_u16x8_extend_low_u8x16(n0), a1 = wasm_u16x8_extend_high_u8x16(n0);
-                const v128_t b0 = wasm_u16x8_extend_low_u8x16(n1), b1 = wasm_u16x8_extend_high_u8x16(n1);
-                UNROLL
-                for (int t = 0; t < TT; t++) {
-                    const v128_t x0 = wasm_v128_load64_splat(x[t] + 32 * b + 8 * v);
-                    const v128_t x1 = wasm_v128_load64_splat(x[t] + 32 * b + 8 * v + 4);
-                    lo[t] = wasm_i32x4_add(lo[t], wasm_i32x4_add(wasm_i32x4_dot_i16x8(a0, x0), wasm_i32x4_dot_i16x8(b0, x1)));
-                    hi[t] = wasm_i32x4_add(hi[t], wasm_i32x4_add(wasm_i32x4_dot_i16x8(a1, x0), wasm_i32x4_dot_i16x8(b1, x1)));
-                }
-            }
+            for (int v = 0; v < 4; v++) group_simd_q4(q, x, b, v, TT, lo, hi);
         }
-        const v128_t dw = h2f4(pb);
+        const v128_t dw = dwf ? wasm_v128_load(dwf + 4 * (b - b0)) : h2f4(pb);
         UNROLL
         for (int t = 0; t < TT; t++) {
             v128_t isum = wasm_i32x4_add(wasm_i32x4_shuffle(lo[t], hi[t], 0, 2, 4, 6),
@@ -328,24 +368,41 @@ INLINE void panel_simd(const op_qmm_job *j, const uint8_t *panel, int c, int t0,
         }
     }
     UNROLL
-    for (int t = 0; t < TT; t++) store_out(j, t0 + t, c, acc[t]);
-}
-
-static void panel_simd_q8(const op_qmm_job *j, const uint8_t *p, int c, int t0, int tt) {
-    switch (tt) {
-    case 4: panel_simd(j, p, c, t0, 4, 1); break;
-    case 3: panel_simd(j, p, c, t0, 3, 1); break;
-    case 2: panel_simd(j, p, c, t0, 2, 1); break;
-    default: panel_simd(j, p, c, t0, 1, 1); break;
+    for (int t = 0; t < TT; t++) {
+        if (b1 == nb)
+            store_out(j, t0 + t, c, acc[t]);
+        else
+            wasm_v128_store(j->y + (size_t)(t0 + t) * j->n + c, acc[t]);
     }
 }
 
-static void panel_simd_q4(const op_qmm_job *j, const uint8_t *p, int c, int t0, int tt) {
+static void panel_simd_q8(const op_qmm_job *j, const uint8_t *p, const float *dwf, int c, int t0, int tt, int b0,
+                          int b1) {
     switch (tt) {
-    case 4: panel_simd(j, p, c, t0, 4, 0); break;
-    case 3: panel_simd(j, p, c, t0, 3, 0); break;
-    case 2: panel_simd(j, p, c, t0, 2, 0); break;
-    default: panel_simd(j, p, c, t0, 1, 0); break;
+    case 4: panel_simd(j, p, dwf, c, t0, 4, 1, b0, b1, 1); break;
+    case 3: panel_simd(j, p, dwf, c, t0, 3, 1, b0, b1, 1); break;
+    case 2: panel_simd(j, p, dwf, c, t0, 2, 1, b0, b1, 1); break;
+    default:
+        if (dwf)
+            panel_simd(j, p, dwf, c, t0, 1, 1, b0, b1, 1);
+        else
+            panel_simd(j, p, NULL, c, t0, 1, 1, b0, b1, 0);
+        break;
+    }
+}
+
+static void panel_simd_q4(const op_qmm_job *j, const uint8_t *p, const float *dwf, int c, int t0, int tt, int b0,
+                          int b1) {
+    switch (tt) {
+    case 4: panel_simd(j, p, dwf, c, t0, 4, 0, b0, b1, 1); break;
+    case 3: panel_simd(j, p, dwf, c, t0, 3, 0, b0, b1, 1); break;
+    case 2: panel_simd(j, p, dwf, c, t0, 2, 0, b0, b1, 1); break;
+    default:
+        if (dwf)
+            panel_simd(j, p, dwf, c, t0, 1, 0, b0, b1, 1);
+        else
+            panel_simd(j, p, NULL, c, t0, 1, 0, b0, b1, 0);
+        break;
     }
 }
 
@@ -354,22 +411,35 @@ static void panel_simd_q4(const op_qmm_job *j, const uint8_t *p, int c, int t0, 
 #define QG_TT 4
 #endif
 
-typedef void (*panel_fn)(const op_qmm_job *j, const uint8_t *p, int c, int t0, int tt);
+/* Weight blocks per segment of a panel (its scales converted once per panel and segment). */
+#define QG_SEG 256
+
+typedef void (*panel_fn)(const op_qmm_job *j, const uint8_t *p, const float *dwf, int c, int t0, int tt, int b0,
+                         int b1);
 
 /* Activation rows in chunks that stay in L2 (~128 KB of the variant's
  * activations); within a chunk each panel (k/32 panel-blocks, L1-resident)
- * meets all the chunk's rows, 4 at a time. */
+ * meets all the chunk's rows, 4 at a time, its fp16 scales converted once. */
 static void panels(const op_qmm_job *j, int c0, int c1, panel_fn fn, size_t act_row_bytes,
                    float (*row_dot)(const op_qmm_job *, const uint8_t *, const block_q8_0 *)) {
     const int nb = j->k / 32;
     const int cp = PLM_MIN(c1, j->n_panel_rows);
+    const size_t pbb = panel_block_bytes(j->type);
     int chunk = (int)((128u << 10) / act_row_bytes) & ~3;
     if (chunk < 4) chunk = 4;
+    float dwf[QG_SEG * 4] __attribute__((aligned(16)));
+    if (j->m == 1) /* decode: the weights stream once, scales converted in the tile */
+        for (int c = c0; c < cp; c += QP) fn(j, j->w + (size_t)c * j->w_row_bytes, NULL, c, 0, 1, 0, nb);
+    else
     for (int t0 = 0; t0 < j->m; t0 += chunk) {
         const int t1 = PLM_MIN(j->m, t0 + chunk);
         for (int c = c0; c < cp; c += QP) {
             const uint8_t *panel = j->w + (size_t)c * j->w_row_bytes;
-            for (int t = t0; t < t1; t += QG_TT) fn(j, panel, c, t, PLM_MIN(QG_TT, t1 - t));
+            for (int b0 = 0; b0 < nb; b0 += QG_SEG) {
+                const int b1 = PLM_MIN(nb, b0 + QG_SEG);
+                for (int b = b0; b < b1; b++) wasm_v128_store(dwf + 4 * (b - b0), h2f4(panel + (size_t)b * pbb));
+                for (int t = t0; t < t1; t += QG_TT) fn(j, panel, dwf, c, t, PLM_MIN(QG_TT, t1 - t), b0, b1);
+            }
         }
     }
     for (int c = PLM_MAX(c0, cp); c < c1; c++)
@@ -426,9 +496,22 @@ int qgemm_relaxed_ok(void) {
     return ok;
 }
 
-/* Q4_0: one panel x TT rows; lanes = rows directly (4 bytes of a row per lane);
- * activations signed, weight codes (0..15) as the 7-bit operand. */
-INLINE void panel_relaxed(const op_qmm_job *j, const uint8_t *panel, int c, int t0, const int TT) {
+/* Q4_0: one panel x TT rows, blocks [b0, b1) (scales dwf as panels() gives them);
+ * lanes = rows directly (4 bytes of a row per lane); activations signed, weight
+ * codes (0..15) as the 7-bit operand. */
+INLINE void group_relaxed_q4(const uint8_t *q, const block_q8_0 *const *xq, int b, int v, const int TT, v128_t *isum) {
+    const v128_t m4 = wasm_i8x16_splat(0x0F);
+    const v128_t w = wasm_v128_load(q + 16 * v);
+    const v128_t n0 = wasm_v128_and(w, m4), n1 = wasm_u8x16_shr(w, 4);
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        isum[t] = RDOT(wasm_v128_load32_splat(xq[t][b].qs + 8 * v), n0, isum[t]);
+        isum[t] = RDOT(wasm_v128_load32_splat(xq[t][b].qs + 8 * v + 4), n1, isum[t]);
+    }
+}
+
+INLINE void panel_relaxed(const op_qmm_job *j, const uint8_t *panel, const float *dwf, int c, int t0, const int TT,
+                          int b0, int b1, const int ROLL) {
     const int nb = j->k / 32;
     const block_q8_0 *xq[4];
     const int32_t *xs[4];
@@ -441,37 +524,45 @@ INLINE void panel_relaxed(const op_qmm_job *j, const uint8_t *panel, int c, int 
     }
     v128_t acc[4];
     UNROLL
-    for (int t = 0; t < TT; t++) acc[t] = wasm_f32x4_splat(0.0f);
-    const v128_t m4 = wasm_i8x16_splat(0x0F);
-    for (int b = 0; b < nb; b++) {
+    for (int t = 0; t < TT; t++)
+        acc[t] = b0 ? wasm_v128_load(j->y + (size_t)(t0 + t) * j->n + c) : wasm_f32x4_splat(0.0f);
+    for (int b = b0; b < b1; b++) {
         const uint8_t *pb = panel + (size_t)b * PB_Q4, *q = pb + 2 * QP;
         v128_t isum[4];
         UNROLL
         for (int t = 0; t < TT; t++) isum[t] = wasm_i32x4_splat(-8 * xs[t][b]);
-        UNROLL
-        for (int v = 0; v < 4; v++) {
-            const v128_t w = wasm_v128_load(q + 16 * v);
-            const v128_t n0 = wasm_v128_and(w, m4), n1 = wasm_u8x16_shr(w, 4);
+        if (ROLL) {
+            GROUP_LOOP
+            for (int v = 0; v < 4; v++) group_relaxed_q4(q, xq, b, v, TT, isum);
+        } else {
             UNROLL
-            for (int t = 0; t < TT; t++) {
-                isum[t] = RDOT(wasm_v128_load32_splat(xq[t][b].qs + 8 * v), n0, isum[t]);
-                isum[t] = RDOT(wasm_v128_load32_splat(xq[t][b].qs + 8 * v + 4), n1, isum[t]);
-            }
+            for (int v = 0; v < 4; v++) group_relaxed_q4(q, xq, b, v, TT, isum);
         }
-        const v128_t dw = h2f4(pb);
+        const v128_t dw = dwf ? wasm_v128_load(dwf + 4 * (b - b0)) : h2f4(pb);
         UNROLL
         for (int t = 0; t < TT; t++) acc[t] = chain(acc[t], isum[t], dw, xd[t][b]);
     }
     UNROLL
-    for (int t = 0; t < TT; t++) store_out(j, t0 + t, c, acc[t]);
+    for (int t = 0; t < TT; t++) {
+        if (b1 == nb)
+            store_out(j, t0 + t, c, acc[t]);
+        else
+            wasm_v128_store(j->y + (size_t)(t0 + t) * j->n + c, acc[t]);
+    }
 }
 
-static void panel_relaxed_q4(const op_qmm_job *j, const uint8_t *p, int c, int t0, int tt) {
+static void panel_relaxed_q4(const op_qmm_job *j, const uint8_t *p, const float *dwf, int c, int t0, int tt, int b0,
+                             int b1) {
     switch (tt) {
-    case 4: panel_relaxed(j, p, c, t0, 4); break;
-    case 3: panel_relaxed(j, p, c, t0, 3); break;
-    case 2: panel_relaxed(j, p, c, t0, 2); break;
-    default: panel_relaxed(j, p, c, t0, 1); break;
+    case 4: panel_relaxed(j, p, dwf, c, t0, 4, b0, b1, 1); break;
+    case 3: panel_relaxed(j, p, dwf, c, t0, 3, b0, b1, 1); break;
+    case 2: panel_relaxed(j, p, dwf, c, t0, 2, b0, b1, 1); break;
+    default:
+        if (dwf)
+            panel_relaxed(j, p, dwf, c, t0, 1, b0, b1, 1);
+        else
+            panel_relaxed(j, p, NULL, c, t0, 1, b0, b1, 0);
+        break;
     }
 }
 
@@ -536,8 +627,6 @@ static void panel_relaxed_q8(const op_qmm_job *j, const uint8_t *p, const float 
     }
 }
 
-/* Weight blocks per segment of panel_relaxed8 (its scales converted once per panel). */
-#define QG_SEG 256
 
 static void qgemm_relaxed_q8(const op_qmm_job *j, int c0, int c1) {
     const int nb = j->k / 32;
@@ -564,8 +653,181 @@ static void qgemm_relaxed_q8(const op_qmm_job *j, int c0, int c1) {
         }
 }
 
+/* ---- relaxed Q8_0, m >= QGEMM_WIDE_M: the sign moves the other way.
+ * The 7-bit operand is |w| and w's sign goes onto the activations: with
+ * s = 0xff where w < 0 (else 0), x ^ s is x or ~x = -x - 1, so
+ *   dot(x ^ s, |w|) = dot(x, w) + (sum of w over w < 0),
+ * and each block's isum starts from nw = (sum of |w| over w < 0), a number of
+ * the weight row alone. |w|, s and nw are made once per panel (and reused by
+ * all m activation rows), the activations are their plain quants
+ * (prepare_act_wide), so the inner loop is one load, one xor and one relaxed
+ * dot per 16 weight bytes and activation row, with |w| and s in registers for
+ * the 4 rows of a tile. A code of -128 has no 7-bit |w|: the panel uses
+ * max(w, -127) and blocks holding a -128 (the flag; ggml's quantizer never
+ * writes one) subtract (sum of x where w = -128) with one more dot. Exact
+ * integer arithmetic; the float chain is the one of ops.h. */
+
+/* x quants of 4 rows as [8 groups][4 rows][4 bytes] records (zeros past m). */
+static void prepare_act_wide(op_qmm_job *j, uint8_t *s) {
+    const int m = j->m, nb = j->k / 32;
+    uint8_t *xi = (uint8_t *)(((uintptr_t)s + 127) & ~(uintptr_t)127);
+    float *xid = (float *)(xi + (size_t)(m + 3) / 4 * nb * 128);
+    const v128_t z = wasm_i32x4_splat(0);
+    for (int r0 = 0; r0 < m; r0 += 4)
+        for (int b = 0; b < nb; b++) {
+            const size_t rb = (size_t)(r0 / 4) * nb + b;
+            uint8_t *rec = xi + rb * 128;
+            v128_t lo[4], hi[4];
+            for (int t = 0; t < 4; t++) {
+                if (r0 + t < m) {
+                    const block_q8_0 *blk = j->xq + (size_t)(r0 + t) * nb + b;
+                    lo[t] = wasm_v128_load(blk->qs), hi[t] = wasm_v128_load(blk->qs + 16);
+                    xid[rb * 4 + t] = plm_fp16_to_fp32(blk->d);
+                } else {
+                    lo[t] = hi[t] = z;
+                    xid[rb * 4 + t] = 0.0f;
+                }
+            }
+            for (int h = 0; h < 2; h++) { /* 4x4 transpose of 32-bit words: group g = word g of each row */
+                const v128_t *v = h ? hi : lo;
+                const v128_t t0 = wasm_i32x4_shuffle(v[0], v[1], 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(v[0], v[1], 2, 6, 3, 7);
+                const v128_t t2 = wasm_i32x4_shuffle(v[2], v[3], 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(v[2], v[3], 2, 6, 3, 7);
+                wasm_v128_store(rec + 64 * h + 0, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
+                wasm_v128_store(rec + 64 * h + 16, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
+                wasm_v128_store(rec + 64 * h + 32, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
+                wasm_v128_store(rec + 64 * h + 48, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
+            }
+        }
+    j->xi = xi, j->xid = xid;
+}
+
+/* Blocks per panel segment (its |w|, signs, nw, scales and flags on the stack: 36 KB). */
+#ifndef QG_WSEG
+#define QG_WSEG 128
+#endif
+
+typedef struct {
+    uint8_t ws[QG_WSEG][8][32]; /* per group: |max(w, -127)|, then 0xff where w < 0 */
+    int32_t nw[QG_WSEG][4];   /* sum of |w| over w < 0, per row */
+    float dw[QG_WSEG][4];     /* the rows' scales */
+    uint8_t neg128[QG_WSEG];  /* the block holds a -128 */
+} wide_panel;
+
+static void wide_panel_prep(wide_panel *P, const uint8_t *panel, int b0, int b1) {
+    const v128_t m127 = wasm_i8x16_splat(-127), m128 = wasm_i8x16_splat(-128);
+    for (int b = b0; b < b1; b++) {
+        const uint8_t *pb = panel + (size_t)b * PB_Q8, *q = pb + 2 * QP;
+        const int i = b - b0;
+        v128_t nsum = wasm_i32x4_splat(0), any = wasm_i32x4_splat(0);
+        for (int g = 0; g < 8; g++) {
+            const v128_t w = wasm_v128_load(q + 16 * g);
+            const v128_t a = wasm_i8x16_abs(wasm_i8x16_max(w, m127)), sg = wasm_i8x16_shr(w, 7);
+            wasm_v128_store(P->ws[i][g], a);
+            wasm_v128_store(P->ws[i][g] + 16, sg);
+            nsum = wasm_i32x4_add(nsum, wasm_i32x4_extadd_pairwise_i16x8(
+                                            wasm_u16x8_extadd_pairwise_u8x16(wasm_v128_and(a, sg))));
+            any = wasm_v128_or(any, wasm_i8x16_eq(w, m128));
+        }
+        wasm_v128_store(P->nw[i], nsum);
+        wasm_v128_store(P->dw[i], h2f4(pb));
+        P->neg128[i] = (uint8_t)wasm_v128_any_true(any);
+    }
+}
+
+#ifndef QG_WROLL
+#define QG_WROLL 1
+#endif
+
+/* One panel x the 4 activation rows of record group t0 / 4 (rows t0 .. t0 + tt - 1 stored),
+ * blocks [b0, b1); lanes = weight rows. */
+static void panel_wide(const op_qmm_job *j, const wide_panel *P, const uint8_t *panel, int c, int t0, int tt,
+                       int b0, int b1) {
+    const int nb = j->k / 32;
+    const uint8_t *rec = (const uint8_t *)__builtin_assume_aligned(j->xi, 128) + (size_t)(t0 / 4) * nb * 128;
+    const float *xd = (const float *)__builtin_assume_aligned(j->xid, 16) + (size_t)(t0 / 4) * nb * 4;
+    v128_t acc[4];
+    UNROLL
+    for (int t = 0; t < 4; t++)
+        acc[t] = b0 && t < tt ? wasm_v128_load(j->y + (size_t)(t0 + t) * j->n + c) : wasm_f32x4_splat(0.0f);
+    for (int b = b0; b < b1; b++) {
+        const int i = b - b0;
+        const uint8_t *r = rec + (size_t)b * 128, *ws = P->ws[i][0];
+        v128_t isum[4];
+        const v128_t nw = wasm_v128_load(P->nw[i]);
+        UNROLL
+        for (int t = 0; t < 4; t++) isum[t] = nw;
+#if QG_WROLL == 1
+#pragma clang loop unroll(disable)
+#elif QG_WROLL == 2
+#pragma clang loop unroll_count(2)
+#elif QG_WROLL == 4
+#pragma clang loop unroll_count(4)
+#else
+        UNROLL
+#endif
+        for (int g = 0; g < 8; g++) {
+            const uint8_t *pw = ws + 32 * g, *px = r + 16 * g;
+            const v128_t a = wasm_v128_load(pw), sg = wasm_v128_load(pw + 16);
+            UNROLL
+            for (int t = 0; t < 4; t++) isum[t] = RDOT(wasm_v128_xor(wasm_v128_load32_splat(px + 4 * t), sg), a, isum[t]);
+        }
+        if (P->neg128[i]) { /* isum -= sum of x where w = -128 */
+            const uint8_t *q = panel + (size_t)b * PB_Q8 + 2 * QP;
+            for (int g = 0; g < 8; g++) {
+                const v128_t one = wasm_v128_and(wasm_i8x16_eq(wasm_v128_load(q + 16 * g), wasm_i8x16_splat(-128)),
+                                                 wasm_i8x16_splat(1));
+                UNROLL
+                for (int t = 0; t < 4; t++)
+                    isum[t] = wasm_i32x4_sub(isum[t], RDOT(wasm_v128_load32_splat(r + 16 * g + 4 * t), one,
+                                                           wasm_i32x4_splat(0)));
+            }
+        }
+        const v128_t dw = wasm_v128_load(P->dw[i]);
+        UNROLL
+        for (int t = 0; t < 4; t++) {
+            const v128_t dx = wasm_v128_load32_splat(xd + (size_t)b * 4 + t);
+            acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum[t]), wasm_f32x4_mul(dw, dx)));
+        }
+    }
+    UNROLL
+    for (int t = 0; t < 4; t++) {
+        if (t >= tt) break;
+        if (b1 == nb)
+            store_out(j, t0 + t, c, acc[t]);
+        else
+            wasm_v128_store(j->y + (size_t)(t0 + t) * j->n + c, acc[t]);
+    }
+}
+
+static void qgemm_relaxed_q8_wide(const op_qmm_job *j, int c0, int c1) {
+    const int nb = j->k / 32;
+    const int cp = PLM_MIN(c1, j->n_panel_rows);
+    int chunk = (int)((128u << 10) / ((size_t)nb * (128 + 16) / 4)) & ~3; /* activation rows in ~128 KB */
+    if (chunk < 4) chunk = 4;
+    wide_panel P __attribute__((aligned(32)));
+    for (int t0 = 0; t0 < j->m; t0 += chunk) {
+        const int t1 = PLM_MIN(j->m, t0 + chunk);
+        for (int c = c0; c < cp; c += QP) {
+            const uint8_t *panel = j->w + (size_t)c * j->w_row_bytes;
+            for (int b0 = 0; b0 < nb; b0 += QG_WSEG) {
+                const int b1 = PLM_MIN(nb, b0 + QG_WSEG);
+                wide_panel_prep(&P, panel, b0, b1);
+                for (int t = t0; t < t1; t += 4) panel_wide(j, &P, panel, c, t, PLM_MIN(4, t1 - t), b0, b1);
+            }
+        }
+    }
+    for (int c = PLM_MAX(c0, cp); c < c1; c++)
+        for (int t = 0; t < j->m; t++) {
+            float s = row_dot_simd(j, j->w + (size_t)c * j->w_row_bytes, j->xq + (size_t)t * nb);
+            if (j->bias) s += j->bias[c];
+            j->y[(size_t)t * j->n + c] = s;
+        }
+}
+
 void qgemm_range_relaxed(const op_qmm_job *j, int c0, int c1) {
-    if (j->type == PLM_TYPE_Q8_0)
+    if (j->type == PLM_TYPE_Q8_0 && j->xi)
+        qgemm_relaxed_q8_wide(j, c0, c1);
+    else if (j->type == PLM_TYPE_Q8_0)
         qgemm_relaxed_q8(j, c0, c1);
     else
         panels(j, c0, c1, panel_relaxed_q4, (size_t)j->k * 34 / 32, row_dot_simd);

@@ -397,11 +397,13 @@ static int ffn(plm_t5 *c, const t5_layer *L, int m) {
     const int E = hp->n_embd, F = hp->n_ff;
     int rc;
     op_rmsnorm(c->xb.p, c->x.p, L->ffn_norm, m, E, hp->norm_eps);
-    if ((rc = op_matmul(c->up.p, L->up, NULL, c->xb.p, m, E))) return rc;
     if (L->gate) {
-        if ((rc = op_matmul(c->gate.p, L->gate, NULL, c->xb.p, m, E))) return rc;
+        float *const ys[2] = {c->up.p, c->gate.p};
+        const plm_tensor *const ws[2] = {L->up, L->gate};
+        if ((rc = op_matmul_shared(ys, ws, NULL, 2, c->xb.p, m, E))) return rc;
         op_geglu_tanh(c->up.p, c->gate.p, c->up.p, m * F);
     } else {
+        if ((rc = op_matmul(c->up.p, L->up, NULL, c->xb.p, m, E))) return rc;
         op_relu(c->up.p, c->up.p, m * F);
     }
     if ((rc = op_matmul(c->tmp.p, L->down, NULL, c->up.p, m, F))) return rc;
@@ -462,8 +464,9 @@ int plm_t5_encode(plm_t5 *c, const int32_t *ids, const int32_t *mask, int n, flo
         rel_of = L->rel;
 
         op_rmsnorm(xb, x, L->attn_norm, n, E, hp->norm_eps);
-        if ((rc = op_matmul(q, L->wq, NULL, xb, n, E)) || (rc = op_matmul(k, L->wk, NULL, xb, n, E)) ||
-            (rc = op_matmul(v, L->wv, NULL, xb, n, E)) ||
+        float *const ys[3] = {q, k, v};
+        const plm_tensor *const ws[3] = {L->wq, L->wk, L->wv};
+        if ((rc = op_matmul_shared(ys, ws, NULL, 3, xb, n, E)) ||
             (rc = op_attention(att, Q, q, Q, k, v, Q, n, n, &ap)) ||
             (rc = op_matmul(tmp, L->wo, NULL, att, n, Q)))
             return rc;

@@ -3,6 +3,7 @@
 // GMAC per CPU-second of the renderer (all its threads; /proc), single-thread builds.
 //
 //   node bench/compare/kbench_browser.mjs --wasm out/prof --wasm out/mt4x1 [--types q8_0,f32] [--m 128]
+//                                         [--file plm-relaxed.wasm]   (default plm-simd.wasm)
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,6 +21,7 @@ const TYPES = { f32: 0, f16: 1, q4_0: 2, q8_0: 8, q6_k: 14 };
 const types = opt('types', 'q8_0,q4_0,f32,f16').split(',');
 const MS = opt('m', '1,128').split(',').map(Number);
 const ROUNDS = Number(opt('rounds', '3'));
+const FILE = opt('file', 'plm-simd.wasm');
 const SHAPES = opt('shapes', '2304x768,768x768,3072x768,768x3072').split(',').map((s) => s.split('x').map(Number));
 
 function rendererCpu(root) {
@@ -58,7 +60,7 @@ try {
   await page.goto(`${base}/index.html`);
   for (let round = 0; round < ROUNDS; round++)
     for (const dir of DIRS) {
-      const url = `/repo/${path.relative(ROOT, dir)}/plm-simd.wasm`;
+      const url = `/repo/${path.relative(ROOT, dir)}/${FILE}`;
       for (const t of types)
         for (const m of MS) {
           const job = { url, type: TYPES[t], m, shapes: SHAPES };
@@ -93,7 +95,7 @@ try {
   server.close();
 }
 const best = (xs) => Math.max(...xs);
-console.log(`Chromium: GMAC per renderer CPU-second (best of ${ROUNDS}), shapes ${SHAPES.map((s) => s.join('x')).join(', ')}`);
+console.log(`Chromium, ${FILE}: GMAC per renderer CPU-second (best of ${ROUNDS}), shapes ${SHAPES.map((s) => s.join('x')).join(', ')}`);
 console.log(['kernel'.padEnd(12), ...DIRS.map((d) => path.basename(d).padStart(14))].join(' '));
 for (const [key, per] of Object.entries(results)) {
   const b0 = best(per[DIRS[0]]);

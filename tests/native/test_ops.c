@@ -323,7 +323,7 @@ TEST(qgemm_q8_0_all_weight_codes) {
     const int ks[] = {32, 96};
     for (int a = 0; a < 2; a++)
         for (int b = 0; b < 3; b++) {
-            const int n = ns[b], k = ks[a], nb = k / 32, mmax = 17;
+            const int n = ns[b], k = ks[a], nb = k / 32, mmax = 21; /* m >= QGEMM_WIDE_M: the relaxed wide kernel */
             wmat w;
             float *W = malloc(sizeof(float) * n * k);
             fill(W, n * k, 1.0f);
@@ -357,6 +357,122 @@ TEST(qgemm_q8_0_all_weight_codes) {
             wmat_free(&w);
             free(W), free(x), free(y0), free(y1);
         }
+}
+
+/* The relaxed Q8_0 kernel for m >= QGEMM_WIDE_M (|w| as the 7-bit operand, panels
+ * prepared in segments of QG_WSEG blocks, activations in L2-sized row chunks, a
+ * flag for blocks with -128 codes): long rows (several segments) with some -128
+ * codes, m across a record group and a row chunk; every variant against the scalar
+ * one, and each row alone (m = 1) against the batch. */
+TEST(qgemm_wide_segments_and_chunks) {
+    const int k = 4128, nb = k / 32, n = 9, ms[] = {16, 19, 33};
+    float *W = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * 33 * k);
+    float *bias = malloc(sizeof(float) * n), *y0 = malloc(sizeof(float) * 33 * n), *y1 = malloc(sizeof(float) * 33 * n);
+    fill(W, n * k, 0.5f);
+    fill(x, 33 * k, 3.0f);
+    fill(bias, n, 1.0f);
+    wmat w;
+    CHECK(wmat_make(&w, PLM_TYPE_Q8_0, n, k, W));
+    block_q8_0 *blk = (block_q8_0 *)w.buf;
+    for (int i = 0; i < n * nb; i += 37) blk[i].qs[i % 32] = -128, blk[i].qs[(i + 5) % 32] = -128;
+    void *packed = malloc(w.t.nbytes);
+    memcpy(packed, w.buf, w.t.nbytes);
+    w.t.data = packed;
+    CHECK_EQ_INT(plm_tensor_pack_for_matmul(&w.t), PLM_OK);
+    for (int c = 0; c < 3; c++) {
+        const int m = ms[c];
+        int prev = ops_use_simd(0);
+        CHECK_EQ_INT(op_matmul(y0, &w.t, bias, x, m, k), PLM_OK);
+        ops_use_simd(1);
+        CHECK_EQ_INT(op_matmul(y1, &w.t, bias, x, m, k), PLM_OK);
+        CHECK_MSG(!memcmp(y0, y1, sizeof(float) * m * n), "Q8_0 k=%d m=%d: SIMD differs from scalar", k, m);
+        int prev_r = ops_use_relaxed(0);
+        CHECK_EQ_INT(op_matmul(y1, &w.t, bias, x, m, k), PLM_OK);
+        CHECK_MSG(!memcmp(y0, y1, sizeof(float) * m * n), "Q8_0 k=%d m=%d: SIMD128 differs from scalar", k, m);
+        ops_use_relaxed(prev_r);
+        ops_use_simd(prev);
+        for (int r = 0; r < m; r += 7) {
+            float one[9];
+            CHECK_EQ_INT(op_matmul(one, &w.t, bias, x + (size_t)r * k, 1, k), PLM_OK);
+            CHECK_MSG(!memcmp(one, y0 + (size_t)r * n, sizeof one), "Q8_0 k=%d m=%d: row %d alone differs", k, m, r);
+        }
+    }
+    wmat_free(&w);
+    free(W), free(x), free(bias), free(y0), free(y1);
+}
+
+/* op_matmul_shared (Q/K/V, gate/up: one input, several weights) against separate
+ * op_matmul calls, bit for bit: every quantized type with shared activations
+ * (Q8_0 with -128 codes, Q4_0; packed and row layout), float types and a mixed
+ * set (no sharing), with and without biases, m = 1..17 and 33, odd n; in every
+ * variant (scalar, SIMD, SIMD128 only in relaxed builds). */
+TEST(matmul_shared_input) {
+    enum { K = 96, NW = 3, MMAX = 33 };
+    const int sets[][NW] = {{PLM_TYPE_Q8_0, PLM_TYPE_Q8_0, PLM_TYPE_Q8_0},
+                            {PLM_TYPE_Q4_0, PLM_TYPE_Q4_0, PLM_TYPE_Q4_0},
+                            {PLM_TYPE_F16, PLM_TYPE_F32, PLM_TYPE_F16},
+                            {PLM_TYPE_Q8_0, PLM_TYPE_Q4_0, PLM_TYPE_Q8_0}};
+    const int ns[NW] = {13, 4, 7};
+    float *x = malloc(sizeof(float) * MMAX * K);
+    fill(x, MMAX * K, 2.0f);
+    for (int st = 0; st < 4; st++)
+        for (int packed = 0; packed < 2; packed++) {
+            wmat w[NW];
+            float *bias[NW], *ys[NW], *ref[NW];
+            const plm_tensor *ws[NW];
+            for (int i = 0; i < NW; i++) {
+                float *W = malloc(sizeof(float) * ns[i] * K);
+                fill(W, ns[i] * K, 0.5f);
+                CHECK(wmat_make(&w[i], sets[st][i], ns[i], K, W));
+                free(W);
+                if (sets[st][i] == PLM_TYPE_Q8_0) { /* codes the quantizer never writes, -128 included */
+                    block_q8_0 *blk = (block_q8_0 *)w[i].buf;
+                    for (int b = 0; b < ns[i] * K / 32; b += 2)
+                        for (int j = 0; j < 32; j++) blk[b].qs[j] = (int8_t)((int)(rnd_u32() & 255) - 128);
+                }
+                if (packed) {
+                    void *p = malloc(w[i].t.nbytes);
+                    memcpy(p, w[i].buf, w[i].t.nbytes);
+                    w[i].t.data = p;
+                    CHECK_EQ_INT(plm_tensor_pack_for_matmul(&w[i].t), PLM_OK);
+                }
+                ws[i] = &w[i].t;
+                bias[i] = malloc(sizeof(float) * ns[i]);
+                fill(bias[i], ns[i], 1.0f);
+                ys[i] = malloc(sizeof(float) * MMAX * ns[i]);
+                ref[i] = malloc(sizeof(float) * MMAX * ns[i]);
+            }
+            for (int m = 1; m <= MMAX; m += m < 17 ? 1 : 16)
+                for (int v = 0; v < 3; v++) {
+                    const int prev = ops_use_simd(v > 0), prev_r = ops_use_relaxed(v == 2);
+                    const float *const *bs = (m & 1) ? (const float *const *)bias : NULL;
+                    for (int i = 0; i < NW; i++) CHECK_EQ_INT(op_matmul(ref[i], ws[i], bs ? bs[i] : NULL, x, m, K), PLM_OK);
+                    for (int i = 0; i < NW; i++) memset(ys[i], 0xff, sizeof(float) * m * ns[i]);
+                    CHECK_EQ_INT(op_matmul_shared(ys, ws, bs, NW, x, m, K), PLM_OK);
+                    for (int i = 0; i < NW; i++)
+                        CHECK_MSG(!memcmp(ys[i], ref[i], sizeof(float) * m * ns[i]),
+                                  "shared set %d packed %d m=%d variant %d: output %d differs from op_matmul", st, packed,
+                                  m, v, i);
+                    ops_use_relaxed(prev_r);
+                    ops_use_simd(prev);
+                }
+            for (int i = 0; i < NW; i++) {
+                wmat_free(&w[i]);
+                free(bias[i]), free(ys[i]), free(ref[i]);
+            }
+        }
+    /* errors name the matrix; count 0 is nothing to do */
+    wmat w;
+    float W[32 * 4], y[8];
+    fill(W, 32 * 4, 1.0f);
+    CHECK(wmat_make(&w, PLM_TYPE_Q8_0, 4, 32, W));
+    const plm_tensor *ws[2] = {&w.t, &w.t};
+    float *ys[2] = {y, y};
+    CHECK_EQ_INT(op_matmul_shared(ys, ws, NULL, 2, x, 1, 64), PLM_E_INVALID);
+    CHECK_EQ_INT(op_matmul_shared(ys, ws, NULL, 0, x, 1, 32), PLM_OK);
+    CHECK_EQ_INT(op_matmul_shared(ys, ws, NULL, 2, x, 1, 32), PLM_OK);
+    wmat_free(&w);
+    free(x);
 }
 
 TEST(matmul_k_quants) {
@@ -1113,6 +1229,8 @@ int main(void) {
     RUN(matmul_quant_types);
     RUN(qgemm_variants_bit_exact);
     RUN(qgemm_q8_0_all_weight_codes);
+    RUN(qgemm_wide_segments_and_chunks);
+    RUN(matmul_shared_input);
     RUN(matmul_k_quants);
     RUN(matmul_larger);
     RUN(matmul_f16_special_values);
