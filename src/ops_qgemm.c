@@ -24,6 +24,8 @@
 #include "ops.h"
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>
+
+#include "ops_simd_util.h"
 #endif
 
 #define QP 4            /* rows per panel */
@@ -254,20 +256,12 @@ void qgemm_range_scalar(const op_qmm_job *j, int c0, int c1) {
 #if defined(__wasm_simd128__)
 /* ------------------------------------------------------------ SIMD128 */
 
-#define INLINE static inline __attribute__((always_inline))
-#define UNROLL _Pragma("clang loop unroll(full)")
 
-/* 4 fp16 scales -> float (exact for every finite value and Inf; NaN stays NaN):
- * (h & 0x7fff) << 13 read as a float times 2^112 rebiases normals and turns
- * subnormals into the right normal floats. */
-INLINE v128_t h2f4(const uint8_t *p) {
-    const v128_t h = wasm_u32x4_load16x4(p);
-    const v128_t em = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13);
-    v128_t f = wasm_f32x4_mul(em, wasm_f32x4_splat(0x1p112f));
-    const v128_t infnan = wasm_i32x4_eq(wasm_v128_and(h, wasm_i32x4_splat(0x7c00)), wasm_i32x4_splat(0x7c00));
-    f = wasm_v128_bitselect(wasm_v128_or(em, wasm_i32x4_splat(0x7f800000)), f, infnan);
-    return wasm_v128_or(f, wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16));
-}
+/* 4 fp16 scales -> float, exact for every value (ops_simd_util.h's h2f_exact:
+ * no float arithmetic on subnormals, which costs a microcode assist per
+ * multiply on x86 — and Q8_0 scales of small-weight matrices are often
+ * fp16-subnormal, e.g. GPT-2's scaled-init projections). */
+INLINE v128_t h2f4(const uint8_t *p) { return h2f_exact(wasm_i32x4_shl(wasm_u32x4_load16x4(p), 16)); }
 
 /* s = s + (float)isum * (d_w * d_x), 4 rows at once */
 INLINE v128_t chain(v128_t s, v128_t isum, v128_t dw, float dx) {

@@ -23,17 +23,18 @@
 #include "ops.h"
 #include "ops_simd_util.h"
 
-/* Scalar fp16 -> fp32 for block scales (inline: called once per block). */
+/* Scalar fp16 -> fp32 for block scales (inline: called once per block). Normals
+ * by rebiasing the exponent in integer arithmetic: a float multiply by 2^112
+ * would take a subnormal operand for subnormal halves (a microcode assist per
+ * block on x86; K-quant dmin and small-weight Q8_0 scales are often subnormal). */
 INLINE float h2f1(uint16_t h) {
-    uint32_t t = (uint32_t)((int32_t)((uint32_t)h << 16) >> 3) & 0x8fffe000u;
+    const uint32_t e = h & 0x7c00u, a = (uint32_t)(h & 0x7fff) << 13;
+    const float sign = (h & 0x8000) ? -1.0f : 1.0f;
     float f;
-    if ((h & 0x7c00) == 0x7c00) {
-        t |= 0x7f800000u;
-        memcpy(&f, &t, 4);
-        return f;
-    }
+    if (e == 0) return sign * ((float)(h & 0x3ff) * 0x1p-24f); /* zero, subnormal: exact */
+    const uint32_t t = (uint32_t)(h & 0x8000) << 16 | (e == 0x7c00 ? a | 0x7f800000u : a + (112u << 23));
     memcpy(&f, &t, 4);
-    return f * 0x1p112f;
+    return f;
 }
 
 /* fp16 -> fp32 table for block scales in the matmul inner loops (one load

@@ -314,7 +314,7 @@ TEST(qgemm_variants_bit_exact) {
 }
 
 /* Q8_0 weight bytes the reference quantizer never writes but a file may hold:
- * every code -128..127 (the relaxed kernel moves the activations' signs onto the
+ * every code -128..127, subnormal and zero scales (the relaxed kernel moves the activations' signs onto the
  * weights, and -(-128) does not fit in a byte), activations with blocks of all
  * signs and zeros; all variants against the scalar one, m = 1..17, rows not a
  * multiple of the panel height. */
@@ -330,7 +330,13 @@ TEST(qgemm_q8_0_all_weight_codes) {
             CHECK(wmat_make(&w, PLM_TYPE_Q8_0, n, k, W));
             block_q8_0 *blk = (block_q8_0 *)w.buf;
             for (int i = 0; i < n * nb; i++) {
-                blk[i].d = plm_fp32_to_fp16(0.001f * (float)(1 + i % 7));
+                /* normal scales, and fp16 subnormals of both signs and zeros (the SIMD
+                 * kernels convert them without float arithmetic on subnormals) */
+                const int kind = i % 6;
+                blk[i].d = kind == 1   ? (plm_fp16)(0x0001 + (i * 37) % 0x3ff)
+                           : kind == 3 ? (plm_fp16)(0x8000 | (0x3ff - i % 0x3ff))
+                           : kind == 5 ? (plm_fp16)(i & 1 ? 0x8000 : 0)
+                                       : plm_fp32_to_fp16(0.001f * (float)(1 + i % 7));
                 for (int j = 0; j < 32; j++) blk[i].qs[j] = (int8_t)(i % 3 == 0 ? (j & 1 ? -128 : 127) : (int)(rnd_u32() & 255) - 128);
             }
             void *packed = malloc(w.t.nbytes);
