@@ -2,7 +2,8 @@
  * the JS host drives it) fed a file in random chunk splits.
  *   input = 8-byte control header | GGUF bytes
  *   control[0..3]: seed of the chunk sizes, control[4]: flags (bit 0: give the size
- *   hint, bit 1: vocab-only, bit 2: 1-byte chunks, bit 3: also load with
+ *   hint, bit 1: vocab-only, bit 2: 1-byte chunks until the header is parsed (the
+ *   weights that follow are plain copies: random chunks there), bit 3: also load with
  *   gguf_load_buffer and compare the outcome, bit 4: a 256-byte reserve for streams of
  *   unknown size, so that the data block grows while the data arrives).
  * Every outcome must be a model or a PLM_E_* with a message; nothing leaks (ASan). */
@@ -38,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (flags & 1) st = plm_loader_set_size(l, (double)size) == PLM_OK ? st : -100;
     if (st > 0 && vocab_only && plm_loader_set_flags(l, PLM_LOAD_VOCAB_ONLY) != PLM_OK) st = -100;
     size_t off = 0;
+    int header = 0; /* HEADER_READY seen: the parser is past the metadata and tensor infos */
     while (st > 0 && st != PLM_LOAD_DONE && off < size) {
         uint8_t *dst = plm_loader_dst(l);
         size_t room = plm_loader_room(l);
@@ -45,12 +47,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             st = plm_errcode() ? plm_errcode() : -101;
             break;
         }
-        size_t k = (flags & 4) ? 1 : 1 + next(&seed) % 4099;
+        size_t k = (flags & 4) && !header ? 1 : 1 + next(&seed) % 4099;
         if (k > room) k = room;
         if (k > size - off) k = size - off;
         memcpy(dst, data + off, k);
         off += k;
         st = plm_loader_commit(l, k);
+        if (st == PLM_LOAD_HEADER_READY) header = 1;
         if (st < 0 && !plm_errmsg()[0]) abort(); /* an error without a message */
     }
     plm_model *m = NULL;
