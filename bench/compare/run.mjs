@@ -141,7 +141,7 @@ function renderers() {
   return all.filter((p) => {
     if (!mine.has(p.pid)) return false;
     try {
-      const cmd = fs.readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      const cmd = fs.readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split(/[\0 ]/).filter(Boolean); // (Chromium rewrites its argv as one string)
       return BROWSER === 'firefox' ? cmd.includes('-contentproc') && cmd.at(-1) === 'tab' : cmd.includes('--type=renderer');
     } catch {
       return false;
