@@ -93,8 +93,8 @@ for (const [key, list] of group(gen, (r) => `${browserOf(r)}|${r.model}|${r.thre
     for (const engine of ORDER) {
       const s = stats.get(engine);
       if (!s) continue;
-      const ratio = (a, b, q = p) => (q && !isPlm(engine) ? `${f(q[a] / s[a], 2)} / ${f(q[b] / s[b], 2)}` : '');
-      console.log(`| ${PREC[prec]} | ${ENGINE_NAMES[engine]} | ${s.variant} | ${f(s.prefill)} | ${f(s.decode, 2)} | ${f(s.prefillCpu)} | ${f(s.decodeCpu, 2)} | ${f(s.load, 2)} | ${f(s.peak, 0)} | ${ratio('prefill', 'decode')} | ${ratio('prefillCpu', 'decodeCpu')} | ${ratio('prefillCpu', 'decodeCpu', ps)} |`);
+      const ratio = (a, b, q) => (q && !isPlm(engine) ? `${f(q[a] / s[a], 2)} / ${f(q[b] / s[b], 2)}` : ''); // (q: plm's or plm-simd's stats, if measured)
+      console.log(`| ${PREC[prec]} | ${ENGINE_NAMES[engine]} | ${s.variant} | ${f(s.prefill)} | ${f(s.decode, 2)} | ${f(s.prefillCpu)} | ${f(s.decodeCpu, 2)} | ${f(s.load, 2)} | ${f(s.peak, 0)} | ${ratio('prefill', 'decode', p)} | ${ratio('prefillCpu', 'decodeCpu', p)} | ${ratio('prefillCpu', 'decodeCpu', ps)} |`);
     }
   }
 }
