@@ -162,3 +162,34 @@ for (const [key, list] of group(t2t, (r) => `${browserOf(r)}|${r.model}|${r.thre
     }
   }
 }
+
+// ------------------------------------------------------------------ thread scaling
+// 2 threads ÷ 1 thread of the wall rates (best of each), where both were measured for the same
+// browser, model, engine and precision (issue 15's target: >= 1.85x for prefill and encoders).
+const scal = [];
+for (const [key, list] of group(ok, (r) => `${browserOf(r)}|${r.task}|${r.model}|${r.engine}|${r.precision}`)) {
+  const t1 = list.filter((r) => r.threads === 1);
+  const t2 = list.filter((r) => r.threads === 2);
+  if (!t1.length || !t2.length) continue;
+  const [browser, task, model, engine, prec] = key.split('|');
+  const q = (fn) => f(best(t2.map(fn).flat()) / best(t1.map(fn).flat()), 2);
+  let cells;
+  if (task === 'gen') cells = `prefill ${q((r) => (r.promptTokens * 1000) / r.prefillMs)}, decode ${q((r) => (r.generated * 1000) / r.decodeMs)}`;
+  else if (task === 'embed') {
+    const cols = [...new Set(list.map((r) => `${r.tokens}|${r.batch}`))].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    const rate = (rs, c) => best(rs.filter((r) => `${r.tokens}|${r.batch}` === c).map((r) => (r.nSent * 1000) / r.totalMs));
+    cells = cols.map((c) => `${c.replace('|', ' tok b')} ${f(rate(t2, c) / rate(t1, c), 2)}`).join(', ');
+  } else {
+    const enc = (rs) => best(rs.filter((r) => r.numBeams === 1).map((r) => (r.inputTokens * 1000) / r.oneMs));
+    const steps = (rs, nb) => best(rs.filter((r) => r.numBeams === nb).map((r) => ((r.generated - r.oneGenerated) * 1000) / (r.totalMs - r.oneMs)));
+    const nb = Math.max(...list.map((r) => r.numBeams));
+    cells = `encoder ${f(enc(t2) / enc(t1), 2)}, greedy ${f(steps(t2, 1) / steps(t1, 1), 2)}, ${nb}-beam ${f(steps(t2, nb) / steps(t1, nb), 2)}`;
+  }
+  scal.push(`| ${browser} | ${model} | ${ENGINE_NAMES[engine]} | ${PREC[prec]} | ${cells} | ${f(median(t1.map((r) => r.loadavg)))} / ${f(median(t2.map((r) => r.loadavg)))} |`);
+}
+if (scal.length) {
+  console.log('\n#### 2 threads ÷ 1 thread (wall rates, best of each)\n');
+  console.log('| browser | model | engine | precision | 2T ÷ 1T | load average 1T / 2T |');
+  console.log('|---|---|---|---|---|---|');
+  for (const l of scal) console.log(l);
+}
