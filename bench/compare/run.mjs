@@ -272,6 +272,10 @@ async function t2tSession(base, cfg, round) {
       const input = t5Input(1 + rep + 100 * round, N_PROMPT);
       for (const numBeams of [1, N_BEAMS]) {
         const l = load1();
+        // an untimed 1-step call first: the first call after a change of decoder batch (greedy
+        // <-> beams) costs onnxruntime-web (and transformers.js) up to 2x the CPU of the next
+        // one (seen 2026-12-06: 0.65 vs 0.33 CPU-s), which would also inflate the step rate below
+        await run(input, 1, numBeams);
         // 1 step (encoder + cross-attention K/V + the first decoder step), then N_DECODE steps:
         // the difference is N_DECODE - 1 decoder steps (CPU and wall)
         const one = await run(input, 1, numBeams);
