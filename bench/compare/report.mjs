@@ -165,9 +165,10 @@ for (const [key, list] of group(t2t, (r) => `${browserOf(r)}|${r.model}|${r.thre
 
 // ------------------------------------------------------------------ thread scaling
 // 2 threads ÷ 1 thread of the wall rates (best of each), where both were measured for the same
-// browser, model, engine and precision (issue 15's target: >= 1.85x for prefill and encoders).
+// browser, model, engine and precision in one run (issue 15's target: >= 1.85x for prefill and encoders).
 const scal = [];
-for (const [key, list] of group(ok, (r) => `${browserOf(r)}|${r.task}|${r.model}|${r.engine}|${r.precision}`)) {
+// (only rows of the same run.mjs invocation, which interleaves 1 and 2 threads, are compared)
+for (const [key, list] of group(ok, (r) => `${browserOf(r)}|${r.task}|${r.model}|${r.engine}|${r.precision}|${r.started}`)) {
   const t1 = list.filter((r) => r.threads === 1);
   const t2 = list.filter((r) => r.threads === 2);
   if (!t1.length || !t2.length) continue;
