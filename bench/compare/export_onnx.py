@@ -12,8 +12,16 @@ of Hugging Face optimum's exports, which transformers.js expects:
             outputs logits, present.N.key/value
   BERT      inputs  input_ids, attention_mask, token_type_ids
             outputs last_hidden_state
+  T5        encoder_model.onnx          input_ids, attention_mask -> last_hidden_state
+            decoder_model_merged.onnx   encoder_attention_mask, input_ids, encoder_hidden_states,
+                    past_key_values.N.{decoder,encoder}.{key,value}, use_cache_branch (bool [1])
+                    -> logits, present.N.{decoder,encoder}.{key,value}: optimum's merged decoder,
+                    one If node on use_cache_branch whose branches are the decoder without past
+                    (computes the cross-attention K/V from encoder_hidden_states) and with past
+                    (takes them from the cache); shared weights stored once.
 
-Variants (the dtypes transformers.js selects with {dtype}):
+Variants (the dtypes transformers.js selects with {dtype}; T5: the same suffixes on
+encoder_model / decoder_model_merged, no q4):
   model.onnx            fp32
   model_quantized.onnx  q8: what transformers.js' scripts/quantize.py makes with onnxruntime's
                         dynamic quantizer (IntegerOps, weights QInt8 per tensor, symmetric;
@@ -28,6 +36,7 @@ Variants (the dtypes transformers.js selects with {dtype}):
                         ggml's Q4_0 rule (d = max / -8, q = min(15, trunc(x / d + 8.5))), so
                         they hold the Q4_0 GGUF's values.
 """
+import hashlib
 import json
 import math
 import os
@@ -45,7 +54,8 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from common import load_safetensors  # noqa: E402
-from hf_models import BertForMaskedLM, GPT2LMHeadModel, LlamaForCausalLM, gelu_new  # noqa: E402
+from hf_models import BertForMaskedLM, GPT2LMHeadModel, LlamaForCausalLM, gelu_new, relative_position_bucket  # noqa: E402
+from make_hf import T5V10  # noqa: E402
 
 OPSET = 17  # LayerNormalization is a single op from opset 17
 
@@ -146,12 +156,256 @@ class BertEncoder(nn.Module):
         return self.m.encode(input_ids, token_type_ids, attention_mask)
 
 
+# ------------------------------------------------------------------ T5 (optimum's layout)
+
+class T5Encoder(nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, input_ids, attention_mask):
+        return self.m.encode(input_ids, attention_mask)
+
+
+class T5Decoder(nn.Module):
+    """One decoder call. with_past=False: (encoder_attention_mask, input_ids, encoder_hidden_states)
+    -> logits, present.N.decoder.key/value, present.N.encoder.key/value (cross K/V computed);
+    with_past=True: (encoder_attention_mask, input_ids, past.N.decoder.key/value, past.N.encoder.key/value
+    per layer) -> logits, present.N.decoder.key/value."""
+
+    def __init__(self, m, with_past):
+        super().__init__()
+        self.m = m
+        self.with_past = with_past
+        c = m.config
+        self.nh, self.dkv, self.d = c["num_heads"], c["d_kv"], c["d_model"]
+        self.tied = c.get("tie_word_embeddings", True) is not False
+
+    def forward(self, encoder_attention_mask, input_ids, *rest):
+        m = self.m
+        b, t = input_ids.shape
+        nh, dkv = self.nh, self.dkv
+        blocks = m.decoder.block
+        if self.with_past:
+            past = rest
+            p = past[0].shape[2]
+        else:
+            enc = rest[0]
+            p = 0
+        x = m.shared(input_ids)
+        sa0 = blocks[0].layer[0].SelfAttention
+        qpos = torch.arange(t)[:, None] + p
+        kpos = torch.arange(p + t)[None, :]
+        buckets = relative_position_bucket(kpos - qpos, False, sa0.nb, sa0.maxd)
+        bias = sa0.relative_attention_bias(buckets).permute(2, 0, 1).unsqueeze(0)
+        bias = bias + torch.where(kpos <= qpos, torch.zeros((), dtype=torch.float32), torch.full((), torch.finfo(torch.float32).min))
+        cross = (1.0 - encoder_attention_mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+        heads = lambda z: z.view(b, -1, nh, dkv).transpose(1, 2)  # noqa: E731
+        presents = []
+        for i, blk in enumerate(blocks):
+            sa, ca, ff = blk.layer
+            a = sa.SelfAttention
+            h = sa.layer_norm(x)
+            q, k, v = heads(a.q(h)), heads(a.k(h)), heads(a.v(h))
+            if self.with_past:
+                k = torch.cat([past[4 * i], k], dim=2)
+                v = torch.cat([past[4 * i + 1], v], dim=2)
+            presents += [k, v]
+            o = ((q @ k.transpose(-1, -2) + bias).softmax(-1) @ v).transpose(1, 2).reshape(b, t, nh * dkv)
+            x = x + a.o(o)
+            c = ca.EncDecAttention
+            q = heads(c.q(ca.layer_norm(x)))
+            if self.with_past:
+                ck, cv = past[4 * i + 2], past[4 * i + 3]
+            else:
+                ck, cv = heads(c.k(enc)), heads(c.v(enc))
+                presents += [ck, cv]
+            o = ((q @ ck.transpose(-1, -2) + cross).softmax(-1) @ cv).transpose(1, 2).reshape(b, t, nh * dkv)
+            x = x + c.o(o)
+            x = x + ff.DenseReluDense(ff.layer_norm(x))
+        x = m.decoder.final_layer_norm(x)
+        logits = (x * self.d ** -0.5) @ m.shared.weight.t() if self.tied else m.lm_head(x)
+        return (logits, *presents)
+
+
+def _value_info(name, elem, dims):
+    return helper.make_tensor_value_info(name, elem, dims)
+
+
+def merge_decoders(no_past, with_past, n_layer, dims):
+    """optimum's merged decoder: main graph inputs = the union, one If on use_cache_branch
+    (then: with past, else: without); initializers deduplicated by content into the main graph."""
+    by_content, inits = {}, []
+
+    def branch(model, prefix, extra_identity):
+        g = model.graph
+        rn = {}
+        for init in g.initializer:
+            key = (init.data_type, tuple(init.dims), hashlib.sha1(numpy_helper.to_array(init).tobytes()).hexdigest())
+            if key not in by_content:
+                name = init.name if all(i.name != init.name for i in inits) else prefix + init.name
+                t = onnx.TensorProto()
+                t.CopyFrom(init)
+                t.name = name
+                inits.append(t)
+                by_content[key] = name
+            rn[init.name] = by_content[key]
+        outer = {i.name for i in g.input}
+        for node in g.node:
+            for o in node.output:
+                if o and o not in rn:
+                    rn[o] = prefix + o
+        nodes = []
+        for node in g.node:
+            n = onnx.NodeProto()
+            n.CopyFrom(node)
+            n.name = prefix + (node.name or node.output[0])
+            for j, x in enumerate(n.input):
+                if x in rn:
+                    n.input[j] = rn[x]
+                elif x and x not in outer:
+                    raise ValueError(f"{prefix}{node.name}: input {x} is neither a graph input, an initializer nor a node output")
+            for j, x in enumerate(n.output):
+                if x:
+                    n.output[j] = rn[x]
+            nodes.append(n)
+        outs = {o.name: o for o in g.output}
+        out_infos = []
+        for name in ["logits"] + [f"present.{i}.{s}.{kv}" for i in range(n_layer) for s in ("decoder", "encoder") for kv in ("key", "value")]:
+            if name in outs:
+                vi = onnx.ValueInfoProto()
+                vi.CopyFrom(outs[name])
+                vi.name = rn[name]
+                out_infos.append(vi)
+            else:  # with past: the encoder K/V pass through from the cache
+                src = extra_identity[name]
+                nodes.append(helper.make_node("Identity", [src], [prefix + name], name=prefix + name + "_Identity"))
+                out_infos.append(_value_info(prefix + name, TensorProto.FLOAT, ["batch_size", dims["heads"], "encoder_sequence_length_out", dims["d_kv"]]))
+        for vi in out_infos:  # torch leaves the static dims of dynamic outputs unset
+            d = vi.type.tensor_type.shape.dim
+            fixed = [None, dims["heads"], None, dims["d_kv"]] if vi.name != prefix + "logits" else [None, None, dims["vocab"]]
+            for j, v in enumerate(fixed):
+                if v is not None and j < len(d) and not d[j].dim_param:
+                    d[j].dim_value = v
+        return helper.make_graph(nodes, prefix + "graph", [], out_infos), outs
+
+    passthrough = {f"present.{i}.encoder.{kv}": f"past_key_values.{i}.encoder.{kv}" for i in range(n_layer) for kv in ("key", "value")}
+    then_g, _ = branch(with_past, "with_past/", passthrough)
+    else_g, outs = branch(no_past, "no_past/", {})
+    inputs = [i for i in no_past.graph.input if i.name not in {x.name for x in no_past.graph.initializer}]
+    inputs += [i for i in with_past.graph.input if i.name.startswith("past_key_values")]
+    inputs.append(_value_info("use_cache_branch", TensorProto.BOOL, [1]))
+    main_outs = []
+    for o in then_g.output:
+        name = o.name.split("/", 1)[1]
+        if name == "logits":
+            main_outs.append(_value_info(name, TensorProto.FLOAT, ["batch_size", "decoder_sequence_length", dims["vocab"]]))
+        elif ".decoder." in name:
+            main_outs.append(_value_info(name, TensorProto.FLOAT, ["batch_size", dims["heads"], "past_decoder_sequence_length + 1", dims["d_kv"]]))
+        else:
+            main_outs.append(_value_info(name, TensorProto.FLOAT, ["batch_size", dims["heads"], "encoder_sequence_length_out", dims["d_kv"]]))
+    node = helper.make_node("If", ["use_cache_branch"], [o.name for o in main_outs], name="optimum::if",
+                            then_branch=then_g, else_branch=else_g)
+    graph = helper.make_graph([node], "merged_decoder", inputs, main_outs, initializer=inits)
+    model = helper.make_model(graph, opset_imports=list(no_past.opset_import), producer_name="bench/compare export_onnx.py")
+    model.ir_version = no_past.ir_version
+    return model
+
+
+def export_t5(config, m, out):
+    onnx_dir = os.path.join(out, "onnx")
+    os.makedirs(onnx_dir, exist_ok=True)
+    n_layer, nh, dkv = config["num_decoder_layers"], config["num_heads"], config["d_kv"]
+    V = config["vocab_size"]
+    b, s, t, p = 2, 6, 3, 2
+    ids = torch.randint(3, V, (b, s))
+    mask = torch.ones(b, s, dtype=torch.int64)
+    enc_path = os.path.join(onnx_dir, "encoder_model.onnx")
+    with torch.no_grad():
+        torch.onnx.export(T5Encoder(m), (ids, mask), enc_path, input_names=["input_ids", "attention_mask"],
+                          output_names=["last_hidden_state"], opset_version=OPSET, do_constant_folding=True,
+                          dynamic_axes={"input_ids": {0: "batch_size", 1: "encoder_sequence_length"},
+                                        "attention_mask": {0: "batch_size", 1: "encoder_sequence_length"},
+                                        "last_hidden_state": {0: "batch_size", 1: "encoder_sequence_length"}})
+        enc = m.encode(ids, mask)
+        dec_ids = torch.randint(3, V, (b, t))
+        tmp = {}
+        # without past
+        names_in = ["encoder_attention_mask", "input_ids", "encoder_hidden_states"]
+        axes = {"encoder_attention_mask": {0: "batch_size", 1: "encoder_sequence_length"},
+                "input_ids": {0: "batch_size", 1: "decoder_sequence_length"},
+                "encoder_hidden_states": {0: "batch_size", 1: "encoder_sequence_length"},
+                "logits": {0: "batch_size", 1: "decoder_sequence_length"}}
+        names_out = ["logits"]
+        for i in range(n_layer):
+            for kv in ("key", "value"):
+                names_out.append(f"present.{i}.decoder.{kv}")
+                axes[f"present.{i}.decoder.{kv}"] = {0: "batch_size", 2: "decoder_sequence_length"}
+            for kv in ("key", "value"):
+                names_out.append(f"present.{i}.encoder.{kv}")
+                axes[f"present.{i}.encoder.{kv}"] = {0: "batch_size", 2: "encoder_sequence_length_out"}
+        tmp["no_past"] = os.path.join(onnx_dir, "_decoder_model.onnx")
+        torch.onnx.export(T5Decoder(m, False), (mask, dec_ids, enc), tmp["no_past"], input_names=names_in,
+                          output_names=names_out, dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True)
+        # with past
+        past = []
+        for _ in range(n_layer):
+            past += [torch.randn(b, nh, p, dkv), torch.randn(b, nh, p, dkv), torch.randn(b, nh, s, dkv), torch.randn(b, nh, s, dkv)]
+        names_in = ["encoder_attention_mask", "input_ids"]
+        axes = {"encoder_attention_mask": {0: "batch_size", 1: "encoder_sequence_length"},
+                "input_ids": {0: "batch_size", 1: "decoder_sequence_length"},
+                "logits": {0: "batch_size", 1: "decoder_sequence_length"}}
+        names_out = ["logits"]
+        for i in range(n_layer):
+            for kv in ("key", "value"):
+                names_in.append(f"past_key_values.{i}.decoder.{kv}")
+                axes[f"past_key_values.{i}.decoder.{kv}"] = {0: "batch_size", 2: "past_decoder_sequence_length"}
+            for kv in ("key", "value"):
+                names_in.append(f"past_key_values.{i}.encoder.{kv}")
+                axes[f"past_key_values.{i}.encoder.{kv}"] = {0: "batch_size", 2: "encoder_sequence_length_out"}
+            for kv in ("key", "value"):
+                names_out.append(f"present.{i}.decoder.{kv}")
+                axes[f"present.{i}.decoder.{kv}"] = {0: "batch_size", 2: "past_decoder_sequence_length + 1"}
+        tmp["with_past"] = os.path.join(onnx_dir, "_decoder_with_past_model.onnx")
+        torch.onnx.export(T5Decoder(m, True), (mask, dec_ids[:, :1], *past), tmp["with_past"], input_names=names_in,
+                          output_names=names_out, dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True)
+        # the cached path equals the plain forward of the twin
+        want = m.decode(dec_ids, enc, mask)
+        out = T5Decoder(m, False)(mask, dec_ids[:, :1], enc)
+        got = [out[0]]
+        pk = list(out[1:])
+        for j in range(1, t):
+            o2 = T5Decoder(m, True)(mask, dec_ids[:, j:j + 1], *pk)
+            got.append(o2[0])
+            for i in range(n_layer):
+                pk[4 * i], pk[4 * i + 1] = o2[1 + 2 * i], o2[2 + 2 * i]
+        err = (torch.cat(got, dim=1) - want).abs().max().item()
+        print(f"  T5 decoder: cached steps vs plain forward: max |diff| {err:.2e}", file=sys.stderr)
+        assert err < 1e-4, err
+    for suffix, fn in (("", None), ("_quantized", quantize_dynamic_int8)):
+        e = onnx.load(enc_path)
+        if fn:
+            onnx.save(fn(e), os.path.join(onnx_dir, f"encoder_model{suffix}.onnx"))
+        a, w = onnx.load(tmp["no_past"]), onnx.load(tmp["with_past"])
+        if fn:
+            a, w = fn(a), fn(w)
+        merged = merge_decoders(a, w, n_layer, {"vocab": V, "heads": nh, "d_kv": dkv})
+        onnx.checker.check_model(merged)
+        onnx.save(merged, os.path.join(onnx_dir, f"decoder_model_merged{suffix}.onnx"))
+    for f in tmp.values():
+        os.remove(f)
+    for f in sorted(os.listdir(onnx_dir)):
+        print(f"  {f}: {os.path.getsize(os.path.join(onnx_dir, f)) / 2**20:.1f} MiB", file=sys.stderr)
+
+
 def load(folder):
     config = json.load(open(os.path.join(folder, "config.json")))
-    cls = {"gpt2": GPT2LMHeadModel, "llama": LlamaForCausalLM, "bert": BertForMaskedLM}[config["model_type"]]
+    cls = {"gpt2": GPT2LMHeadModel, "llama": LlamaForCausalLM, "bert": BertForMaskedLM, "t5": T5V10}[config["model_type"]]
     with torch.no_grad():
         m = cls(config).eval()
     sd = load_safetensors(os.path.join(folder, "model.safetensors"))
+    if config["model_type"] == "t5":
+        sd.setdefault("lm_head.weight", sd["shared.weight"])
     m.load_state_dict(sd, strict=True)
     return config, m
 
@@ -165,6 +419,8 @@ def export(folder, out):
             shutil.copy(os.path.join(folder, f), os.path.join(out, f))
     path = os.path.join(onnx_dir, "model.onnx")
     kind = config["model_type"]
+    if kind == "t5":
+        return export_t5(config, m, out)
     if kind == "bert":
         wrapper = BertEncoder(m)
         b, t = 2, 5

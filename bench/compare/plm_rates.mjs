@@ -1,17 +1,24 @@
 #!/usr/bin/env node
 // plm_rates.mjs — plm-wasm alone in Node on bench/compare's GGUF files, per CPU-second of
 // this process (robust on a loaded machine; single thread): prefill tok/CPU-s of a 128-token
-// prompt and decode tok/CPU-s of the following steps, best of --reps. For A/B tests of kernel
-// changes: run it against two builds with --dist (a copy of an older dist/) in the same shell.
+// prompt and decode tok/CPU-s of the following steps, best of --reps.
 //
 //   node bench/compare/plm_rates.mjs [--models gpt2-small,llama-110m] [--variants Q8_0,Q4_0,F16]
-//        [--decode 32] [--reps 3] [--dist DIR]
+//        [--decode 32] [--reps 3] [--dist DIR] [--baseline DIR] [--build relaxed|simd|...]
+//
+//   --dist DIR      measure the wasm files in DIR (a copy of some dist/) instead of this repo's dist/
+//   --baseline DIR  A/B: also load the wasm files in DIR (e.g. a copy of an older dist/) in the
+//                   same process and measure both, interleaved (rep 1: current then baseline,
+//                   rep 2: baseline then current, ...), best of --reps each, and print
+//                   current ÷ baseline for prefill and decode (> 1: the current build is faster)
+//   --build NAME    the wasm build to load (default: the runtime's choice)
 
 import path from 'node:path';
 import fs from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.join(HERE, '..', '..');
 const args = process.argv.slice(2);
 const opt = (name, def) => {
   const i = args.indexOf(`--${name}`);
@@ -22,38 +29,68 @@ const VARIANTS = opt('variants', 'Q8_0,Q4_0,F16').split(',');
 const N_DECODE = Number(opt('decode', '32'));
 const REPS = Number(opt('reps', '3'));
 const DIST = opt('dist', null);
+const BASELINE = opt('baseline', null);
+const BUILD = opt('build', null);
 
-// --dist DIR: a copy of the repo's js/ next to DIR's wasm files (js/ finds ../dist/)
-let root = path.join(HERE, '..', '..');
-if (DIST) {
-  root = fs.mkdtempSync('/tmp/plm-rates-');
-  fs.cpSync(path.join(HERE, '..', '..', 'js'), path.join(root, 'js'), { recursive: true });
-  fs.cpSync(path.resolve(DIST), path.join(root, 'dist'), { recursive: true });
-  fs.copyFileSync(path.join(HERE, '..', '..', 'package.json'), path.join(root, 'package.json'));
+/** A copy of the repo's js/ next to DIR's wasm files (js/ finds ../dist/), or the repo itself. */
+function rootWith(dist) {
+  if (!dist) return REPO;
+  if (!fs.existsSync(path.resolve(dist))) throw new Error(`${dist}: no such directory`);
+  const root = fs.mkdtempSync('/tmp/plm-rates-');
+  fs.cpSync(path.join(REPO, 'js'), path.join(root, 'js'), { recursive: true });
+  fs.cpSync(path.resolve(dist), path.join(root, 'dist'), { recursive: true });
+  fs.copyFileSync(path.join(REPO, 'package.json'), path.join(root, 'package.json'));
+  return root;
 }
-const { GPT } = await import(pathToFileURL(path.join(root, 'js', 'node.js')).href);
+const sides = [{ name: DIST ? path.basename(path.resolve(DIST)) : 'current', root: rootWith(DIST) }];
+if (BASELINE) sides.push({ name: 'baseline', root: rootWith(BASELINE) });
+for (const s of sides) s.GPT = (await import(pathToFileURL(path.join(s.root, 'js', 'node.js')).href)).GPT;
+
 const cpu = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 };
+const prompt = Int32Array.from({ length: 128 }, (_, i) => 1000 + ((i * 7919) % 20000));
+const opts = { temperature: 0, ignoreEos: true, reusePrefix: false };
 
+/** One measurement: prefill (1-token generation) and decode (N-token minus 1-token) per CPU-s. */
+async function once(gpt) {
+  let c0 = cpu();
+  await gpt.complete(prompt, { ...opts, maxTokens: 1 });
+  const p = cpu() - c0;
+  c0 = cpu();
+  await gpt.complete(prompt, { ...opts, maxTokens: N_DECODE });
+  const d = cpu() - c0 - p;
+  return { pre: 128 / p, dec: (N_DECODE - 1) / d };
+}
+
+if (BASELINE) console.log(`A/B in one process: current = ${DIST ?? 'dist/'}, baseline = ${BASELINE}; ${REPS} interleaved reps, best of each`);
 for (const model of MODELS)
   for (const variant of VARIANTS) {
-    const gpt = await GPT.load(path.join(HERE, 'work', 'gguf', `${model}-${variant}.gguf`), { threads: 1, contextLength: 256 });
-    const prompt = Int32Array.from({ length: 128 }, (_, i) => 1000 + ((i * 7919) % 20000));
-    await gpt.complete(prompt, { maxTokens: 4, temperature: 0, ignoreEos: true, reusePrefix: false }); // warm-up
-    let pre = 0;
-    let dec = 0;
-    for (let r = 0; r < REPS; r++) {
-      let c0 = cpu();
-      await gpt.complete(prompt, { maxTokens: 1, temperature: 0, ignoreEos: true, reusePrefix: false });
-      const p = cpu() - c0;
-      c0 = cpu();
-      await gpt.complete(prompt, { maxTokens: N_DECODE, temperature: 0, ignoreEos: true, reusePrefix: false });
-      const d = cpu() - c0 - p;
-      pre = Math.max(pre, 128 / p);
-      dec = Math.max(dec, (N_DECODE - 1) / d);
+    const file = path.join(HERE, 'work', 'gguf', `${model}-${variant}.gguf`);
+    const best = sides.map(() => ({ pre: 0, dec: 0 }));
+    const gpts = [];
+    try {
+      for (const s of sides) {
+        const g = await s.GPT.load(file, { threads: 1, contextLength: 256, ...(BUILD ? { build: BUILD } : {}) });
+        gpts.push(g);
+        await g.complete(prompt, { ...opts, maxTokens: 4 }); // warm-up
+      }
+      for (let r = 0; r < REPS; r++) {
+        const order = r % 2 ? [...gpts.keys()].reverse() : [...gpts.keys()];
+        for (const i of order) {
+          const m = await once(gpts[i]);
+          best[i].pre = Math.max(best[i].pre, m.pre);
+          best[i].dec = Math.max(best[i].dec, m.dec);
+        }
+      }
+    } finally {
+      for (const g of gpts) g.dispose();
     }
-    console.log(`${model.padEnd(11)} ${variant.padEnd(5)} prefill ${pre.toFixed(1).padStart(6)} tok/CPU-s  decode ${dec.toFixed(2).padStart(6)} tok/CPU-s`);
-    gpt.dispose();
+    const line = (i) => `prefill ${best[i].pre.toFixed(1).padStart(6)} tok/CPU-s  decode ${best[i].dec.toFixed(2).padStart(6)} tok/CPU-s`;
+    if (!BASELINE) console.log(`${model.padEnd(11)} ${variant.padEnd(5)} ${line(0)}  (${gpts.length ? 'build ' + (gpts[0]?.runtime?.build ?? '?') : ''})`);
+    else
+      console.log(
+        `${model.padEnd(11)} ${variant.padEnd(5)} current: ${line(0)} | baseline: ${line(1)} | current ÷ baseline: prefill ${(best[0].pre / best[1].pre).toFixed(3)}, decode ${(best[0].dec / best[1].dec).toFixed(3)}`,
+      );
   }

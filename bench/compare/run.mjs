@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // run.mjs — drive web/bench.mjs in headless Chromium (playwright-core + the system
-// chromium), one fresh browser per (engine, model, precision, threads), and append one
-// JSON line per measurement to out/results.jsonl. report.mjs turns them into tables.
+// chromium) or Firefox ESR (puppeteer-core over WebDriver BiDi, tests/browser/harness.mjs),
+// one fresh browser per (engine, model, precision, threads), and append one JSON line per
+// measurement to out/results.jsonl. report.mjs turns them into tables.
 //
-//   node bench/compare/run.mjs [--task gen|embed] [--models gpt2-small,llama-110m]
+//   node bench/compare/run.mjs [--task gen|embed|t2t] [--models gpt2-small,llama-110m]
 //        [--engines plm,plm-simd,wllama,tjs,ort] (plm-simd: plm-wasm forced to its SIMD128 build) [--precisions 8,4,16,32] [--threads 1,2]
 //        [--reps 2] [--rounds 2] [--out out/results.jsonl] [--chromium /usr/bin/chromium]
-//        [--decode 64]  new tokens per generation
+//        [--decode 64]  new tokens per generation (t2t: decoder steps)
+//        [--browser chromium|firefox] [--beams 4] (t2t)
 //        [--repo DIR]   plm-wasm's js/ + dist/ from DIR (default: this repository), e.g. a
 //                       snapshot, so that rebuilding dist/ cannot change a running benchmark
 //
@@ -17,8 +19,12 @@
 //        generation first (weights touched, scratch allocated, wasm tiered up).
 // embed: 8 sentences of exactly 32 and 128 tokens ([CLS] pieces [SEP]), embedded one per call
 //        (batch 1) and all in one call (batch 8), mean pooling + L2 normalization.
+// t2t:   T5 (t5-small): a 128-token input (random ids + </s>), then greedy decoding and
+//        --beams beam search; each timed as a 1-step call (encoder + cross-attention K/V + one
+//        decoder step: the "encoder" figure) and a --decode-step call (the difference: the steps).
 // Per measurement also: CPU seconds used by the page's renderer process (all its threads:
-// the engines' workers live there), and at the end its peak resident memory (VmHWM).
+// the engines' workers live there; Firefox: its content processes), and at the end its peak
+// resident memory (VmHWM).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,6 +32,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer } from './server.mjs';
+import { launch as launchHarness } from '../../tests/browser/harness.mjs';
 import { Tokenizer } from '../../js/node.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -35,9 +42,14 @@ const opt = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const TASK = opt('task', 'gen');
-const MODELS = opt('models', TASK === 'gen' ? 'gpt2-small,llama-110m' : 'minilm-l6,bert-base').split(',');
-const ENGINES = opt('engines', 'plm,wllama,tjs,ort').split(',');
-const PRECISIONS = opt('precisions', TASK === 'gen' ? '8,4,16' : '8,16,32').split(',');
+const MODELS = opt('models', { gen: 'gpt2-small,llama-110m', embed: 'minilm-l6,bert-base', t2t: 't5-small' }[TASK]).split(',');
+const ENGINES = opt('engines', TASK === 't2t' ? 'plm,tjs,ort' : 'plm,wllama,tjs,ort').split(',');
+const PRECISIONS = opt('precisions', { gen: '8,4,16', embed: '8,16,32', t2t: '8,32' }[TASK]).split(',');
+const BROWSER = opt('browser', 'chromium');
+const N_BEAMS = Number(opt('beams', '4'));
+if (!['gen', 'embed', 't2t'].includes(TASK)) throw new Error(`--task ${TASK}: gen, embed or t2t`);
+if (!['chromium', 'firefox'].includes(BROWSER)) throw new Error(`--browser ${BROWSER}: chromium or firefox`);
+if (TASK === 't2t' && ENGINES.includes('wllama')) throw new Error('wllama has no T5 (llama.cpp has, wllama does not expose encoder-decoder models)');
 const THREADS = opt('threads', '1,2').split(',').map(Number);
 const REPS = Number(opt('reps', '2'));
 const ROUNDS = Number(opt('rounds', '2'));
@@ -113,7 +125,11 @@ function procs() {
   }
   return out;
 }
-/** Renderer processes descended from this process (one browser runs at a time). */
+/**
+ * The page's processes descended from this process (one browser runs at a time): Chromium's
+ * renderers (--type=renderer); Firefox's content processes (-contentproc ... tab: the
+ * cross-origin-isolated page gets its own webCOOP+COEP one; idle preallocated ones add ~0).
+ */
 function renderers() {
   const all = procs();
   const mine = new Set([process.pid]);
@@ -125,7 +141,8 @@ function renderers() {
   return all.filter((p) => {
     if (!mine.has(p.pid)) return false;
     try {
-      return fs.readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').includes('--type=renderer');
+      const cmd = fs.readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split(/[\0 ]/).filter(Boolean); // (Chromium rewrites its argv as one string)
+      return BROWSER === 'firefox' ? cmd.includes('-contentproc') && cmd.at(-1) === 'tab' : cmd.includes('--type=renderer');
     } catch {
       return false;
     }
@@ -147,12 +164,24 @@ let stopping = false;
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => (stopping = true));
 
 // ------------------------------------------------------------------ one browser session
-async function session(base, cfg, measure) {
-  const browser = await chromium.launch({
+let browserVersion = '';
+async function openBrowser() {
+  if (BROWSER === 'firefox') {
+    const b = await launchHarness({ browser: 'firefox' });
+    browserVersion = `Firefox ${b.version}`;
+    return { newPage: () => b.context.newPage(), close: () => b.close() };
+  }
+  const b = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--js-flags=--max-old-space-size=8192'],
   });
+  browserVersion = `Chromium ${b.version()}`;
+  return b;
+}
+
+async function session(base, cfg, measure) {
+  const browser = await openBrowser();
   const rows = [];
   try {
     const page = await browser.newPage();
@@ -170,7 +199,7 @@ async function session(base, cfg, measure) {
     });
     const loadCpu = rendererCpu() - c0;
     if (loaded.engineThreads !== cfg.threads) throw new Error(`${cfg.engine} runs ${loaded.engineThreads} threads, asked for ${cfg.threads}`);
-    await measure(page, loaded, (extra) => rows.push({ ...cfg, ...loaded, loadCpuS: loadCpu, ...extra }));
+    await measure(page, loaded, (extra) => rows.push({ ...cfg, browser: browserVersion, ...loaded, loadCpuS: loadCpu, ...extra }));
     const peak = rendererPeakMB();
     for (const r of rows) r.peakMB = peak;
     await page.evaluate(() => window.bench.dispose()).catch(() => {});
@@ -225,12 +254,45 @@ async function embedSession(base, cfg, round) {
   });
 }
 
+function t5Input(seed, n) {
+  const r = rng(seed);
+  return [...Array.from({ length: n - 1 }, () => 3 + Math.floor(r() * 31990)), 1]; // random pieces + </s>
+}
+
+async function t2tSession(base, cfg, round) {
+  return session(base, cfg, async (page, loaded, push) => {
+    const w = t5Input(999, N_PROMPT);
+    for (const numBeams of [1, N_BEAMS]) await page.evaluate((a) => window.bench.t2t(a), { input: w, nDecode: 4, numBeams }); // warm-up
+    const run = async (input, nDecode, numBeams) => {
+      const c0 = rendererCpu();
+      const r = await page.evaluate((a) => window.bench.t2t(a), { input, nDecode, numBeams });
+      return { ...r, cpuS: rendererCpu() - c0 };
+    };
+    for (let rep = 0; rep < REPS; rep++) {
+      const input = t5Input(1 + rep + 100 * round, N_PROMPT);
+      for (const numBeams of [1, N_BEAMS]) {
+        const l = load1();
+        // an untimed 1-step call first: the first call after a change of decoder batch (greedy
+        // <-> beams) costs onnxruntime-web (and transformers.js) up to 2x the CPU of the next
+        // one (seen 2026-12-06: 0.65 vs 0.33 CPU-s), which would also inflate the step rate below
+        await run(input, 1, numBeams);
+        // 1 step (encoder + cross-attention K/V + the first decoder step), then N_DECODE steps:
+        // the difference is N_DECODE - 1 decoder steps (CPU and wall)
+        const one = await run(input, 1, numBeams);
+        const r = await run(input, N_DECODE, numBeams);
+        push({ rep, round, numBeams, inputTokens: N_PROMPT, nDecode: N_DECODE, ...r, oneMs: one.totalMs, oneCpuS: one.cpuS, oneGenerated: one.generated, loadavg: l });
+        if (stopping) return;
+      }
+    }
+  });
+}
+
 async function main() {
   fs.mkdirSync(path.dirname(OUT), { recursive: true });
   const server = await startServer(0, { repo: REPO ? path.resolve(REPO) : undefined });
   const base = `http://127.0.0.1:${server.address().port}`;
   const started = new Date().toISOString();
-  console.error(`${TASK}: ${MODELS.join(', ')}; engines ${ENGINES.join(', ')}; precisions ${PRECISIONS.join(', ')}; threads ${THREADS.join(', ')}; ${REPS} reps x ${ROUNDS} rounds -> ${OUT}`);
+  console.error(`${TASK} in ${BROWSER}: ${MODELS.join(', ')}; engines ${ENGINES.join(', ')}; precisions ${PRECISIONS.join(', ')}; threads ${THREADS.join(', ')}; ${REPS} reps x ${ROUNDS} rounds -> ${OUT}`);
   console.error(`machine: ${os.cpus()[0]?.model} x${os.cpus().length}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   try {
     for (let round = 0; round < ROUNDS; round++) {
@@ -246,7 +308,7 @@ async function main() {
               const t0 = performance.now();
               let rows;
               try {
-                rows = await (TASK === 'gen' ? genSession : embedSession)(base, cfg, round);
+                rows = await { gen: genSession, embed: embedSession, t2t: t2tSession }[TASK](base, cfg, round);
               } catch (e) {
                 rows = [{ ...cfg, round, error: String(e.message ?? e).slice(0, 2000) }];
               }
@@ -255,7 +317,9 @@ async function main() {
               const r0 = rows.at(-1);
               const what = r0.error
                 ? `ERROR ${r0.error.split('\n')[0]}`
-                : TASK === 'gen'
+                : TASK === 't2t'
+                  ? `beams ${r0.numBeams} (decoder batch ${r0.decoderBatch}): encoder ${((N_PROMPT * 1000) / r0.oneMs).toFixed(1)} tok/s, ${((r0.nDecode - 1) * 1000 / (r0.totalMs - r0.oneMs)).toFixed(2)} steps/s, ${r0.generated} steps, peak ${r0.peakMB.toFixed(0)} MB`
+                  : TASK === 'gen'
                   ? `prefill ${((N_PROMPT * 1000) / r0.prefillMs).toFixed(1)} tok/s, decode ${((r0.generated * 1000) / r0.decodeMs).toFixed(2)} tok/s, load ${(r0.loadMs / 1000).toFixed(2)} s, peak ${r0.peakMB.toFixed(0)} MB`
                   : `last: ${r0.tokens} tok batch ${r0.batch}: ${((N_SENT * 1000) / r0.totalMs).toFixed(1)} sent/s, peak ${r0.peakMB.toFixed(0)} MB`;
               console.error(`[${round}] ${engine.padEnd(6)} ${model} ${variant.padEnd(4)} t${threads}: ${what} (${((performance.now() - t0) / 1000).toFixed(0)} s, load ${load1().toFixed(1)})`);

@@ -5,13 +5,16 @@
 // difference: fp32 ONNX vs the F32 GGUF (same weights, should agree to float rounding),
 // and the quantized variants vs fp32 (quantization error, for orientation). Also checks the
 // decoder graphs' KV-cache path: prefill 16 + 4 single-token steps == one 20-token pass.
+// T5: encoder_model (hidden states) and decoder_model_merged (logits of a teacher-forced
+// decoder input, through the no-cache branch in one pass and through the cache branch one
+// token at a time) vs plm's T5.encode / T5.logits.
 //
-//   node bench/compare/verify.mjs [--models gpt2-small,llama-110m,bert-base,minilm-l6]
+//   node bench/compare/verify.mjs [--models gpt2-small,llama-110m,bert-base,minilm-l6,t5-small]
 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { GPT, BERT } from '../../js/node.js';
+import { GPT, BERT, T5 } from '../../js/node.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -21,7 +24,7 @@ const opt = (name, def) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : def;
 };
-const MODELS = opt('models', 'gpt2-small,llama-110m,bert-base,minilm-l6').split(',');
+const MODELS = opt('models', 'gpt2-small,llama-110m,bert-base,minilm-l6,t5-small').split(',');
 const WORK = path.join(HERE, 'work');
 
 function rng(seed) {
@@ -32,8 +35,8 @@ const maxDiff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])),
 const maxAbs = (a) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 const argmax = (a) => a.reduce((best, v, i) => (v > a[best] ? i : best), 0);
 
-async function session(name, variant) {
-  return ort.InferenceSession.create(path.join(WORK, 'onnx', name, 'onnx', `model${variant}.onnx`), { intraOpNumThreads: 1 });
+async function session(name, variant, file = 'model') {
+  return ort.InferenceSession.create(path.join(WORK, 'onnx', name, 'onnx', `${file}${variant}.onnx`), { intraOpNumThreads: 1 });
 }
 
 /** ORT decoder: logits of all positions for ids (one pass, empty cache), plus the cached path. */
@@ -105,7 +108,55 @@ async function encoder(name) {
   console.log(`${name} (${cfg.num_hidden_layers} layers, ${cfg.hidden_size}): |hidden| max ${maxAbs(ref).toExponential(2)}; fp32 ONNX vs plm F32 GGUF: ${maxDiff(ref, plm).toExponential(2)}; ONNX_quantized vs fp32: ${maxDiff(q, ref).toExponential(2)}`);
 }
 
+/** ORT T5: encoder hidden states, and the decoder logits of decIds (one pass or cached steps). */
+async function ortT5(name, variant, ids, decIds) {
+  const cfg = (await import(path.join(WORK, 'onnx', name, 'config.json'), { with: { type: 'json' } })).default;
+  const i64 = (a, dims) => new ort.Tensor('int64', BigInt64Array.from(a, BigInt), dims);
+  const enc = await session(name, variant, 'encoder_model');
+  const dec = await session(name, variant, 'decoder_model_merged');
+  const mask = i64(ids.map(() => 1), [1, ids.length]);
+  const hidden = (await enc.run({ input_ids: i64(ids, [1, ids.length]), attention_mask: mask })).last_hidden_state;
+  const empty = () => new ort.Tensor('float32', new Float32Array(0), [1, cfg.num_heads, 0, cfg.d_kv]);
+  const run = async (chunk, past) => {
+    const feeds = { encoder_attention_mask: mask, input_ids: i64(chunk, [1, chunk.length]), encoder_hidden_states: hidden, use_cache_branch: new ort.Tensor('bool', [!!past], [1]) };
+    for (let l = 0; l < cfg.num_decoder_layers; l++)
+      for (const s of ['decoder', 'encoder']) for (const kv of ['key', 'value']) feeds[`past_key_values.${l}.${s}.${kv}`] = past?.[`present.${l}.${s}.${kv}`] ?? empty();
+    return dec.run(feeds);
+  };
+  const one = (await run(decIds, null)).logits.data;
+  const parts = [];
+  let out = null;
+  for (let i = 0; i < decIds.length; i++) {
+    out = await run([decIds[i]], out);
+    parts.push(out.logits.data);
+  }
+  const cached = new Float32Array(one.length);
+  parts.forEach((p, i) => cached.set(p, i * p.length));
+  return { hidden: hidden.data, logits: one, cached, V: cfg.vocab_size };
+}
+
+async function t5(name) {
+  const r = rng(11);
+  const ids = [...Array.from({ length: 31 }, () => 3 + Math.floor(r() * 31000)), 1];
+  const decIds = [0, ...Array.from({ length: 7 }, () => 3 + Math.floor(r() * 31000))];
+  const plmOf = async (variant) => {
+    const m = await T5.load(path.join(WORK, 'gguf', `${name}-${variant}.gguf`), { threads: 1 });
+    const { data: hidden } = await m.encode(Int32Array.from(ids));
+    const logits = await m.logits(Int32Array.from(ids), Int32Array.from(decIds));
+    m.dispose();
+    return { hidden, logits };
+  };
+  const p32 = await plmOf('F32');
+  const o32 = await ortT5(name, '', ids, decIds);
+  console.log(`${name}: |hidden| max ${maxAbs(o32.hidden).toExponential(2)}, |logits| max ${maxAbs(o32.logits).toExponential(2)}; fp32 ONNX vs plm F32 GGUF: encoder ${maxDiff(o32.hidden, p32.hidden).toExponential(2)}, decoder logits ${maxDiff(o32.logits, p32.logits).toExponential(2)}; ONNX cache branch vs one pass: ${maxDiff(o32.logits, o32.cached).toExponential(2)}`);
+  const last = (a) => a.subarray(a.length - o32.V);
+  const q = await ortT5(name, '_quantized', ids, decIds);
+  const p8 = await plmOf('Q8_0');
+  console.log(`  ONNX_quantized vs fp32: encoder ${maxDiff(q.hidden, o32.hidden).toExponential(2)}, logits ${maxDiff(q.logits, o32.logits).toExponential(2)} (argmax last ${argmax(last(q.logits)) === argmax(last(o32.logits)) ? 'same' : 'differs'});  plm Q8_0 vs F32: logits ${maxDiff(p8.logits, p32.logits).toExponential(2)}`);
+}
+
 for (const name of MODELS) {
-  if (name.startsWith('bert') || name.startsWith('minilm')) await encoder(name);
+  if (name.startsWith('t5')) await t5(name);
+  else if (name.startsWith('bert') || name.startsWith('minilm')) await encoder(name);
   else await decoder(name);
 }
