@@ -14,9 +14,15 @@
 
 #define PLM_TEST_MIN(a, b) ((a) < (b) ? (a) : (b))
 
+/* the thread's CPU time natively (being descheduled on a loaded machine costs nothing);
+ * wall time in the wasm builds, whose runtimes may not provide a CPU clock */
 static double now(void) {
     struct timespec ts;
+#if defined(__linux__) && !defined(__wasm__) && defined(CLOCK_THREAD_CPUTIME_ID)
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+#else
     clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -90,9 +96,16 @@ TEST(tokenizers_linear) {
             double t[STEPS] = {1e30, 1e30, 1e30};
             int toks[STEPS] = {0};
             for (int i = 0; i < STEPS; i++) in[i] = make_input(k, sizes[i], &len[i]);
-            for (int r = 0; r < 3; r++)
-                for (int i = 0; i < STEPS; i++) t[i] = PLM_TEST_MIN(t[i], time_tok(m, in[i], len[i], &b, &toks[i]));
-            const double r1 = t[1] / t[0], r2 = t[2] / t[1];
+            /* best of 3 interleaved repetitions; on a failing ratio measure again (up to 4 more
+             * rounds, keeping the best times): a loaded machine can slow one size by chance, a
+             * quadratic path is 16x per step every time */
+            double r1 = 0, r2 = 0;
+            for (int round = 0; round < 5; round++) {
+                for (int r = 0; r < 3; r++)
+                    for (int i = 0; i < STEPS; i++) t[i] = PLM_TEST_MIN(t[i], time_tok(m, in[i], len[i], &b, &toks[i]));
+                r1 = t[1] / t[0], r2 = t[2] / t[1];
+                if (r1 <= 8.0 || r2 <= 8.0) break;
+            }
             printf("  %-36s %-24s %7.2f / %7.2f / %8.2f ms: x4 steps %5.2f %5.2f\n", files[f] + 26, KINDS[k], t[0] * 1e3,
                    t[1] * 1e3, t[2] * 1e3, r1, r2);
             CHECK_MSG(toks[0] > 0 && toks[2] > 0, "%s, %s: tokenize failed: %s", files[f], KINDS[k], plm_errmsg());
