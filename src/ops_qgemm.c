@@ -121,6 +121,7 @@ void qgemm_get_row(const plm_tensor *W, int64_t r, float *dst) {
 /* ---------------------------------------------------------- activations */
 
 size_t qgemm_act_bytes(int variant, int type, int m, int k) {
+    if (variant == QGEMM_RELAXED && m == 1) variant = QGEMM_SIMD; /* m = 1: qgemm_range_relaxed runs the SIMD128 kernel */
     const size_t nb = (size_t)k / 32;
     size_t s = al64((size_t)m * nb * sizeof(block_q8_0));
     if (variant != QGEMM_SCALAR) s += al64((size_t)m * nb * sizeof(float)) + al64((size_t)m * nb * sizeof(int32_t));
@@ -132,6 +133,7 @@ size_t qgemm_act_bytes(int variant, int type, int m, int k) {
 
 void qgemm_prepare_act(int variant, op_qmm_job *j, const float *x, uint8_t *s) {
     const int m = j->m, k = j->k, nb = k / 32;
+    if (variant == QGEMM_RELAXED && m == 1) variant = QGEMM_SIMD; /* as qgemm_act_bytes */
     block_q8_0 *xq = (block_q8_0 *)s;
     s += al64((size_t)m * nb * sizeof(block_q8_0));
     for (int r = 0; r < m; r++) {
@@ -634,6 +636,13 @@ static void qgemm_relaxed_q8(const op_qmm_job *j, int c0, int c1) {
 }
 
 void qgemm_range_relaxed(const op_qmm_job *j, int c0, int c1) {
+    /* m = 1: the SIMD128 kernel (qgemm_m1_simd) measured faster than the relaxed
+     * ones in Chromium (bench/relaxed_bench.mjs --ms=1: relaxed 0.76-0.85x for
+     * Q8_0, 0.86-1.02x for Q4_0), its activations prepared as for QGEMM_SIMD */
+    if (j->m == 1) {
+        qgemm_range_simd(j, c0, c1);
+        return;
+    }
     if (j->type == PLM_TYPE_Q8_0)
         qgemm_relaxed_q8(j, c0, c1);
     else
