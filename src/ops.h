@@ -419,6 +419,8 @@ void quantize_rows_q8_0_wide_simd(const float *x, int m, int k, int16_t *q, floa
 /* One-time setup of the SIMD kernels (a 256 KB fp16 table); called by op_matmul on
  * the calling thread before it dispatches tasks. */
 void ops_simd_prepare(void);
+/* That table: fp16 bits -> float (exact), valid after ops_simd_prepare(). */
+const float *ops_simd_f16_table(void);
 void matmul_range_simd(const op_mm_job *j, int c0, int c1, float *tmp);
 /* Float GEMM for m > 1 (ops_gemm_f.c; F32 / F16 / BF16 weights): register tiles of
  * GF_MR activation rows x GF_NR weight rows over packed panels; the same numbers as

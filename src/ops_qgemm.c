@@ -121,6 +121,7 @@ void qgemm_get_row(const plm_tensor *W, int64_t r, float *dst) {
 /* ---------------------------------------------------------- activations */
 
 size_t qgemm_act_bytes(int variant, int type, int m, int k) {
+    if (variant == QGEMM_RELAXED && m == 1) variant = QGEMM_SIMD; /* m = 1: qgemm_range_relaxed runs the SIMD128 kernel */
     const size_t nb = (size_t)k / 32;
     size_t s = al64((size_t)m * nb * sizeof(block_q8_0));
     if (variant != QGEMM_SCALAR) s += al64((size_t)m * nb * sizeof(float)) + al64((size_t)m * nb * sizeof(int32_t));
@@ -140,6 +141,7 @@ static void prepare_act_wide(op_qmm_job *j, uint8_t *s);
 
 void qgemm_prepare_act(int variant, op_qmm_job *j, const float *x, uint8_t *s) {
     const int m = j->m, k = j->k, nb = k / 32;
+    if (variant == QGEMM_RELAXED && m == 1) variant = QGEMM_SIMD; /* as qgemm_act_bytes */
     block_q8_0 *xq = (block_q8_0 *)s;
     s += al64((size_t)m * nb * sizeof(block_q8_0));
     for (int r = 0; r < m; r++) {
@@ -158,6 +160,9 @@ void qgemm_prepare_act(int variant, op_qmm_job *j, const float *x, uint8_t *s) {
         prepare_act_wide(j, s);
         return;
     }
+#endif
+#if PLM_HAVE_SIMD
+    if (m == 1) ops_simd_prepare(); /* the m = 1 kernel's fp16 table, filled here on the calling thread */
 #endif
     if (variant == QGEMM_RELAXED && j->type == PLM_TYPE_Q8_0) {
         uint8_t *xr = (uint8_t *)(((uintptr_t)s + 255) & ~(uintptr_t)255);
@@ -444,12 +449,84 @@ static void panels(const op_qmm_job *j, int c0, int c1, panel_fn fn, size_t act_
         }
 }
 
+/* ------------------------------------------------ SIMD128, m = 1 (decode)
+ * One activation row against whole panels. The weight scales come from
+ * ops_simd_f16_table (4 scalar lookups per panel block: no v128 constants in
+ * the loop, which V8 rematerializes or spills, and no float arithmetic on fp16
+ * subnormals); the activations are read from one base pointer. Same integer
+ * dots and the same float chain per output as panel_simd, so the same bits. */
+INLINE v128_t m1_isum_q8(const uint8_t *q, const int16_t *xb) {
+    v128_t lo = wasm_i32x4_splat(0), hi = wasm_i32x4_splat(0);
+    UNROLL
+    for (int g = 0; g < 8; g++) {
+        const v128_t w = wasm_v128_load(q + 16 * g), xv = wasm_v128_load64_splat(xb + 4 * g);
+        lo = wasm_i32x4_add(lo, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w), xv));
+        hi = wasm_i32x4_add(hi, wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w), xv));
+    }
+    return wasm_i32x4_add(wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6), wasm_i32x4_shuffle(lo, hi, 1, 3, 5, 7));
+}
+
+INLINE v128_t m1_isum_q4(const uint8_t *q, const int16_t *xb, int32_t xs) {
+    v128_t lo = wasm_i32x4_splat(0), hi = wasm_i32x4_splat(0);
+    const v128_t m4 = wasm_i8x16_splat(0x0F);
+    UNROLL
+    for (int v = 0; v < 4; v++) {
+        const v128_t w = wasm_v128_load(q + 16 * v);
+        const v128_t n0 = wasm_v128_and(w, m4), n1 = wasm_u8x16_shr(w, 4);
+        const v128_t x0 = wasm_v128_load64_splat(xb + 8 * v), x1 = wasm_v128_load64_splat(xb + 8 * v + 4);
+        lo = wasm_i32x4_add(lo, wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_u16x8_extend_low_u8x16(n0), x0),
+                                               wasm_i32x4_dot_i16x8(wasm_u16x8_extend_low_u8x16(n1), x1)));
+        hi = wasm_i32x4_add(hi, wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_u16x8_extend_high_u8x16(n0), x0),
+                                               wasm_i32x4_dot_i16x8(wasm_u16x8_extend_high_u8x16(n1), x1)));
+    }
+    const v128_t isum = wasm_i32x4_add(wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6), wasm_i32x4_shuffle(lo, hi, 1, 3, 5, 7));
+    return wasm_i32x4_sub(isum, wasm_i32x4_splat(8 * xs));
+}
+
+/* The 4 weight scales of a panel block as floats, by table lookup. */
+INLINE v128_t m1_scales(const float *tab, const uint8_t *pb) {
+    uint16_t h[4];
+    memcpy(h, pb, sizeof h);
+    return wasm_f32x4_make(tab[h[0]], tab[h[1]], tab[h[2]], tab[h[3]]);
+}
+
+/* Panels of rows [c0, cp) (cp <= n_panel_rows) for m = 1. */
+static void qgemm_m1_simd(const op_qmm_job *j, int c0, int cp) {
+    const int nb = j->k / 32;
+    const float *tab = ops_simd_f16_table();
+    for (int c = c0; c < cp; c += QP) {
+        const uint8_t *pb = j->w + (size_t)c * j->w_row_bytes;
+        const int16_t *xb = j->xw;
+        v128_t acc = wasm_f32x4_splat(0.0f);
+        if (j->type == PLM_TYPE_Q8_0) {
+            for (int b = 0; b < nb; b++, xb += 32, pb += PB_Q8) {
+                const v128_t isum = m1_isum_q8(pb + 2 * QP, xb);
+                const v128_t d = wasm_f32x4_mul(m1_scales(tab, pb), wasm_f32x4_splat(j->xd[b]));
+                acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), d));
+            }
+        } else {
+            for (int b = 0; b < nb; b++, xb += 32, pb += PB_Q4) {
+                const v128_t isum = m1_isum_q4(pb + 2 * QP, xb, j->xs[b]);
+                const v128_t d = wasm_f32x4_mul(m1_scales(tab, pb), wasm_f32x4_splat(j->xd[b]));
+                acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), d));
+            }
+        }
+        store_out(j, 0, c, acc);
+    }
+}
+
 static float row_dot_simd(const op_qmm_job *j, const uint8_t *w, const block_q8_0 *x) {
     return j->type == PLM_TYPE_Q8_0 ? vec_dot_q8_0_q8_0_simd((const block_q8_0 *)w, x, j->k)
                                     : vec_dot_q4_0_q8_0_simd((const block_q4_0 *)w, x, j->k);
 }
 
 void qgemm_range_simd(const op_qmm_job *j, int c0, int c1) {
+    if (j->m == 1) { /* decode: the m = 1 kernel over the panels, then panels() for the row-layout tail */
+        const int cp = PLM_MIN(c1, j->n_panel_rows);
+        if (c0 < cp) qgemm_m1_simd(j, c0, cp);
+        c0 = PLM_MAX(c0, cp);
+        if (c0 >= c1) return;
+    }
     panels(j, c0, c1, j->type == PLM_TYPE_Q8_0 ? panel_simd_q8 : panel_simd_q4, (size_t)j->k * sizeof(int16_t),
            row_dot_simd);
 }
@@ -819,6 +896,13 @@ static void qgemm_relaxed_q8_wide(const op_qmm_job *j, int c0, int c1) {
 }
 
 void qgemm_range_relaxed(const op_qmm_job *j, int c0, int c1) {
+    /* m = 1: the SIMD128 kernel (qgemm_m1_simd) measured faster than the relaxed
+     * ones in Chromium (bench/relaxed_bench.mjs --ms=1: relaxed 0.76-0.85x for
+     * Q8_0, 0.86-1.02x for Q4_0), its activations prepared as for QGEMM_SIMD */
+    if (j->m == 1) {
+        qgemm_range_simd(j, c0, c1);
+        return;
+    }
     if (j->type == PLM_TYPE_Q8_0 && j->xi)
         qgemm_relaxed_q8_wide(j, c0, c1);
     else if (j->type == PLM_TYPE_Q8_0)

@@ -53,6 +53,8 @@ void ops_simd_prepare(void) {
     g_f16_table_ready = 1;
 }
 
+const float *ops_simd_f16_table(void) { return g_f16_table; }
+
 void convert_f16_simd(float *y, const plm_fp16 *x, int n) {
     int i = 0;
     for (; i + 8 <= n; i += 8) {
