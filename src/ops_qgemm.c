@@ -162,7 +162,7 @@ void qgemm_prepare_act(int variant, op_qmm_job *j, const float *x, uint8_t *s) {
     }
 #endif
 #if PLM_HAVE_SIMD
-    if (m == 1) ops_simd_prepare(); /* the m = 1 kernel's fp16 table, filled here on the calling thread */
+    ops_simd_prepare(); /* the fp16 table of the SIMD128 kernels' weight scales, filled here on the calling thread */
 #endif
     if (variant == QGEMM_RELAXED && j->type == PLM_TYPE_Q8_0) {
         uint8_t *xr = (uint8_t *)(((uintptr_t)s + 255) & ~(uintptr_t)255);
@@ -268,6 +268,14 @@ void qgemm_range_scalar(const op_qmm_job *j, int c0, int c1) {
  * fp16-subnormal, e.g. GPT-2's scaled-init projections). */
 INLINE v128_t h2f4(const uint8_t *p) { return h2f_exact(wasm_i32x4_shl(wasm_u32x4_load16x4(p), 16)); }
 
+/* The 4 weight scales of a panel block as floats, by lookup in ops_simd_f16_table
+ * (exact; fewer instructions in V8 than h2f4, whose v128 constants it rematerializes). */
+INLINE v128_t m1_scales(const float *tab, const uint8_t *pb) {
+    uint16_t h[4];
+    memcpy(h, pb, sizeof h);
+    return wasm_f32x4_make(tab[h[0]], tab[h[1]], tab[h[2]], tab[h[3]]);
+}
+
 /* s = s + (float)isum * (d_w * d_x), 4 rows at once */
 INLINE v128_t chain(v128_t s, v128_t isum, v128_t dw, float dx) {
     return wasm_f32x4_add(s, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(dw, wasm_f32x4_splat(dx))));
@@ -357,7 +365,7 @@ INLINE void panel_simd(const op_qmm_job *j, const uint8_t *panel, const float *d
             UNROLL
             for (int v = 0; v < 4; v++) group_simd_q4(q, x, b, v, TT, lo, hi);
         }
-        const v128_t dw = dwf ? wasm_v128_load(dwf + 4 * (b - b0)) : h2f4(pb);
+        const v128_t dw = dwf ? wasm_v128_load(dwf + 4 * (b - b0)) : m1_scales(ops_simd_f16_table(), pb);
         UNROLL
         for (int t = 0; t < TT; t++) {
             v128_t isum = wasm_i32x4_add(wasm_i32x4_shuffle(lo[t], hi[t], 0, 2, 4, 6),
@@ -481,13 +489,6 @@ INLINE v128_t m1_isum_q4(const uint8_t *q, const int16_t *xb, int32_t xs) {
     }
     const v128_t isum = wasm_i32x4_add(wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6), wasm_i32x4_shuffle(lo, hi, 1, 3, 5, 7));
     return wasm_i32x4_sub(isum, wasm_i32x4_splat(8 * xs));
-}
-
-/* The 4 weight scales of a panel block as floats, by table lookup. */
-INLINE v128_t m1_scales(const float *tab, const uint8_t *pb) {
-    uint16_t h[4];
-    memcpy(h, pb, sizeof h);
-    return wasm_f32x4_make(tab[h[0]], tab[h[1]], tab[h[2]], tab[h[3]]);
 }
 
 /* Panels of rows [c0, cp) (cp <= n_panel_rows) for m = 1. */
