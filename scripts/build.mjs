@@ -132,7 +132,13 @@ function testAll({ native, wasm }) {
       const r = spawnSync(process.execPath, nodeTest([f]), { cwd: root, stdio: 'inherit', ...testEnv });
       if (r.status === 0) continue;
       console.error(`\nRETRY: ${f} failed (exit ${r.status ?? r.signal}); running it once more`);
-      run(process.execPath, nodeTest([f]), testEnv);
+      const r2 = spawnSync(process.execPath, nodeTest([f]), { cwd: root, stdio: 'inherit', ...testEnv });
+      if (r2.status === 0) continue;
+      // Quarantine (README, "Tests"): until the Firefox stall is fixed, a file that failed twice must
+      // still pass in Chromium; its Firefox failures are printed loudly but do not fail the run.
+      console.error(`\nFIREFOX QUARANTINE: ${f} failed twice; it must pass in Chromium alone now`);
+      run(process.execPath, nodeTest([f]), { env: { ...testEnv.env, PLM_BROWSERS: 'chromium' } });
+      console.error(`\nWARNING: ${f} passes in Chromium but failed twice with Firefox (see above)`);
     }
   }
 }
