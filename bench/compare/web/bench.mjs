@@ -24,6 +24,16 @@
 //   num_beams did not run beams).
 
 const now = () => performance.now();
+
+/** A transformers.js streamer class that records the time of every put() (prompt, then each token). */
+function stampStreamer(BaseStreamer, stamps) {
+  return class Clock extends BaseStreamer {
+    put() {
+      stamps.push(now());
+    }
+    end() {}
+  };
+}
 const GGUF = (model, variant) => `${location.origin}/models/gguf/${model}-${variant}.gguf`;
 const ORT_DTYPE = { F32: 'fp32', Q8: 'q8', Q4: 'q4' };
 const ORT_SUFFIX = { F32: '', Q8: '_quantized', Q4: '_q4' };
@@ -167,12 +177,7 @@ const tjs = {
   async generate({ prompt, nDecode }) {
     const { Tensor, BaseStreamer } = this.T;
     const stamps = [];
-    class Clock extends BaseStreamer {
-      put() {
-        stamps.push(now());
-      }
-      end() {}
-    }
+    const Clock = stampStreamer(BaseStreamer, stamps);
     const n = prompt.length;
     const input_ids = new Tensor('int64', BigInt64Array.from(prompt, BigInt), [1, n]);
     const attention_mask = new Tensor('int64', new BigInt64Array(n).fill(1n), [1, n]);
@@ -203,12 +208,7 @@ const tjs = {
   async t2t({ input, nDecode, numBeams }) {
     const { Tensor, BaseStreamer } = this.T;
     const stamps = [];
-    class Clock extends BaseStreamer {
-      put() {
-        stamps.push(now());
-      }
-      end() {}
-    }
+    const Clock = stampStreamer(BaseStreamer, stamps);
     const n = input.length;
     const input_ids = new Tensor('int64', BigInt64Array.from(input, BigInt), [1, n]);
     const attention_mask = new Tensor('int64', new BigInt64Array(n).fill(1n), [1, n]);
