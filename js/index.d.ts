@@ -48,8 +48,10 @@ export interface SourceOptions {
   /**
    * Read timeout in ms: a connection that delivers no byte (or no response headers) for this
    * long counts as dropped and is resumed / retried like one (`retries`), then fails with
-   * "read timeout: no data for N ms". Default: none. Unlike `signal: AbortSignal.timeout(ms)`
-   * (a bound on the whole load), a slow but steady download never trips it.
+   * "read timeout: no data for N ms". Default: 30000 (browsers' fetch() has none, and a request
+   * that never gets an answer would otherwise hold the load for good); `Infinity`: none. Unlike
+   * `signal: AbortSignal.timeout(ms)` (a bound on the whole load), a slow but steady download
+   * never trips it.
    */
   timeout?: number;
   /**

@@ -24,6 +24,11 @@ import { platform } from './platform.js';
 
 const RETRIES = 5;
 const RETRY_DELAY_MS = 300;
+// The default read timeout (options.timeout): a request that has had no response headers, or
+// a body no byte, for this long counts as a dropped connection (retried, resumed with Range).
+// Browsers' fetch() has no such limit, and Firefox has been seen to leave a model request
+// unanswered for good (no connection open; README, "Tests"): without it the load never ends.
+export const DEFAULT_TIMEOUT_MS = 30000;
 const DRAIN_LIMIT = 1 << 20; // after the loader is done: read at most this much more to complete the cached copy
 
 function sleep(ms, signal) {
@@ -137,8 +142,8 @@ const newPrefixCheck = () => (platform.newSha256 ? newSha256() : new PrefixCheck
 const changed = (url, why) => new Error(`cannot fetch ${shortName(url)}: the file changed on the server while it was downloading${why}; load it again`);
 
 export function checkTimeout(timeout) {
-  if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0 && timeout <= 2 ** 31 - 1))
-    throw new TypeError(`timeout: expected a number of milliseconds > 0, got ${timeout}`);
+  if (timeout !== undefined && timeout !== Infinity && !(typeof timeout === 'number' && timeout > 0 && timeout <= 2 ** 31 - 1))
+    throw new TypeError(`timeout: expected a number of milliseconds > 0 (or Infinity: none), got ${timeout}`);
 }
 
 /**
@@ -146,9 +151,10 @@ export function checkTimeout(timeout) {
  * `info` receives size (the file's, when the server says), resumes (count),
  * restarts (resumes that read the file again from byte 0).
  * timeout: ms without a byte (or without response headers) after which the
- * connection counts as dropped (retried like one).
+ * connection counts as dropped (retried like one); default DEFAULT_TIMEOUT_MS,
+ * Infinity for none.
  */
-export async function* fetchResumable(url, { signal, retries = RETRIES, retryDelay = RETRY_DELAY_MS, fetch: fetchFn = globalThis.fetch, timeout, info = {} } = {}) {
+export async function* fetchResumable(url, { signal, retries = RETRIES, retryDelay = RETRY_DELAY_MS, fetch: fetchFn = globalThis.fetch, timeout = DEFAULT_TIMEOUT_MS, info = {} } = {}) {
   if (typeof fetchFn !== 'function') throw new Error('fetch() is not available in this environment');
   checkTimeout(timeout);
   let received = 0;
@@ -178,7 +184,7 @@ export async function* fetchResumable(url, { signal, retries = RETRIES, retryDel
   signal?.addEventListener('abort', onAbort);
   const arm = () => {
     clearTimeout(timer);
-    if (timeout) timer = setTimeout(() => {
+    if (timeout !== Infinity) timer = setTimeout(() => {
       stalled = true;
       ctrl.abort(new Error(`no data for ${timeout} ms`));
     }, timeout);
@@ -382,7 +388,8 @@ export function httpShard(url, options = {}) {
         const ac = new AbortController();
         const onAbort = () => ac.abort(signal.reason);
         signal?.addEventListener('abort', onAbort, { once: true });
-        const timer = options.timeout ? setTimeout(() => ac.abort(), options.timeout) : null;
+        const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
+        const timer = timeout !== Infinity ? setTimeout(() => ac.abort(), timeout) : null;
         try {
           const res = await (options.fetch ?? globalThis.fetch)(url, { method: 'HEAD', signal: ac.signal });
           return res.ok ? contentLength(res) : undefined;

@@ -3,7 +3,7 @@
 // validator; otherwise it is read again from 0 and its start checked), the read timeout
 // (`timeout`), and the `integrity` option (SHA-256 checked while streaming, cache
 // entries keep their hash). The incremental SHA-256 (js/core/sha256.js) against known vectors.
-import { test, before, after, beforeEach } from 'node:test';
+import { test, before, after, beforeEach, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { GPT, Tokenizer, Engine, ModelCache, PlmError } from '../../js/node.js';
 import { Sha256, toHex } from '../../js/core/sha256.js';
 import { parseIntegrity } from '../../js/core/integrity.js';
+import { fetchResumable, DEFAULT_TIMEOUT_MS } from '../../js/core/fetch.js';
 import { ROOT } from './helpers.mjs';
 import { startServer } from './loader_server.mjs';
 import { splitGGUF } from './loader_helpers.mjs';
@@ -161,6 +162,52 @@ test('timeout: a stalled connection is dropped after `timeout` ms of silence, re
   q.dispose();
   await assert.rejects(GPT.load(srv.url(Q8), { ...opts, timeout: -1 }), /timeout: expected a number of milliseconds > 0/);
   ref.dispose();
+});
+
+test('timeout: by default a request unanswered for DEFAULT_TIMEOUT_MS is dropped and retried; Infinity waits', async () => {
+  // (Firefox has left a model request without a response for good, with no connection open:
+  // a load must not wait for it forever. Mocked timers: no 30 s wait.)
+  assert.equal(DEFAULT_TIMEOUT_MS, 30000);
+  const flush = () => new Promise((r) => setImmediate(r));
+  const hanging = () => {
+    const calls = [];
+    const f = (url, init) => {
+      calls.push(init);
+      if (calls.length > 1) return Promise.resolve(new Response(new Uint8Array([1, 2, 3]), { headers: { 'content-length': '3' } }));
+      return new Promise((_, reject) => init.signal.addEventListener('abort', () => reject(init.signal.reason)));
+    };
+    return { f, calls };
+  };
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    const { f, calls } = hanging();
+    const info = {};
+    const it = fetchResumable('http://127.0.0.1:9/x.gguf', { fetch: f, retryDelay: 1, info });
+    const first = it.next();
+    await flush();
+    mock.timers.tick(DEFAULT_TIMEOUT_MS - 1);
+    await flush();
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].signal.aborted, false);
+    mock.timers.tick(1);
+    await flush();
+    assert.equal(calls[0].signal.aborted, true);
+    mock.timers.tick(1); // the retry delay
+    await flush();
+    assert.equal(calls.length, 2);
+    assert.deepEqual(Array.from((await first).value), [1, 2, 3]);
+    await it.return();
+    // timeout: Infinity: no timer, the request may take as long as it takes
+    const h2 = hanging();
+    const it2 = fetchResumable('http://127.0.0.1:9/x.gguf', { fetch: h2.f, timeout: Infinity });
+    it2.next().catch(() => {});
+    await flush();
+    mock.timers.tick(10 * DEFAULT_TIMEOUT_MS);
+    await flush();
+    assert.deepEqual([h2.calls.length, h2.calls[0].signal.aborted], [1, false]);
+  } finally {
+    mock.timers.reset();
+  }
 });
 
 test('integrity: checked while streaming, from URLs, bytes and files; a mismatch names the file and both hashes', async () => {
