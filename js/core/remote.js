@@ -30,6 +30,13 @@ const LIFECYCLE = new Set(['dispose', 'assertLive', 'freeResources']);
 const WINDOW = 8 << 20; // bytes of the file in flight to the worker
 const SPARE_MIN = 1 << 20; // chunk buffers the worker hands back for reuse are at least this large
 const CREDIT = 16; // streamed items the worker may run ahead of the consumer
+// The model worker must take the first chunk of the file (its engine is then up: wasm compiled,
+// thread pool started) within this long, or it is taken for stuck, terminated, and the load
+// tried once more in a new worker. Firefox has left a model worker blocked for good while it
+// started its thread-pool worker (a nested worker whose script request was never sent; README,
+// "Build and test"); Chromium never did.
+// (an object: tests shorten it)
+export const workerStart = { timeoutMs: 30000 };
 // options that stay on this thread (the worker gets the rest: threads, build, contextLength, ...)
 const LOCAL_OPTIONS = new Set(['worker', 'engine', 'signal', 'onProgress', 'cache', 'retries', 'retryDelay', 'fetch', 'baseUrl', 'hfEndpoint', 'integrity', 'timeout']);
 
@@ -91,6 +98,8 @@ class Link {
   #ackWaiters = [];
   #spares = []; // chunk buffers back from the worker, to copy the next chunks into
   dead = null;
+  started = false; // the worker has taken a chunk (or answered the load)
+  #startTimer = null;
   inflight = 0;
   doneFiles = new Set();
   state = { getters: {}, errors: {}, props: {} };
@@ -115,6 +124,7 @@ class Link {
         break;
       case 'result':
       case 'error': {
+        this.#started();
         const s = this.#streams.get(m.id);
         if (s) return s(m);
         const p = this.#pending.get(m.id);
@@ -139,15 +149,33 @@ class Link {
         break;
       }
       case 'ack':
+        this.#started();
         this.inflight -= m.n;
         if (m.buffer?.byteLength >= SPARE_MIN && this.#spares.length < WINDOW / SPARE_MIN) this.#spares.push(m.buffer);
         this.#wakeSenders();
         break;
       case 'filedone':
+        this.#started();
         this.doneFiles.add(m.file);
         this.#wakeSenders();
         break;
     }
+  }
+
+  #started() {
+    this.started = true;
+    clearTimeout(this.#startTimer);
+  }
+
+  /** From the first chunk on: a worker that takes none within `ms` is stuck (see workerStart). */
+  watchStart(ms) {
+    if (this.started || this.#startTimer || this.dead) return;
+    this.#startTimer = setTimeout(() => {
+      if (this.started || this.dead) return;
+      const e = new Error(`the model worker did not start within ${ms / 1000} s (it took no byte of the file)`);
+      e.code = 'WORKER_START_TIMEOUT';
+      this.terminate(e);
+    }, ms);
   }
 
   #wakeSenders() {
@@ -159,6 +187,7 @@ class Link {
   }
 
   #die(e) {
+    clearTimeout(this.#startTimer);
     if (this.dead) return;
     this.dead = e instanceof Error ? e : new Error(String(e));
     if (!this.dead.message.startsWith('the model worker')) this.dead = new Error(`the model worker stopped: ${this.dead.message}`, { cause: e });
@@ -300,6 +329,7 @@ class Link {
     }
     this.inflight += bytes.length;
     this.#port.post({ t: 'chunk', file, size, bytes }, [bytes.buffer]);
+    this.watchStart(workerStart.timeoutMs);
     while (this.inflight > WINDOW && !this.dead && !this.settled && !this.doneFiles.has(file)) await new Promise((r) => this.#ackWaiters.push(r));
     if (this.dead) throw this.dead;
     return !this.doneFiles.has(file) && !this.settled;
@@ -310,9 +340,9 @@ class Link {
     this.#wakeSenders();
   }
 
-  terminate() {
+  terminate(reason = new Error('the model worker was terminated')) {
     this.#spares.length = 0;
-    this.#die(new Error('the model worker was terminated'));
+    this.#die(reason);
     this.#port.terminate();
   }
 }
@@ -473,7 +503,7 @@ class VocabSink {
  * loading on this thread when the worker cannot start and options.worker was
  * not explicitly true.
  */
-export async function loadRemote(Cls, source, options = {}, openLocal) {
+export async function loadRemote(Cls, source, options = {}, openLocal, retried = false) {
   const { signal, onProgress } = options;
   signal?.throwIfAborted();
   let port;
@@ -545,9 +575,25 @@ export async function loadRemote(Cls, source, options = {}, openLocal) {
     return model;
   } catch (e) {
     link.terminate();
-    throw signal?.aborted ? signal.reason : e;
+    if (signal?.aborted) throw signal.reason;
+    // a stuck worker (workerStart): once more in a new one, when the source can be read again
+    if (!retried && link.dead?.code === 'WORKER_START_TIMEOUT' && rereadable(source)) {
+      console.warn(`plm-wasm: ${link.dead.message}; loading again in a new worker`);
+      vocab?.free();
+      vocab = null;
+      vocabEngine?.dispose();
+      vocabEngine = null;
+      return loadRemote(Cls, source, options, openLocal, true);
+    }
+    throw e;
   } finally {
     vocab?.free();
     vocabEngine?.dispose();
   }
+}
+
+/** Whether a load source can be read a second time (URLs, paths, bytes; not a stream). */
+function rereadable(source) {
+  const one = (s) => typeof s === 'string' || s instanceof URL || s instanceof ArrayBuffer || ArrayBuffer.isView(s) || (typeof Blob !== 'undefined' && s instanceof Blob);
+  return Array.isArray(source) ? source.every(one) : one(source);
 }

@@ -13,6 +13,8 @@ import { GPT, Tokenizer, Engine, ModelCache, PlmError } from '../../js/node.js';
 import { Sha256, toHex } from '../../js/core/sha256.js';
 import { parseIntegrity } from '../../js/core/integrity.js';
 import { fetchResumable, DEFAULT_TIMEOUT_MS } from '../../js/core/fetch.js';
+import { setModelWorkerFactory, workerStart } from '../../js/core/remote.js';
+import { Worker } from 'node:worker_threads';
 import { ROOT } from './helpers.mjs';
 import { startServer } from './loader_server.mjs';
 import { splitGGUF } from './loader_helpers.mjs';
@@ -207,6 +209,55 @@ test('timeout: by default a request unanswered for DEFAULT_TIMEOUT_MS is dropped
     assert.deepEqual([h2.calls.length, h2.calls[0].signal.aborted], [1, false]);
   } finally {
     mock.timers.reset();
+  }
+});
+
+test('worker mode: a model worker that takes no byte of the file within workerStart.timeoutMs is replaced, once', async () => {
+  // (Firefox has left a model worker blocked for good while it started its thread-pool worker.)
+  // Node's worker factory (as remote-node.js), the first `stuck` workers never get the file's chunks.
+  const nodeWorker = () => {
+    const w = new Worker(new URL('../../js/worker-node.js', import.meta.url), { name: 'plm-model' });
+    w.unref();
+    return {
+      post: (m, transfer) => w.postMessage(m, transfer ?? []),
+      onMessage: (f) => w.on('message', f),
+      onError: (f) => {
+        w.on('error', f);
+        w.on('exit', (code) => f(new Error(`the model worker exited (code ${code})`)));
+      },
+      terminate: () => w.terminate(),
+      ref: () => w.ref(),
+      unref: () => w.unref(),
+    };
+  };
+  let started = 0;
+  const withStuck = (stuck) =>
+    setModelWorkerFactory(() => {
+      const port = nodeWorker();
+      if (++started > stuck) return port;
+      return { ...port, post: (m, transfer) => (['chunk', 'end', 'eof'].includes(m.t) ? undefined : port.post(m, transfer)) };
+    });
+  const ref = await GPT.load(bytesOf(STORIES), { threads: 1 });
+  const saved = workerStart.timeoutMs;
+  const warn = mock.method(console, 'warn', () => {});
+  workerStart.timeoutMs = 300;
+  try {
+    withStuck(1);
+    const m = await GPT.load(srv.url(STORIES), { ...opts, worker: true });
+    assert.equal(started, 2);
+    assert.equal(m.runtime.worker, true);
+    await sameAs(m, ref);
+    m.dispose();
+    assert.match(warn.mock.calls[0].arguments[0], /the model worker did not start within 0\.3 s \(it took no byte of the file\); loading again in a new worker/);
+    started = 0;
+    withStuck(2);
+    await assert.rejects(GPT.load(srv.url(STORIES), { ...opts, worker: true }), /the model worker did not start within 0\.3 s/);
+    assert.equal(started, 2);
+  } finally {
+    workerStart.timeoutMs = saved;
+    warn.mock.restore();
+    setModelWorkerFactory(() => nodeWorker());
+    ref.dispose();
   }
 });
 
