@@ -124,22 +124,8 @@ function testAll({ native, wasm }) {
     const testEnv = { env: { ...env, PLM_REQUIRE_BROWSER: '1', PLM_REQUIRE_RELAXED: '1' } };
     const nodeTest = (f) => [...relaxedFlag, '--test', '--test-reporter=spec', '--test-concurrency=1', ...f];
     if (files.length) run(process.execPath, nodeTest(files), testEnv);
-    // headless browsers, a file at a time: a file that fails is run once more, and fails the run only
-    // if it fails again (Firefox driven over WebDriver BiDi has stalled intermittently: a page.evaluate
-    // or a model load that never returns, in about one full run of three; the retry is printed).
-    for (const f of testFiles('browser')) {
-      console.error(`\n$ ${[process.execPath, ...nodeTest([f])].join(' ')}`);
-      const r = spawnSync(process.execPath, nodeTest([f]), { cwd: root, stdio: 'inherit', ...testEnv });
-      if (r.status === 0) continue;
-      console.error(`\nRETRY: ${f} failed (exit ${r.status ?? r.signal}); running it once more`);
-      const r2 = spawnSync(process.execPath, nodeTest([f]), { cwd: root, stdio: 'inherit', ...testEnv });
-      if (r2.status === 0) continue;
-      // Quarantine (README, "Tests"): until the Firefox stall is fixed, a file that failed twice must
-      // still pass in Chromium; its Firefox failures are printed loudly but do not fail the run.
-      console.error(`\nFIREFOX QUARANTINE: ${f} failed twice; it must pass in Chromium alone now`);
-      run(process.execPath, nodeTest([f]), { env: { ...testEnv.env, PLM_BROWSERS: 'chromium' } });
-      console.error(`\nWARNING: ${f} passes in Chromium but failed twice with Firefox (see above)`);
-    }
+    // headless browsers, a file at a time (each starts its own browsers and servers)
+    for (const f of testFiles('browser')) run(process.execPath, nodeTest([f]), testEnv);
   }
 }
 
