@@ -4,7 +4,8 @@
 //   load time: streamed from the local server, and again from Cache Storage
 //   prefill tokens/s (one 128-token prompt) and decode tokens/s (64 generated tokens)
 //   for 1 and 2 threads (and more with --threads), best of --reps, and the speed-up
-//   the peak memory of the page's renderer process while a model streams in (/proc, Linux)
+//   the peak memory of the page's renderer process while a model streams in (/proc, Linux), and what
+//   it is made of right after the load: anonymous memory, pages of the browser's own files
 // on the GPT-2-small-shaped F16 model of load_bench.mjs (random weights: the work per
 // token is the real model's, the text is meaningless).
 //
@@ -100,14 +101,23 @@ try {
         writeFileSync(`/proc/${pid}/clear_refs`, '5');
       } catch {}
     }
+    const kinds = ['RssAnon', 'RssFile'];
+    const kindsBefore = Object.fromEntries(pids.map((pid) => [pid, kinds.map((k) => status(pid, k))]));
     const wasm = await p.evaluate(async (w) => {
-      const m = await plm.GPT.load('/bench/model.gguf', { threads: 1, cache: false, worker: w });
-      const bytes = w ? null : m.engine.memoryBytes();
-      m.dispose();
-      return bytes;
+      globalThis.model = await plm.GPT.load('/bench/model.gguf', { threads: 1, cache: false, worker: w });
+      return w ? null : model.engine.memoryBytes();
     }, worker);
-    const growth = Math.max(...pids.map((pid) => status(pid, 'VmHWM') - before[pid]));
-    console.log(`  ${worker ? 'worker mode ' : 'in the page '}  peak growth ${MB(growth)} = ${(growth / size).toFixed(2)} x the file${wasm ? ` (wasm memory ${MB(wasm)})` : ''}`);
+    const growths = pids.map((pid) => status(pid, 'VmHWM') - before[pid]);
+    const growth = Math.max(...growths);
+    const top = pids[growths.indexOf(growth)];
+    // what the growth is made of, right after the load (the model still loaded): anonymous memory
+    // (wasm memory, heaps, buffers) and pages of files (the browser's own code touched for the first time)
+    const [anon, file] = kinds.map((k, i) => status(top, k) - kindsBefore[top][i]); // (of the process that grew most)
+    await p.evaluate(() => model.dispose());
+    console.log(
+      `  ${worker ? 'worker mode ' : 'in the page '}  peak growth ${MB(growth)} = ${(growth / size).toFixed(2)} x the file${wasm ? ` (wasm memory ${MB(wasm)})` : ''};` +
+        ` after the load: anonymous +${MB(anon)} = ${(anon / size).toFixed(2)} x, file-backed +${MB(file)}`,
+    );
     await p.close();
   }
 

@@ -13,11 +13,13 @@
 // and prints: load time, the process's peak RSS growth over its state before the load
 // (maxRSS), the wasm memory size, the file size, and their ratio.
 //
-//   node bench/load_bench.mjs [--dir DIR] [--runs 3] [--keep]
+//   node bench/load_bench.mjs [--dir DIR] [--runs 3] [--keep] [--model path.gguf] [--class GPT|BERT|T5]
+//                             [--modes url,url-worker,file,bytes,cache]
+// (--model: any GGUF instead of the written one, loaded as --class, default GPT)
 
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { basename, join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,6 +31,9 @@ const opt = (name, def) => {
 const DIR = opt('dir', join(tmpdir(), 'plm-bench'));
 const RUNS = Number(opt('runs', 3));
 const MODEL = join(DIR, 'gpt2-small-shape-F16.gguf');
+const MODEL_ARG = opt('model', null);
+const CLASS = opt('class', 'GPT');
+const modelPath = () => MODEL_ARG ?? MODEL;
 const MB = (n) => `${(n / 2 ** 20).toFixed(1)} MB`;
 
 // ------------------------------------------------------------ the model file
@@ -92,20 +97,22 @@ async function writeModel(path) {
 
 async function child(mode, url, cacheDir) {
   const plm = await import('../js/node.js');
+  const Cls = plm[CLASS];
+  if (typeof Cls?.load !== 'function') throw new Error(`--class ${CLASS}: no such model class`);
   plm.ModelCache.directory = cacheDir;
   const rss0 = process.memoryUsage().rss;
-  let source = mode === 'file' ? MODEL : url;
+  let source = mode === 'file' ? modelPath() : url;
   let t0 = performance.now();
   if (mode === 'bytes') {
-    source = readFileSync(MODEL); // (time and memory of reading the file count)
+    source = readFileSync(modelPath()); // (time and memory of reading the file count)
   }
   const opts = { threads: 1, cache: mode === 'cache', worker: mode === 'url-worker' };
-  const gpt = await plm.GPT.load(source, opts);
+  const gpt = await Cls.load(source, opts);
   const ms = performance.now() - t0;
   const peak = process.resourceUsage().maxRSS * 1024;
   const wasm = opts.worker ? null : gpt.engine.memoryBytes();
   const heap = opts.worker ? null : gpt.engine.heapUsed();
-  const ok = gpt.tokenize('Once upon a time').length > 0;
+  const ok = (gpt.tokenize ?? gpt.tokenizer?.encode)?.call(gpt, 'Once upon a time')?.length > 0;
   gpt.dispose();
   return { ms, peakGrowth: peak - rss0, wasm, heap, ok };
 }
@@ -119,27 +126,27 @@ async function main() {
     return;
   }
   mkdirSync(DIR, { recursive: true });
-  if (!existsSync(MODEL)) {
+  if (!MODEL_ARG && !existsSync(MODEL)) {
     const t0 = performance.now();
     await writeModel(MODEL);
     console.log(`wrote ${MODEL} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
-  const size = statSync(MODEL).size;
-  console.log(`model: ${MODEL} (${MB(size)}, GPT-2-small shape, F16)\n`);
+  const size = statSync(modelPath()).size;
+  console.log(`model: ${modelPath()} (${MB(size)}${MODEL_ARG ? `, loaded as ${CLASS}` : ', GPT-2-small shape, F16'})\n`);
 
   const { startServer } = await import('../tests/js/loader_server.mjs');
-  const srv = await startServer({ root: DIR });
-  const url = srv.url('gpt2-small-shape-F16.gguf');
+  const srv = await startServer({ root: dirname(modelPath()) });
+  const url = srv.url(basename(modelPath()));
   const cacheDir = join(DIR, 'cache');
   rmSync(cacheDir, { recursive: true, force: true });
 
-  const modes = ['url', 'url-worker', 'file', 'bytes', 'cache'];
+  const modes = opt('modes', 'url,url-worker,file,bytes,cache').split(',');
   console.log('source       load ms (best)   peak RSS growth (min)   wasm memory   RSS growth / file size');
   // (children run asynchronously: the HTTP server lives in this process)
   const { execFile } = await import('node:child_process');
   const runChild = (mode) =>
     new Promise((resolve, reject) =>
-      execFile(process.execPath, [fileURLToPath(import.meta.url), '--child', mode, url, cacheDir], { maxBuffer: 1 << 20 }, (e, stdout, stderr) =>
+      execFile(process.execPath, [fileURLToPath(import.meta.url), '--child', mode, url, cacheDir, ...args],  { maxBuffer: 1 << 20 }, (e, stdout, stderr) =>
         e ? reject(new Error(`${mode}: ${stderr || e.message}`)) : resolve(JSON.parse(stdout)),
       ),
     );

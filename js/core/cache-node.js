@@ -10,7 +10,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ModelCache, setPlatformCacheStore } from './cache.js';
 
-const CHUNK = 4 << 20;
+const CHUNK = 1 << 20; // bytes per read into the one reused buffer (1 MB: as fast as 4 MB, 3 MB less at the peak)
 let directory = null;
 
 function cacheDir() {

@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { setPlatform, platform } from './platform.js';
 
-const FILE_CHUNK = 4 << 20;
+const FILE_CHUNK = 1 << 20; // (1 MB: as fast as 4 MB, 3 MB less at the peak)
 
-/** A GGUF file on disk, read in 4 MB chunks into one reused buffer (the loader copies each chunk into wasm memory). */
+/** A GGUF file on disk, read in 1 MB chunks into one reused buffer (the loader copies each chunk into wasm memory). */
 export function fileShard(path) {
   return {
     name: path,

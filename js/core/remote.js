@@ -27,8 +27,12 @@ import { crossOriginWorker, isCrossOrigin } from './cross-origin.js';
 
 // local methods that are the proxy's own lifecycle, not the vocab-only copy's
 const LIFECYCLE = new Set(['dispose', 'assertLive', 'freeResources']);
-const WINDOW = 8 << 20; // bytes of the file in flight to the worker
-const SPARE_MIN = 1 << 20; // chunk buffers the worker hands back for reuse are at least this large
+// The file goes to the worker in buffers of CHUNK bytes (the stream's chunks, of any size,
+// copied into them back to back), at most WINDOW bytes in flight: the buffers come back
+// with the acks and are reused, so the page holds at most WINDOW / CHUNK + 2 of them
+// (not a buffer per network chunk: those are often 64 KB or less).
+const CHUNK = 256 << 10; // (256 KB / 1 MB measured no slower than 1 MB / 8 MB in Chromium and Node, 2-5 MB less memory)
+const WINDOW = 1 << 20; // bytes of the file in flight to the worker
 const CREDIT = 16; // streamed items the worker may run ahead of the consumer
 // The model worker must take the first chunk of the file (its engine is then up: wasm compiled,
 // thread pool started) within this long, or it is taken for stuck, terminated, and the load
@@ -151,7 +155,7 @@ class Link {
       case 'ack':
         this.#started();
         this.inflight -= m.n;
-        if (m.buffer?.byteLength >= SPARE_MIN && this.#spares.length < WINDOW / SPARE_MIN) this.#spares.push(m.buffer);
+        if (m.buffer?.byteLength >= CHUNK && this.#spares.length < WINDOW / CHUNK && !this.settled) this.#spares.push(m.buffer);
         this.#wakeSenders();
         break;
       case 'filedone':
@@ -313,20 +317,19 @@ class Link {
     this.onState?.(this.state);
   }
 
-  /** Send one chunk of file `file`; waits while too many bytes are in flight. Returns false when the worker needs no more of this file. */
-  async sendChunk(file, chunk, size, owned) {
+  /** A buffer of at least CHUNK bytes to copy the file into: one the worker handed back, else a new one. */
+  takeBuffer() {
+    return this.#spares.pop() ?? new ArrayBuffer(CHUNK);
+  }
+
+  /**
+   * Send bytes of file `file` (a view this side gives away: its buffer is transferred);
+   * waits while more than WINDOW bytes are in flight. Returns false when the worker
+   * needs no more of this file. The message is posted before the first await.
+   */
+  async sendChunk(file, bytes, size) {
     if (this.dead) throw this.dead;
     if (this.doneFiles.has(file) || this.settled) return false;
-    const transferable = owned && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer;
-    let bytes = chunk;
-    if (!transferable) {
-      // a copy, into a buffer the worker handed back when it can (streaming then
-      // allocates nothing per chunk: the memory stays at the file's size + the window)
-      const i = this.#spares.findIndex((b) => b.byteLength >= chunk.length);
-      const buffer = i >= 0 ? this.#spares.splice(i, 1)[0] : new ArrayBuffer(Math.max(chunk.length, SPARE_MIN));
-      bytes = new Uint8Array(buffer, 0, chunk.length);
-      bytes.set(chunk);
-    }
     this.inflight += bytes.length;
     this.#port.post({ t: 'chunk', file, size, bytes }, [bytes.buffer]);
     this.watchStart(workerStart.timeoutMs);
@@ -337,6 +340,7 @@ class Link {
 
   settle() {
     this.settled = true;
+    this.#spares.length = 0; // (the load is over: no more chunks)
     this.#wakeSenders();
   }
 
@@ -434,6 +438,8 @@ class WorkerSink {
   #link;
   #file = -1;
   #size;
+  #stage = null; // the CHUNK buffer being filled (Uint8Array), sent when full or at the end of the file
+  #fill = 0;
   done = false;
   constructor(link) {
     this.#link = link;
@@ -451,11 +457,40 @@ class WorkerSink {
     this.#size = bytes;
   }
   async write(chunk, shard) {
-    const n = chunk.length; // (read before the buffer may be transferred)
-    if (!(await this.#link.sendChunk(this.#file, chunk, this.#size, shard.owned))) this.done = this.#link.doneFiles.has(this.#file);
+    const n = chunk.length;
+    const link = this.#link;
+    let more = true;
+    if (shard.owned && chunk.byteOffset === 0 && n === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer && n >= CHUNK) {
+      // a large chunk the stream gives away: transferred as it is (after what is staged)
+      this.#send();
+      more = await link.sendChunk(this.#file, chunk, this.#size);
+    } else {
+      for (let off = 0; off < n && more; ) {
+        this.#stage ??= new Uint8Array(link.takeBuffer());
+        const k = Math.min(n - off, this.#stage.length - this.#fill);
+        this.#stage.set(k === n ? chunk : chunk.subarray(off, off + k), this.#fill);
+        this.#fill += k;
+        off += k;
+        if (this.#fill === this.#stage.length) more = await this.#send();
+      }
+    }
+    if (!more) {
+      this.#stage = null;
+      this.#fill = 0;
+      this.done = link.doneFiles.has(this.#file);
+    }
     return n;
   }
+  /** Post what is staged (now: the returned promise only waits for the window). */
+  #send() {
+    if (!this.#fill) return Promise.resolve(true);
+    const bytes = this.#stage.subarray(0, this.#fill);
+    this.#stage = null;
+    this.#fill = 0;
+    return this.#link.sendChunk(this.#file, bytes, this.#size);
+  }
   endFile(i) {
+    this.#send().catch(() => {}); // (a dead worker: the post below reports it)
     if (!this.#link.settled) this.#link.post({ t: 'end', file: i });
   }
   close() {

@@ -325,3 +325,77 @@ test('worker mode (worker_threads): same results, sync tokenize, streamed genera
   await assert.rejects(remote.complete('x'), /disposed/);
   local.dispose();
 });
+
+test('worker mode: the stream goes to the worker in full reused buffers, whatever the network chunks (single and split files)', async () => {
+  const { setModelWorkerFactory } = await import('../../js/node.js');
+  const { Worker } = await import('node:worker_threads');
+  const sent = []; // [file, bytes] of each chunk message the page posts
+  // the Node factory of remote-node.js, with the chunk messages recorded
+  setModelWorkerFactory(() => {
+    const w = new Worker(new URL('../../js/worker-node.js', import.meta.url), { name: 'plm-model' });
+    w.unref();
+    return {
+      post: (m, transfer) => {
+        if (m?.t === 'chunk') sent.push([m.file, m.bytes.length, m.bytes.buffer.byteLength]);
+        w.postMessage(m, transfer ?? []);
+      },
+      onMessage: (f) => w.on('message', f),
+      onError: (f) => {
+        w.on('error', f);
+        w.on('exit', (code) => f(new Error(`the model worker exited (code ${code})`)));
+      },
+      terminate: () => w.terminate(),
+      ref: () => w.ref(),
+      unref: () => w.unref(),
+    };
+  });
+  // a fetch whose body comes in odd small chunks (not a byte stream: no BYOB reads)
+  const smallChunks = async (url, init) => {
+    const res = await fetch(url, init);
+    const reader = res.body.getReader();
+    let rest = new Uint8Array(0);
+    const body = new ReadableStream({
+      async pull(c) {
+        while (rest.length === 0) {
+          const r = await reader.read();
+          if (r.done) return c.close();
+          rest = r.value;
+        }
+        c.enqueue(rest.slice(0, 4093));
+        rest = rest.subarray(4093);
+      },
+    });
+    return new Response(body, { status: res.status, headers: res.headers });
+  };
+  try {
+    const ref = await GPT.load(bytesOf(STORIES).buffer, { threads: 1 });
+    const m = await GPT.load(srv.url(STORIES), { ...opts, worker: true, fetch: smallChunks });
+    await sameModel(m, ref);
+    const size = bytesOf(STORIES).length;
+    assert.equal(sent.reduce((n, [, len]) => n + len, 0), size);
+    const C = Math.max(...sent.map(([, len]) => len)); // the buffer size (remote.js CHUNK)
+    assert.ok(C >= 64 << 10 && C <= 1 << 20 && C < size, `buffers of ${C} bytes`);
+    assert.equal(sent.length, Math.ceil(size / C)); // full buffers, then the rest
+    assert.ok(sent.slice(0, -1).every(([, len, cap]) => len === C && cap === C));
+    m.dispose();
+    ref.dispose();
+
+    // a split model: each file's tail is sent before the next file starts
+    sent.length = 0;
+    const names = [1, 2, 3].map((i) => `/split/gpt2-tiny-F32-0000${i}-of-00003.gguf`);
+    const split = await GPT.load(srv.url(names[0].slice(1)), { ...opts, worker: true, fetch: smallChunks });
+    const whole = await GPT.load(bytesOf(F32).buffer, { threads: 1 });
+    assert.deepEqual(await logitsOf(split), await logitsOf(whole));
+    const sizes = Object.values(splitFiles).map((b) => b.length);
+    for (let f = 0; f < 3; f++) {
+      const mine = sent.filter(([file]) => file === f);
+      assert.equal(mine.reduce((n, [, len]) => n + len, 0), sizes[f]);
+      assert.equal(mine.length, Math.ceil(sizes[f] / C));
+    }
+    assert.deepEqual(sent.map(([file]) => file), [...sent.map(([file]) => file)].sort()); // in file order
+    split.dispose();
+    whole.dispose();
+  } finally {
+    await import('../../js/core/remote-node.js?restore'); // (a fresh copy of the module: sets the Node factory again)
+  }
+});
