@@ -368,14 +368,16 @@ TEST(qgemm_q8_0_all_weight_codes) {
 /* The relaxed Q8_0 kernel for m >= QGEMM_WIDE_M (|w| as the 7-bit operand, panels
  * prepared in segments of QG_WSEG blocks, activations in L2-sized row chunks, a
  * flag for blocks with -128 codes): long rows (several segments) with some -128
- * codes, m across a record group and a row chunk; every variant against the scalar
- * one, and each row alone (m = 1) against the batch. */
+ * codes, m across a record group and, at m = 117, two row chunks (QG_WCHUNK_BYTES =
+ * 512 KB holds 112 rows of k = 4128: chunks of 60 and 57 rows); every variant against
+ * the scalar one, and each row alone (m = 1) against the batch. */
 TEST(qgemm_wide_segments_and_chunks) {
-    const int k = 4128, nb = k / 32, n = 9, ms[] = {16, 19, 33};
-    float *W = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * 33 * k);
-    float *bias = malloc(sizeof(float) * n), *y0 = malloc(sizeof(float) * 33 * n), *y1 = malloc(sizeof(float) * 33 * n);
+    enum { MMAX = 117 };
+    const int k = 4128, nb = k / 32, n = 9, ms[] = {16, 19, 33, MMAX};
+    float *W = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * MMAX * k);
+    float *bias = malloc(sizeof(float) * n), *y0 = malloc(sizeof(float) * MMAX * n), *y1 = malloc(sizeof(float) * MMAX * n);
     fill(W, n * k, 0.5f);
-    fill(x, 33 * k, 3.0f);
+    fill(x, MMAX * k, 3.0f);
     fill(bias, n, 1.0f);
     wmat w;
     CHECK(wmat_make(&w, PLM_TYPE_Q8_0, n, k, W));
@@ -385,7 +387,7 @@ TEST(qgemm_wide_segments_and_chunks) {
     memcpy(packed, w.buf, w.t.nbytes);
     w.t.data = packed;
     CHECK_EQ_INT(plm_tensor_pack_for_matmul(&w.t), PLM_OK);
-    for (int c = 0; c < 3; c++) {
+    for (int c = 0; c < 4; c++) {
         const int m = ms[c];
         int prev = ops_use_simd(0);
         CHECK_EQ_INT(op_matmul(y0, &w.t, bias, x, m, k), PLM_OK);
