@@ -654,6 +654,44 @@ TEST(quantize_act_matches_reference_quantizer) {
     }
 }
 
+/* Activation rounding at its edges: blocks whose amax is 127 (d = 1, x / d = x exactly) holding
+ * halves, the floats next to them (0.5 - 2^-25 must not round up) and signed zeros; the SIMD
+ * quantizer against the scalar one (roundf), odd block counts. */
+TEST(quantize_act_rounding_edges) {
+    static const float edge[] = {0.5f, 0.49999997f, 0.50000006f, 1.5f, 1.4999999f, 1.5000001f, 2.5f, 2.4999998f,
+                                 126.5f, 126.49999f, 125.5f, 63.5f, 0.25f, 0.75f, 1e-30f, 0.0f, 3.5f, 4.5f};
+    enum { NB = 5 };
+    float x[32 * NB];
+    for (int b = 0; b < NB; b++)
+        for (int i = 0; i < 32; i++) {
+            const float e = edge[(b * 7 + i) % (int)(sizeof edge / sizeof *edge)];
+            x[32 * b + i] = i == b ? (b % 2 ? -127.0f : 127.0f) : ((i + b) % 3 == 0 ? -e : e);
+        }
+    block_q8_0 a[NB], b[NB];
+    quantize_row_q8_0_act_scalar(x, a, 32 * NB);
+    plm_quantize_row_q8_0(x, b, 32 * NB);
+    CHECK(!memcmp(a, b, sizeof a));
+    CHECK_EQ_INT(a[0].qs[1], (int)roundf(x[1])); /* d = 1 really */
+#if PLM_HAVE_SIMD
+    quantize_row_q8_0_act_simd(x, b, 32 * NB);
+    CHECK_MSG(!memcmp(a, b, sizeof a), "SIMD activation rounding differs from roundf");
+#endif
+    /* an Inf, then a NaN, in one block (amax Inf / NaN: the scalar and SIMD quantizers agree) */
+    for (int c = 0; c < 2; c++) {
+        float y[32];
+        fill(y, 32, 2.0f);
+        y[5] = c ? NAN : -INFINITY;
+        y[9] = 1e30f;
+        quantize_row_q8_0_act_scalar(y, a, 32);
+        CHECK_MSG(c == 0 || (a[0].d & 0x7fff) == 0x7e00, "NaN amax: d = %04x", a[0].d);
+#if PLM_HAVE_SIMD
+        quantize_row_q8_0_act_simd(y, b, 32);
+        CHECK_MSG(!memcmp(a[0].qs, b[0].qs, 32) && (a[0].d & 0x7fff) == (b[0].d & 0x7fff),
+                  "SIMD quantizer differs with %s in the block", c ? "a NaN" : "an Inf");
+#endif
+    }
+}
+
 /* ------------------------------------------------------------------ row ops */
 
 TEST(layernorm_vs_double) {
@@ -1238,6 +1276,7 @@ int main(void) {
     RUN(qgemm_variants_bit_exact);
     RUN(qgemm_q8_0_all_weight_codes);
     RUN(qgemm_wide_segments_and_chunks);
+    RUN(quantize_act_rounding_edges);
     RUN(matmul_shared_input);
     RUN(matmul_k_quants);
     RUN(matmul_larger);
