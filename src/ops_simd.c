@@ -527,6 +527,16 @@ void attn_scores_simd(float *s, const float *q, const float *k, int kv_stride, i
             UNROLL
             for (int t = 0; t < 4; t++) acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(qv, wasm_v128_load(kj[t] + d)));
         }
+        if (d == hd) { /* the four hsums at once: lane t = (a0 + a2) + (a1 + a3) of acc[t], as hsum */
+            const v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(acc[0], acc[1], 0, 1, 4, 5),
+                                              wasm_i32x4_shuffle(acc[0], acc[1], 2, 3, 6, 7));
+            const v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(acc[2], acc[3], 0, 1, 4, 5),
+                                              wasm_i32x4_shuffle(acc[2], acc[3], 2, 3, 6, 7));
+            const v128_t sum = wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 2, 4, 6),
+                                              wasm_i32x4_shuffle(s01, s23, 1, 3, 5, 7));
+            wasm_v128_store(s + j, wasm_f32x4_mul(sum, F4(scale)));
+            continue;
+        }
         UNROLL
         for (int t = 0; t < 4; t++) {
             float v = hsum(acc[t]);
