@@ -512,6 +512,13 @@ void axpy_simd(float *y, float a, const float *x, int n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+/* lanes t of the result = hsum(a[t]): (a0 + a2) + (a1 + a3) of each, by a 4x4 transpose-and-add */
+INLINE v128_t hsum4(const v128_t a[4]) {
+    const v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(a[0], a[1], 0, 1, 4, 5), wasm_i32x4_shuffle(a[0], a[1], 2, 3, 6, 7));
+    const v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(a[2], a[3], 0, 1, 4, 5), wasm_i32x4_shuffle(a[2], a[3], 2, 3, 6, 7));
+    return wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 2, 4, 6), wasm_i32x4_shuffle(s01, s23, 1, 3, 5, 7));
+}
+
 /* Four keys at a time: four independent accumulator chains, each dot in the
  * canonical order (identical to vec_dot_f32_simd). */
 void attn_scores_simd(float *s, const float *q, const float *k, int kv_stride, int n, int hd, float scale) {
@@ -527,14 +534,8 @@ void attn_scores_simd(float *s, const float *q, const float *k, int kv_stride, i
             UNROLL
             for (int t = 0; t < 4; t++) acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(qv, wasm_v128_load(kj[t] + d)));
         }
-        if (d == hd) { /* the four hsums at once: lane t = (a0 + a2) + (a1 + a3) of acc[t], as hsum */
-            const v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(acc[0], acc[1], 0, 1, 4, 5),
-                                              wasm_i32x4_shuffle(acc[0], acc[1], 2, 3, 6, 7));
-            const v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(acc[2], acc[3], 0, 1, 4, 5),
-                                              wasm_i32x4_shuffle(acc[2], acc[3], 2, 3, 6, 7));
-            const v128_t sum = wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 2, 4, 6),
-                                              wasm_i32x4_shuffle(s01, s23, 1, 3, 5, 7));
-            wasm_v128_store(s + j, wasm_f32x4_mul(sum, F4(scale)));
+        if (d == hd) { /* the four hsums at once (hsum4), one store */
+            wasm_v128_store(s + j, wasm_f32x4_mul(hsum4(acc), F4(scale)));
             continue;
         }
         UNROLL
@@ -545,6 +546,41 @@ void attn_scores_simd(float *s, const float *q, const float *k, int kv_stride, i
         }
     }
     for (; j < n; j++) s[j] = vec_dot_f32_simd(q, k + (size_t)j * kv_stride, hd) * scale;
+}
+
+/* Two queries x four keys: each key vector loaded once for both queries (8 accumulator
+ * chains), every dot in the canonical order; head_dim % 4 != 0 or the last n % 4 keys:
+ * attn_scores_simd per query. */
+void attn_scores2_simd(float *s0, float *s1, const float *q0, const float *q1, const float *k, int kv_stride, int n,
+                       int hd, float scale) {
+    if (hd % 4) {
+        attn_scores_simd(s0, q0, k, kv_stride, n, hd, scale);
+        attn_scores_simd(s1, q1, k, kv_stride, n, hd, scale);
+        return;
+    }
+    const v128_t vs = F4(scale);
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const float *kj = k + (size_t)j * kv_stride;
+        v128_t a[4], b[4];
+        UNROLL
+        for (int t = 0; t < 4; t++) a[t] = b[t] = F4(0.0f);
+        for (int d = 0; d < hd; d += 4) {
+            const v128_t x0 = wasm_v128_load(q0 + d), x1 = wasm_v128_load(q1 + d);
+            UNROLL
+            for (int t = 0; t < 4; t++) {
+                const v128_t kv = wasm_v128_load(kj + (size_t)t * kv_stride + d);
+                a[t] = wasm_f32x4_add(a[t], wasm_f32x4_mul(x0, kv));
+                b[t] = wasm_f32x4_add(b[t], wasm_f32x4_mul(x1, kv));
+            }
+        }
+        wasm_v128_store(s0 + j, wasm_f32x4_mul(hsum4(a), vs));
+        wasm_v128_store(s1 + j, wasm_f32x4_mul(hsum4(b), vs));
+    }
+    if (j < n) {
+        attn_scores_simd(s0 + j, q0, k + (size_t)j * kv_stride, kv_stride, n - j, hd, scale);
+        attn_scores_simd(s1 + j, q1, k + (size_t)j * kv_stride, kv_stride, n - j, hd, scale);
+    }
 }
 
 /* The output row stays in registers (8 vectors = 32 values at a time) while

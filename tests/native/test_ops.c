@@ -692,6 +692,40 @@ TEST(quantize_act_rounding_edges) {
     }
 }
 
+/* Bidirectional attention (encoders: every query sees every key, so op_attention takes the
+ * queries of a head two at a time) against each query row alone, bit for bit, in both
+ * backends: odd query counts, grouped heads, head sizes with and without a 4-tail, a mask. */
+TEST(attention_query_pairs_match_rows) {
+    const int hds[] = {8, 6, 32}, nqs[] = {1, 2, 7}, nkv = 11;
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++)
+            for (int m = 0; m < 2; m++) {
+                const int hd = hds[a], nq = nqs[b], nh = 4, nkh = 2, qs = nh * hd + 1, ks = nkh * hd + 2;
+                float *q = malloc(sizeof(float) * nq * qs), *k = malloc(sizeof(float) * nkv * ks);
+                float *v = malloc(sizeof(float) * nkv * ks), *o1 = malloc(sizeof(float) * nq * qs);
+                float *o2 = malloc(sizeof(float) * nq * qs), mask[11];
+                fill(q, nq * qs, 1.0f);
+                fill(k, nkv * ks, 1.0f);
+                fill(v, nkv * ks, 1.0f);
+                for (int j = 0; j < nkv; j++) mask[j] = j % 4 == 1 ? -INFINITY : 0.0f;
+                memset(o1, 0, sizeof(float) * nq * qs);
+                memset(o2, 0, sizeof(float) * nq * qs);
+                op_attn_params p;
+                memset(&p, 0, sizeof p);
+                p.n_head = nh, p.n_head_kv = nkh, p.head_dim = hd, p.scale = 0.3f, p.mask = m ? mask : NULL;
+                for (int simd = 0; simd < 2; simd++) {
+                    int prev = ops_use_simd(simd);
+                    CHECK_EQ_INT(op_attention(o1, qs, q, qs, k, v, ks, nq, nkv, &p), PLM_OK);
+                    for (int i = 0; i < nq; i++)
+                        CHECK_EQ_INT(op_attention(o2 + (size_t)i * qs, qs, q + (size_t)i * qs, qs, k, v, ks, 1, nkv, &p), PLM_OK);
+                    ops_use_simd(prev);
+                    CHECK_MSG(!memcmp(o1, o2, sizeof(float) * nq * qs), "attention pairs vs rows: hd=%d nq=%d mask=%d simd=%d",
+                              hd, nq, m, simd);
+                }
+                free(q), free(k), free(v), free(o1), free(o2);
+            }
+}
+
 /* ------------------------------------------------------------------ row ops */
 
 TEST(layernorm_vs_double) {
@@ -1209,6 +1243,14 @@ TEST(simd_attention_pieces_bit_exact) {
             attn_pv_simd(o1, p, v, stride, n, hd);
             attn_pv_scalar(o2, p, v, stride, n, hd);
             CHECK_MSG(cmp_close(o1, o2, hd, 0, 0), "pv hd=%d n=%d", hd, n);
+            /* two queries at once: each the single query's numbers */
+            float q2[100], t1[9], t2[9];
+            fill(q2, hd, 2.0f);
+            attn_scores2_simd(s1, t1, q, q2, k, stride, n, hd, 0.3f);
+            attn_scores_scalar(t2, q2, k, stride, n, hd, 0.3f);
+            CHECK_MSG(cmp_close(s1, s2, n, 0, 0) && cmp_close(t1, t2, n, 0, 0), "scores2 (SIMD) hd=%d n=%d", hd, n);
+            attn_scores2_scalar(s1, t1, q, q2, k, stride, n, hd, 0.3f);
+            CHECK_MSG(cmp_close(s1, s2, n, 0, 0) && cmp_close(t1, t2, n, 0, 0), "scores2 (scalar) hd=%d n=%d", hd, n);
         }
 }
 
@@ -1277,6 +1319,7 @@ int main(void) {
     RUN(qgemm_q8_0_all_weight_codes);
     RUN(qgemm_wide_segments_and_chunks);
     RUN(quantize_act_rounding_edges);
+    RUN(attention_query_pairs_match_rows);
     RUN(matmul_shared_input);
     RUN(matmul_k_quants);
     RUN(matmul_larger);
