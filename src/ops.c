@@ -687,33 +687,18 @@ typedef struct {
     const float *q, *k, *v;
     int q_stride, kv_stride, n_q, n_kv;
     const op_attn_params *p;
-    float *scores; /* n_tasks x n_kv */
+    float *scores; /* n_tasks x 2 x n_kv (attn_pair: two queries) */
     int use_simd;
 } attn_ctx;
 
-static void attn_unit(const attn_ctx *c, int h, int i, float *s) {
+/* Query i of head h after its scores s[0..n) over keys j0.. (scaled): soft-cap, biases,
+ * mask, softmax, then the weighted values. */
+static void attn_finish(const attn_ctx *c, int h, int i, float *s, int n, int j0) {
     const op_attn_params *p = c->p;
     const int hd = p->head_dim, g = h / (p->n_head / p->n_head_kv);
-    const float *q = c->q + (size_t)i * c->q_stride + (size_t)h * hd;
     float *o = c->out + (size_t)i * c->out_stride + (size_t)h * hd;
-    int n = c->n_kv;
-    if (p->causal) n = PLM_MIN(n, p->q_pos0 + i + 1);
-    /* sliding window: keys before j0 are masked out (exactly zero weight) */
-    const int j0 = p->window > 0 ? PLM_MAX(0, p->q_pos0 + i + 1 - p->window) : 0;
-    n -= j0;
-    if (n <= 0) {
-        memset(o, 0, (size_t)hd * sizeof(float));
-        return;
-    }
-    const float *k = c->k + (size_t)j0 * c->kv_stride + (size_t)g * hd,
-                *v = c->v + (size_t)j0 * c->kv_stride + (size_t)g * hd;
+    const float *v = c->v + (size_t)j0 * c->kv_stride + (size_t)g * hd;
     const float *bias = p->bias ? p->bias + ((size_t)h * c->n_q + i) * c->n_kv + j0 : NULL;
-#if PLM_HAVE_SIMD
-    if (c->use_simd)
-        attn_scores_simd(s, q, k, c->kv_stride, n, hd, p->scale);
-    else
-#endif
-        attn_scores_scalar(s, q, k, c->kv_stride, n, hd, p->scale);
     if (p->softcap != 0.0f) /* HF: (s / cap).tanh() * cap, float32 */
         for (int j = 0; j < n; j++) s[j] = tanhf(s[j] / p->softcap) * p->softcap;
     if (bias)
@@ -735,12 +720,76 @@ static void attn_unit(const attn_ctx *c, int h, int i, float *s) {
     attn_pv_scalar(o, s, v, c->kv_stride, n, hd);
 }
 
+/* Keys [*j0, *j0 + return value) that query i sees (causal limit, sliding window). */
+static int attn_keys(const attn_ctx *c, int i, int *j0) {
+    const op_attn_params *p = c->p;
+    int n = c->n_kv;
+    if (p->causal) n = PLM_MIN(n, p->q_pos0 + i + 1);
+    /* sliding window: keys before j0 are masked out (exactly zero weight) */
+    *j0 = p->window > 0 ? PLM_MAX(0, p->q_pos0 + i + 1 - p->window) : 0;
+    return n - *j0;
+}
+
+static void attn_unit(const attn_ctx *c, int h, int i, float *s) {
+    const op_attn_params *p = c->p;
+    const int hd = p->head_dim, g = h / (p->n_head / p->n_head_kv);
+    const float *q = c->q + (size_t)i * c->q_stride + (size_t)h * hd;
+    int j0;
+    const int n = attn_keys(c, i, &j0);
+    if (n <= 0) {
+        memset(c->out + (size_t)i * c->out_stride + (size_t)h * hd, 0, (size_t)hd * sizeof(float));
+        return;
+    }
+    const float *k = c->k + (size_t)j0 * c->kv_stride + (size_t)g * hd;
+#if PLM_HAVE_SIMD
+    if (c->use_simd)
+        attn_scores_simd(s, q, k, c->kv_stride, n, hd, p->scale);
+    else
+#endif
+        attn_scores_scalar(s, q, k, c->kv_stride, n, hd, p->scale);
+    attn_finish(c, h, i, s, n, j0);
+}
+
+/* Queries i and i + 1 of head h over the same keys (no causal limit, no window): their
+ * scores in one pass over the keys (attn_scores2_*), the same numbers as two attn_unit. */
+static void attn_pair(const attn_ctx *c, int h, int i, float *s0, float *s1) {
+    const op_attn_params *p = c->p;
+    const int hd = p->head_dim, g = h / (p->n_head / p->n_head_kv), n = c->n_kv;
+    if (n <= 0) {
+        attn_unit(c, h, i, s0);
+        attn_unit(c, h, i + 1, s0);
+        return;
+    }
+    const float *q0 = c->q + (size_t)i * c->q_stride + (size_t)h * hd, *q1 = q0 + c->q_stride;
+    const float *k = c->k + (size_t)g * hd;
+#if PLM_HAVE_SIMD
+    if (c->use_simd)
+        attn_scores2_simd(s0, s1, q0, q1, k, c->kv_stride, n, hd, p->scale);
+    else
+#endif
+        attn_scores2_scalar(s0, s1, q0, q1, k, c->kv_stride, n, hd, p->scale);
+    attn_finish(c, h, i, s0, n, 0);
+    attn_finish(c, h, i + 1, s1, n, 0);
+}
+
 static void attn_task(void *arg, int t, int n_tasks) {
     const attn_ctx *c = arg;
     const int64_t units = (int64_t)c->p->n_head * c->n_q;
     const int64_t u0 = units * t / n_tasks, u1 = units * (t + 1) / n_tasks;
-    float *s = c->scores + (size_t)t * align64((size_t)c->n_kv * sizeof(float)) / sizeof(float);
-    for (int64_t u = u0; u < u1; u++) attn_unit(c, (int)(u / c->n_q), (int)(u % c->n_q), s);
+    const size_t stride = align64((size_t)c->n_kv * sizeof(float)) / sizeof(float);
+    float *s = c->scores + (size_t)t * 2 * stride;
+    /* every query sees the same keys: two queries of one head at a time */
+    const int pairs = !c->p->causal && c->p->window == 0;
+    for (int64_t u = u0; u < u1;) {
+        const int h = (int)(u / c->n_q), i = (int)(u % c->n_q);
+        if (pairs && u + 1 < u1 && i + 1 < c->n_q) {
+            attn_pair(c, h, i, s, s + stride);
+            u += 2;
+        } else {
+            attn_unit(c, h, i, s);
+            u++;
+        }
+    }
 }
 
 int op_attention(float *out, int out_stride, const float *q, int q_stride, const float *k,
@@ -765,7 +814,7 @@ int op_attention(float *out, int out_stride, const float *q, int q_stride, const
 
     const int64_t units = (int64_t)p->n_head * n_q;
     const int n_tasks = n_tasks_for((double)units * n_kv * p->head_dim * 2, (int)PLM_MIN(units, 1 << 20));
-    const size_t per_task = align64((size_t)(n_kv > 0 ? n_kv : 1) * sizeof(float));
+    const size_t per_task = 2 * align64((size_t)(n_kv > 0 ? n_kv : 1) * sizeof(float)); /* two queries' scores */
     float *scores = scratch_get((size_t)n_tasks * per_task, "attention scores");
     if (!scores) return PLM_E_NOMEM;
     attn_ctx c = {out, out_stride, q, k, v, q_stride, kv_stride, n_q, n_kv, p, scores, g_simd};

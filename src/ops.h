@@ -236,6 +236,10 @@ void axpy_scalar(float *y, float a, const float *x, int n);
  * in the canonical order. pv: o[d] = sum_j p[j] * v[j*kv_stride + d], j in
  * increasing order from 0, terms with p[j] == 0 skipped (o is overwritten). */
 void attn_scores_scalar(float *s, const float *q, const float *k, int kv_stride, int n, int hd, float scale);
+/* The scores of two queries over the same keys (s0 from q0, s1 from q1): each the numbers of
+ * attn_scores_scalar (the SIMD twin loads every key once for both). */
+void attn_scores2_scalar(float *s0, float *s1, const float *q0, const float *q1, const float *k, int kv_stride, int n,
+                         int hd, float scale);
 void attn_pv_scalar(float *o, const float *p, const float *v, int kv_stride, int n, int hd);
 /* RoPE of one head: pair i (mode NORM: 2i, 2i+1; NEOX: i, i + n_rot/2) rotated by
  * (cs[i], sn[i]): a' = a*c - b*s, b' = b*c + a*s, each product rounded. */
@@ -408,6 +412,8 @@ void swiglu_simd(float *y, const float *g, const float *u, int n);
 void geglu_tanh_simd(float *y, const float *g, const float *u, int n);
 void axpy_simd(float *y, float a, const float *x, int n);
 void attn_scores_simd(float *s, const float *q, const float *k, int kv_stride, int n, int hd, float scale);
+void attn_scores2_simd(float *s0, float *s1, const float *q0, const float *q1, const float *k, int kv_stride, int n,
+                       int hd, float scale);
 void attn_pv_simd(float *o, const float *p, const float *v, int kv_stride, int n, int hd);
 void rope_head_simd(float *v, const float *cs, const float *sn, int n_rot, int mode);
 void convert_f16_simd(float *y, const plm_fp16 *x, int n);

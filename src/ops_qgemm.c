@@ -871,11 +871,23 @@ static void panel_wide(const op_qmm_job *j, const wide_panel *P, const uint8_t *
     }
 }
 
+/* Bytes of prepared activations per row chunk (prepare_act_wide's records: 36 bytes per
+ * row and block). Every weight panel is prepared (wide_panel_prep) once per chunk, so the
+ * chunk is as large as L2 allows (1 MB+ on current x86 cores): at k = 3072 a 128 KB chunk
+ * held 36 rows, i.e. one panel preparation per 9 four-row tiles. */
+#ifndef QG_WCHUNK_BYTES
+#define QG_WCHUNK_BYTES (512u << 10)
+#endif
+
 static void qgemm_relaxed_q8_wide(const op_qmm_job *j, int c0, int c1) {
     const int nb = j->k / 32;
     const int cp = PLM_MIN(c1, j->n_panel_rows);
-    int chunk = (int)((128u << 10) / ((size_t)nb * (128 + 16) / 4)) & ~3; /* activation rows in ~128 KB */
-    if (chunk < 4) chunk = 4;
+    /* rows per chunk: at most QG_WCHUNK_BYTES of activations, the chunks of m about equal
+     * (m = 128 at k = 3072: one chunk, not 148 + a short one), a multiple of 4 */
+    int cmax = (int)(QG_WCHUNK_BYTES / ((size_t)nb * (128 + 16) / 4)) & ~3;
+    if (cmax < 4) cmax = 4;
+    const int n_chunks = (j->m + cmax - 1) / cmax;
+    const int chunk = ((j->m + n_chunks - 1) / n_chunks + 3) & ~3;
     wide_panel P __attribute__((aligned(32)));
     for (int t0 = 0; t0 < j->m; t0 += chunk) {
         const int t1 = PLM_MIN(j->m, t0 + chunk);

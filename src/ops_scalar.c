@@ -342,6 +342,12 @@ void attn_scores_scalar(float *s, const float *q, const float *k, int kv_stride,
     for (int j = 0; j < n; j++) s[j] = vec_dot_f32_scalar(q, k + (size_t)j * kv_stride, hd) * scale;
 }
 
+void attn_scores2_scalar(float *s0, float *s1, const float *q0, const float *q1, const float *k, int kv_stride, int n,
+                         int hd, float scale) {
+    attn_scores_scalar(s0, q0, k, kv_stride, n, hd, scale);
+    attn_scores_scalar(s1, q1, k, kv_stride, n, hd, scale);
+}
+
 void attn_pv_scalar(float *o, const float *p, const float *v, int kv_stride, int n, int hd) {
     memset(o, 0, (size_t)hd * sizeof(float));
     for (int j = 0; j < n; j++)

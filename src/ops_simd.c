@@ -235,12 +235,15 @@ float vec_dot_q4_0_q8_0_simd(const block_q4_0 *w, const block_q8_0 *x8, int n) {
 
 /* ------------------------------------------- activation quantization */
 
-/* roundf (half away from zero) of 4 floats, as i32; NaN -> 0. */
+/* roundf (half away from zero) of 4 floats, as i32; NaN -> 0, +-Inf saturate.
+ * trunc(v + copysign(0.5 - 2^-25, v)): the largest float below 0.5 keeps v = 0.5 - 2^-25
+ * from rounding up to 1 in the addition; equal to roundf for every float of magnitude
+ * <= 2^24 (checked exhaustively: all 2.5e9 of them, both signs), which holds every finite
+ * v of the quantizer (|x / d| <= ~254 even with a subnormal d; 1 / d overflowing gives
+ * Inf or NaN, as before). 4 operations instead of 9. */
 INLINE v128_t round_away(v128_t v) {
-    v128_t t = wasm_f32x4_trunc(v);
-    v128_t half = wasm_f32x4_ge(wasm_f32x4_abs(wasm_f32x4_sub(v, t)), F4(0.5f));
-    v128_t one = wasm_v128_or(wasm_v128_and(v, I4((int32_t)0x80000000)), F4(1.0f));
-    return wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_add(t, wasm_v128_and(one, half)));
+    const v128_t h = wasm_v128_or(wasm_v128_and(v, I4((int32_t)0x80000000)), F4(0.49999997f));
+    return wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_add(v, h));
 }
 
 /* One block of 32: q[0..3] = 32 values as 4 x i16x8, returns the fp16 scale. */
@@ -248,12 +251,14 @@ INLINE plm_fp16 quantize_block(const float *x, v128_t q[4]) {
     v128_t v[8];
     UNROLL
     for (int j = 0; j < 8; j++) v[j] = wasm_v128_load(x + 4 * j);
-    /* max (not pmax): a NaN sticks, as in the scalar twin (d = NaN reaches the output) */
+    /* amax as integers: |x| has a clear sign bit, so its bits order as the floats do, and a
+     * NaN's bits exceed Inf's: a NaN sticks, as in the scalar twin (d = NaN reaches the
+     * output). i32x4.max_s is one instruction; f32x4.max's NaN / signed-zero rules cost V8 ~8. */
     v128_t m = wasm_f32x4_abs(v[0]);
     UNROLL
-    for (int j = 1; j < 8; j++) m = wasm_f32x4_max(m, wasm_f32x4_abs(v[j]));
-    m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
-    m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+    for (int j = 1; j < 8; j++) m = wasm_i32x4_max(m, wasm_f32x4_abs(v[j]));
+    m = wasm_i32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+    m = wasm_i32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
     const float amax = wasm_f32x4_extract_lane(m, 0);
     const float d = amax / 127.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
@@ -364,7 +369,10 @@ INLINE v128_t exp4(v128_t x) {
     p = wasm_f32x4_add(wasm_f32x4_mul(p, r), F4(0.5f));
     p = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(r, r), p), r);
     p = wasm_f32x4_add(p, F4(1.0f));
-    const v128_t j = wasm_i32x4_trunc_sat_f32x4(n);
+    /* n is a whole number in [-150, 129]: n + 1.5 * 2^23 is exact and its bits are those of
+     * 1.5 * 2^23 plus n (2 instructions; V8's i32x4.trunc_sat_f32x4_s is ~8). A NaN x gives a
+     * NaN n, any j, and NaN from p. */
+    const v128_t j = wasm_i32x4_sub(wasm_f32x4_add(n, F4(12582912.0f)), I4(0x4B400000));
     const v128_t j1 = wasm_i32x4_shr(j, 1), j2 = wasm_i32x4_sub(j, j1);
     const v128_t s1 = wasm_i32x4_shl(wasm_i32x4_add(j1, I4(127)), 23);
     const v128_t s2 = wasm_i32x4_shl(wasm_i32x4_add(j2, I4(127)), 23);
@@ -504,6 +512,13 @@ void axpy_simd(float *y, float a, const float *x, int n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+/* lanes t of the result = hsum(a[t]): (a0 + a2) + (a1 + a3) of each, by a 4x4 transpose-and-add */
+INLINE v128_t hsum4(const v128_t a[4]) {
+    const v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(a[0], a[1], 0, 1, 4, 5), wasm_i32x4_shuffle(a[0], a[1], 2, 3, 6, 7));
+    const v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(a[2], a[3], 0, 1, 4, 5), wasm_i32x4_shuffle(a[2], a[3], 2, 3, 6, 7));
+    return wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 2, 4, 6), wasm_i32x4_shuffle(s01, s23, 1, 3, 5, 7));
+}
+
 /* Four keys at a time: four independent accumulator chains, each dot in the
  * canonical order (identical to vec_dot_f32_simd). */
 void attn_scores_simd(float *s, const float *q, const float *k, int kv_stride, int n, int hd, float scale) {
@@ -519,6 +534,10 @@ void attn_scores_simd(float *s, const float *q, const float *k, int kv_stride, i
             UNROLL
             for (int t = 0; t < 4; t++) acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(qv, wasm_v128_load(kj[t] + d)));
         }
+        if (d == hd) { /* the four hsums at once (hsum4), one store */
+            wasm_v128_store(s + j, wasm_f32x4_mul(hsum4(acc), F4(scale)));
+            continue;
+        }
         UNROLL
         for (int t = 0; t < 4; t++) {
             float v = hsum(acc[t]);
@@ -527,6 +546,41 @@ void attn_scores_simd(float *s, const float *q, const float *k, int kv_stride, i
         }
     }
     for (; j < n; j++) s[j] = vec_dot_f32_simd(q, k + (size_t)j * kv_stride, hd) * scale;
+}
+
+/* Two queries x four keys: each key vector loaded once for both queries (8 accumulator
+ * chains), every dot in the canonical order; head_dim % 4 != 0 or the last n % 4 keys:
+ * attn_scores_simd per query. */
+void attn_scores2_simd(float *s0, float *s1, const float *q0, const float *q1, const float *k, int kv_stride, int n,
+                       int hd, float scale) {
+    if (hd % 4) {
+        attn_scores_simd(s0, q0, k, kv_stride, n, hd, scale);
+        attn_scores_simd(s1, q1, k, kv_stride, n, hd, scale);
+        return;
+    }
+    const v128_t vs = F4(scale);
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const float *kj = k + (size_t)j * kv_stride;
+        v128_t a[4], b[4];
+        UNROLL
+        for (int t = 0; t < 4; t++) a[t] = b[t] = F4(0.0f);
+        for (int d = 0; d < hd; d += 4) {
+            const v128_t x0 = wasm_v128_load(q0 + d), x1 = wasm_v128_load(q1 + d);
+            UNROLL
+            for (int t = 0; t < 4; t++) {
+                const v128_t kv = wasm_v128_load(kj + (size_t)t * kv_stride + d);
+                a[t] = wasm_f32x4_add(a[t], wasm_f32x4_mul(x0, kv));
+                b[t] = wasm_f32x4_add(b[t], wasm_f32x4_mul(x1, kv));
+            }
+        }
+        wasm_v128_store(s0 + j, wasm_f32x4_mul(hsum4(a), vs));
+        wasm_v128_store(s1 + j, wasm_f32x4_mul(hsum4(b), vs));
+    }
+    if (j < n) {
+        attn_scores_simd(s0 + j, q0, k + (size_t)j * kv_stride, kv_stride, n - j, hd, scale);
+        attn_scores_simd(s1 + j, q1, k + (size_t)j * kv_stride, kv_stride, n - j, hd, scale);
+    }
 }
 
 /* The output row stays in registers (8 vectors = 32 values at a time) while

@@ -4,6 +4,8 @@
 //
 //   node bench/compare/kbench_browser.mjs --wasm out/prof --wasm out/mt4x1 [--types q8_0,f32] [--m 128]
 //                                         [--file plm-relaxed.wasm]   (default plm-simd.wasm)
+//                                         [--gmac 4]  multiply-adds per measurement (billions; m = 1: a tenth)
+//                                         [--per-shape]  one line per shape instead of their sum
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,6 +24,8 @@ const types = opt('types', 'q8_0,q4_0,f32,f16').split(',');
 const MS = opt('m', '1,128').split(',').map(Number);
 const ROUNDS = Number(opt('rounds', '3'));
 const FILE = opt('file', 'plm-simd.wasm');
+const GMAC = Number(opt('gmac', '4'));
+const PER_SHAPE = args.includes('--per-shape');
 const SHAPES = opt('shapes', '2304x768,768x768,3072x768,768x3072').split(',').map((s) => s.split('x').map(Number));
 
 function rendererCpu(root) {
@@ -73,21 +77,25 @@ try {
             window.kb = { fn, benches: j.shapes.map(([n, k]) => fn.plm_bench_matmul_new(j.type, n, k, j.m)) };
             for (const b of window.kb.benches) fn.plm_bench_matmul_run(b, 2); // warm-up + tier-up
           }, job);
-          const c0 = rendererCpu(process.pid);
-          const macs = await page.evaluate((j) => {
-            const { fn, benches } = window.kb;
-            let macs = 0;
-            benches.forEach((b, i) => {
-              const [n, k] = j.shapes[i];
-              const iters = Math.max(1, Math.round((j.m === 1 ? 4e8 : 4e9) / (n * k * j.m)));
-              fn.plm_bench_matmul_run(b, iters);
-              macs += n * k * j.m * iters;
-              fn.plm_bench_free(b);
-            });
-            return macs;
-          }, job);
-          const secs = rendererCpu(process.pid) - c0;
-          ((results[`${t} m=${m}`] ??= {})[dir] ??= []).push(macs / secs / 1e9);
+          const groups = PER_SHAPE ? SHAPES.map((_, i) => [i]) : [SHAPES.map((_, i) => i)];
+          for (const g of groups) {
+            const c0 = rendererCpu(process.pid);
+            const macs = await page.evaluate((j) => {
+              const { fn, benches } = window.kb;
+              let macs = 0;
+              for (const i of j.only) {
+                const [n, k] = j.shapes[i];
+                const iters = Math.max(1, Math.round((j.m === 1 ? j.gmac * 1e8 : j.gmac * 1e9) / (n * k * j.m)));
+                fn.plm_bench_matmul_run(benches[i], iters);
+                macs += n * k * j.m * iters;
+              }
+              return macs;
+            }, { ...job, only: g, gmac: GMAC });
+            const secs = rendererCpu(process.pid) - c0;
+            const key = `${t} m=${m}${PER_SHAPE ? ' ' + SHAPES[g[0]].join('x') : ''}`;
+            ((results[key] ??= {})[dir] ??= []).push(macs / secs / 1e9);
+          }
+          await page.evaluate(() => window.kb.benches.forEach((b) => window.kb.fn.plm_bench_free(b)));
         }
     }
 } finally {
@@ -96,8 +104,8 @@ try {
 }
 const best = (xs) => Math.max(...xs);
 console.log(`Chromium, ${FILE}: GMAC per renderer CPU-second (best of ${ROUNDS}), shapes ${SHAPES.map((s) => s.join('x')).join(', ')}`);
-console.log(['kernel'.padEnd(12), ...DIRS.map((d) => path.basename(d).padStart(14))].join(' '));
+console.log(['kernel'.padEnd(PER_SHAPE ? 22 : 12), ...DIRS.map((d) => path.basename(d).padStart(14))].join(' '));
 for (const [key, per] of Object.entries(results)) {
   const b0 = best(per[DIRS[0]]);
-  console.log([key.padEnd(12), ...DIRS.map((d, i) => (best(per[d]).toFixed(2) + (i ? ` (${(best(per[d]) / b0).toFixed(2)}x)` : '')).padStart(14))].join(' '));
+  console.log([key.padEnd(PER_SHAPE ? 22 : 12), ...DIRS.map((d, i) => (best(per[d]).toFixed(2) + (i ? ` (${(best(per[d]) / b0).toFixed(2)}x)` : '')).padStart(14))].join(' '));
 }

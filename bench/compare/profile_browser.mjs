@@ -64,9 +64,10 @@ async function perfDuring(pid, label, fn) {
   const ms = performance.now() - t0;
   perf.kill('SIGINT');
   await new Promise((r) => perf.on('exit', r));
-  const rep = spawnSync('perf', ['report', '-i', data, '--no-children', '--sort', 'sym', '--stdio', '--percent-limit', '0.7'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const rep = spawnSync('perf', ['report', '-i', data, '-n', '--no-children', '--sort', 'sym', '--stdio', '--percent-limit', '0.7'], { encoding: 'utf8', maxBuffer: 64 << 20 });
   const lines = rep.stdout.split('\n').filter((l) => /^\s+\d/.test(l)).slice(0, TOP);
-  console.log(`\n${ENGINE} ${MODEL} ${VARIANT} t${THREADS} — ${label} (${ms.toFixed(0)} ms wall) ${res ? JSON.stringify(res) : ''}`);
+  const samples = /Samples: (\S+)/.exec(rep.stdout)?.[1] ?? '?';
+  console.log(`\n${ENGINE} ${MODEL} ${VARIANT} t${THREADS} — ${label} (${ms.toFixed(0)} ms wall, ${samples} samples at 2 kHz) ${res ? JSON.stringify(res) : ''}`);
   for (const l of lines) console.log('  ' + l.trim().replace(/\s+/g, ' ').slice(0, 160));
   fs.rmSync(data, { force: true });
 }

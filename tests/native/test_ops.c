@@ -368,14 +368,16 @@ TEST(qgemm_q8_0_all_weight_codes) {
 /* The relaxed Q8_0 kernel for m >= QGEMM_WIDE_M (|w| as the 7-bit operand, panels
  * prepared in segments of QG_WSEG blocks, activations in L2-sized row chunks, a
  * flag for blocks with -128 codes): long rows (several segments) with some -128
- * codes, m across a record group and a row chunk; every variant against the scalar
- * one, and each row alone (m = 1) against the batch. */
+ * codes, m across a record group and, at m = 117, two row chunks (QG_WCHUNK_BYTES =
+ * 512 KB holds 112 rows of k = 4128: chunks of 60 and 57 rows); every variant against
+ * the scalar one, and each row alone (m = 1) against the batch. */
 TEST(qgemm_wide_segments_and_chunks) {
-    const int k = 4128, nb = k / 32, n = 9, ms[] = {16, 19, 33};
-    float *W = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * 33 * k);
-    float *bias = malloc(sizeof(float) * n), *y0 = malloc(sizeof(float) * 33 * n), *y1 = malloc(sizeof(float) * 33 * n);
+    enum { MMAX = 117 };
+    const int k = 4128, nb = k / 32, n = 9, ms[] = {16, 19, 33, MMAX};
+    float *W = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * MMAX * k);
+    float *bias = malloc(sizeof(float) * n), *y0 = malloc(sizeof(float) * MMAX * n), *y1 = malloc(sizeof(float) * MMAX * n);
     fill(W, n * k, 0.5f);
-    fill(x, 33 * k, 3.0f);
+    fill(x, MMAX * k, 3.0f);
     fill(bias, n, 1.0f);
     wmat w;
     CHECK(wmat_make(&w, PLM_TYPE_Q8_0, n, k, W));
@@ -385,7 +387,7 @@ TEST(qgemm_wide_segments_and_chunks) {
     memcpy(packed, w.buf, w.t.nbytes);
     w.t.data = packed;
     CHECK_EQ_INT(plm_tensor_pack_for_matmul(&w.t), PLM_OK);
-    for (int c = 0; c < 3; c++) {
+    for (int c = 0; c < 4; c++) {
         const int m = ms[c];
         int prev = ops_use_simd(0);
         CHECK_EQ_INT(op_matmul(y0, &w.t, bias, x, m, k), PLM_OK);
@@ -650,6 +652,78 @@ TEST(quantize_act_matches_reference_quantizer) {
         CHECK(ok);
 #endif
     }
+}
+
+/* Activation rounding at its edges: blocks whose amax is 127 (d = 1, x / d = x exactly) holding
+ * halves, the floats next to them (0.5 - 2^-25 must not round up) and signed zeros; the SIMD
+ * quantizer against the scalar one (roundf), odd block counts. */
+TEST(quantize_act_rounding_edges) {
+    static const float edge[] = {0.5f, 0.49999997f, 0.50000006f, 1.5f, 1.4999999f, 1.5000001f, 2.5f, 2.4999998f,
+                                 126.5f, 126.49999f, 125.5f, 63.5f, 0.25f, 0.75f, 1e-30f, 0.0f, 3.5f, 4.5f};
+    enum { NB = 5 };
+    float x[32 * NB];
+    for (int b = 0; b < NB; b++)
+        for (int i = 0; i < 32; i++) {
+            const float e = edge[(b * 7 + i) % (int)(sizeof edge / sizeof *edge)];
+            x[32 * b + i] = i == b ? (b % 2 ? -127.0f : 127.0f) : ((i + b) % 3 == 0 ? -e : e);
+        }
+    block_q8_0 a[NB], b[NB];
+    quantize_row_q8_0_act_scalar(x, a, 32 * NB);
+    plm_quantize_row_q8_0(x, b, 32 * NB);
+    CHECK(!memcmp(a, b, sizeof a));
+    CHECK_EQ_INT(a[0].qs[1], (int)roundf(x[1])); /* d = 1 really */
+#if PLM_HAVE_SIMD
+    quantize_row_q8_0_act_simd(x, b, 32 * NB);
+    CHECK_MSG(!memcmp(a, b, sizeof a), "SIMD activation rounding differs from roundf");
+#endif
+    /* an Inf, then a NaN, in one block (amax Inf / NaN: the scalar and SIMD quantizers agree) */
+    for (int c = 0; c < 2; c++) {
+        float y[32];
+        fill(y, 32, 2.0f);
+        y[5] = c ? NAN : -INFINITY;
+        y[9] = 1e30f;
+        quantize_row_q8_0_act_scalar(y, a, 32);
+        CHECK_MSG(c == 0 || (a[0].d & 0x7fff) == 0x7e00, "NaN amax: d = %04x", a[0].d);
+#if PLM_HAVE_SIMD
+        quantize_row_q8_0_act_simd(y, b, 32);
+        CHECK_MSG(!memcmp(a[0].qs, b[0].qs, 32) && (a[0].d & 0x7fff) == (b[0].d & 0x7fff),
+                  "SIMD quantizer differs with %s in the block", c ? "a NaN" : "an Inf");
+#endif
+    }
+}
+
+/* Bidirectional attention (encoders: every query sees every key, so op_attention takes the
+ * queries of a head two at a time) against each query row alone, bit for bit, in both
+ * backends: odd query counts, grouped heads, head sizes with and without a 4-tail, a mask. */
+TEST(attention_query_pairs_match_rows) {
+    const int hds[] = {8, 6, 32}, nqs[] = {1, 2, 7}, nkv = 11;
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++)
+            for (int m = 0; m < 2; m++) {
+                const int hd = hds[a], nq = nqs[b], nh = 4, nkh = 2, qs = nh * hd + 1, ks = nkh * hd + 2;
+                float *q = malloc(sizeof(float) * nq * qs), *k = malloc(sizeof(float) * nkv * ks);
+                float *v = malloc(sizeof(float) * nkv * ks), *o1 = malloc(sizeof(float) * nq * qs);
+                float *o2 = malloc(sizeof(float) * nq * qs), mask[11];
+                fill(q, nq * qs, 1.0f);
+                fill(k, nkv * ks, 1.0f);
+                fill(v, nkv * ks, 1.0f);
+                for (int j = 0; j < nkv; j++) mask[j] = j % 4 == 1 ? -INFINITY : 0.0f;
+                memset(o1, 0, sizeof(float) * nq * qs);
+                memset(o2, 0, sizeof(float) * nq * qs);
+                op_attn_params p;
+                memset(&p, 0, sizeof p);
+                p.n_head = nh, p.n_head_kv = nkh, p.head_dim = hd, p.scale = 0.3f, p.mask = m ? mask : NULL;
+                for (int simd = 0; simd < 2; simd++) {
+                    int prev = ops_use_simd(simd);
+                    CHECK_EQ_INT(op_attention(o1, qs, q, qs, k, v, ks, nq, nkv, &p), PLM_OK);
+                    for (int i = 0; i < nq; i++)
+                        CHECK_EQ_INT(op_attention(o2 + (size_t)i * qs, qs, q + (size_t)i * qs, qs, k, v, ks, 1, nkv, &p), PLM_OK);
+                    ops_use_simd(prev);
+                    CHECK_MSG(!memcmp(o1, o2, sizeof(float) * nq * qs), "attention pairs vs rows: hd=%d nq=%d mask=%d simd=%d",
+                              hd, nq, m, simd);
+                }
+                free(q), free(k), free(v), free(o1), free(o2);
+            }
 }
 
 /* ------------------------------------------------------------------ row ops */
@@ -1169,6 +1243,14 @@ TEST(simd_attention_pieces_bit_exact) {
             attn_pv_simd(o1, p, v, stride, n, hd);
             attn_pv_scalar(o2, p, v, stride, n, hd);
             CHECK_MSG(cmp_close(o1, o2, hd, 0, 0), "pv hd=%d n=%d", hd, n);
+            /* two queries at once: each the single query's numbers */
+            float q2[100], t1[9], t2[9];
+            fill(q2, hd, 2.0f);
+            attn_scores2_simd(s1, t1, q, q2, k, stride, n, hd, 0.3f);
+            attn_scores_scalar(t2, q2, k, stride, n, hd, 0.3f);
+            CHECK_MSG(cmp_close(s1, s2, n, 0, 0) && cmp_close(t1, t2, n, 0, 0), "scores2 (SIMD) hd=%d n=%d", hd, n);
+            attn_scores2_scalar(s1, t1, q, q2, k, stride, n, hd, 0.3f);
+            CHECK_MSG(cmp_close(s1, s2, n, 0, 0) && cmp_close(t1, t2, n, 0, 0), "scores2 (scalar) hd=%d n=%d", hd, n);
         }
 }
 
@@ -1236,6 +1318,8 @@ int main(void) {
     RUN(qgemm_variants_bit_exact);
     RUN(qgemm_q8_0_all_weight_codes);
     RUN(qgemm_wide_segments_and_chunks);
+    RUN(quantize_act_rounding_edges);
+    RUN(attention_query_pairs_match_rows);
     RUN(matmul_shared_input);
     RUN(matmul_k_quants);
     RUN(matmul_larger);
