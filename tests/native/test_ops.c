@@ -408,9 +408,9 @@ TEST(qgemm_wide_segments_and_chunks) {
 }
 
 /* The relaxed wide Q8_0 kernel's token tiles (8 activation rows, then 4-row tails):
- * every m from 16 to 41 (tiles of 8 with tails of 1..7), rows not a multiple of the
- * panel height, short and odd block counts, with and without bias; every variant
- * against the scalar one, bit for bit. */
+ * every m from QGEMM_WIDE_M - 1 to 41 (tiles of 8 with tails of 1..7), rows not a
+ * multiple of the panel height, short and odd block counts, with and without bias;
+ * every variant against the scalar one, bit for bit. */
 TEST(qgemm_wide_token_tiles) {
     const int ns[] = {5, 12}, ks[] = {32, 288};
     for (int a = 0; a < 2; a++)
@@ -424,7 +424,7 @@ TEST(qgemm_wide_token_tiles) {
             fill(bias, n, 1.0f);
             wmat w;
             CHECK(wmat_make_packed(&w, PLM_TYPE_Q8_0, n, k, W));
-            for (int m = 16; m <= mmax; m++) {
+            for (int m = QGEMM_WIDE_M - 1; m <= mmax; m++) {
                 const float *bs = (m & 1) ? bias : NULL;
                 int prev = ops_use_simd(0);
                 CHECK_EQ_INT(op_matmul(y0, &w.t, bs, x, m, k), PLM_OK);
