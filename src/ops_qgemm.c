@@ -806,28 +806,62 @@ static void wide_panel_prep(wide_panel *P, const uint8_t *panel, int b0, int b1)
     }
 }
 
-#ifndef QG_WROLL
-#define QG_WROLL 1
+#ifndef QG_WROLL /* the group loop unrolled by 2 (fully unrolled, clang hoists all its loads: spills) */
+#define QG_WROLL 2
 #endif
 
-/* One panel x the 4 activation rows of record group t0 / 4 (rows t0 .. t0 + tt - 1 stored),
- * blocks [b0, b1); lanes = weight rows. */
-static void panel_wide(const op_qmm_job *j, const wide_panel *P, const uint8_t *panel, int c, int t0, int tt,
-                       int b0, int b1) {
+/* Tokens per tile of the wide kernel: 8 (two record groups) or 4. With 8, the two
+ * weight vectors of a group (|w|, signs) serve 8 dots instead of 4: 8 integer sums
+ * + |w| + signs + x + (x ^ signs) = 12 v128 live in the group loop, within V8's 15
+ * allocatable xmm registers on x64 (i32x4.relaxed_dot_i8x16_i7x16_add_s is one
+ * vpdpbusd on AVX-VNNI, no temporary); the 8 float sums then stay in y (QG_WACC_MEM:
+ * held in registers too, they spill and the tile measured 0.85x of the 4-token one). */
+#ifndef QG_WTT
+#define QG_WTT 8
+#endif
+#ifndef QG_WACC_MEM
+#define QG_WACC_MEM 1
+#endif
+
+/* p (16-byte aligned) with its low bits masked off, behind an empty asm so that clang
+ * keeps the mask: the constant offsets from it then fold into the loads' offsets (an
+ * add of disjoint bits) instead of i32 adds, which V8 cannot fold (the wrap-around). */
+INLINE const uint8_t *al16(const uint8_t *p) {
+    uintptr_t u = (uintptr_t)p;
+    __asm__("" : "+r"(u));
+    return (const uint8_t *)(u & ~(uintptr_t)15);
+}
+#define AL16(p) al16(p)
+
+/* One panel x TT (4 or 8) activation rows from record group t0 / 4 on (rows
+ * t0 .. t0 + tt - 1 stored, tt <= TT), blocks [b0, b1); lanes = weight rows. */
+INLINE void panel_wide_t(const op_qmm_job *j, const wide_panel *P, const uint8_t *panel, int c, int t0, int tt,
+                         int b0, int b1, const int TT) {
     const int nb = j->k / 32;
     const uint8_t *rec = (const uint8_t *)__builtin_assume_aligned(j->xi, 128) + (size_t)(t0 / 4) * nb * 128;
     const float *xd = (const float *)__builtin_assume_aligned(j->xid, 16) + (size_t)(t0 / 4) * nb * 4;
-    v128_t acc[4];
+    const size_t rstride = (size_t)nb * 128; /* next record group (tokens t0 + 4 ..) */
+    const size_t dstride = (size_t)nb * 4;
+    /* ACCM: the float sums stay in y (loaded, added, stored per block) instead of
+     * registers, which the 8-token tile has not to spare across the group loop */
+    const int ACCM = TT == 8 && QG_WACC_MEM;
+    v128_t acc[8];
+    float *yt[8];
     UNROLL
-    for (int t = 0; t < 4; t++)
-        acc[t] = b0 && t < tt ? wasm_v128_load(j->y + (size_t)(t0 + t) * j->n + c) : wasm_f32x4_splat(0.0f);
+    for (int t = 0; t < TT; t++) {
+        yt[t] = j->y + (size_t)(t0 + t) * j->n + c;
+        if (ACCM) {
+            if (!b0) wasm_v128_store(yt[t], wasm_f32x4_splat(0.0f));
+        } else
+            acc[t] = b0 && t < tt ? wasm_v128_load(yt[t]) : wasm_f32x4_splat(0.0f);
+    }
     for (int b = b0; b < b1; b++) {
         const int i = b - b0;
         const uint8_t *r = rec + (size_t)b * 128, *ws = P->ws[i][0];
-        v128_t isum[4];
+        v128_t isum[8];
         const v128_t nw = wasm_v128_load(P->nw[i]);
         UNROLL
-        for (int t = 0; t < 4; t++) isum[t] = nw;
+        for (int t = 0; t < TT; t++) isum[t] = nw;
 #if QG_WROLL == 1
 #pragma clang loop unroll(disable)
 #elif QG_WROLL == 2
@@ -838,10 +872,15 @@ static void panel_wide(const op_qmm_job *j, const wide_panel *P, const uint8_t *
         UNROLL
 #endif
         for (int g = 0; g < 8; g++) {
-            const uint8_t *pw = ws + 32 * g, *px = r + 16 * g;
+            /* bases masked to their (known) 16-byte alignment: clang then folds the constant
+             * offsets into the loads' offsets (an add of disjoint bits) instead of adding
+             * them in i32 arithmetic, which V8 cannot fold (the wrap-around) */
+            const uint8_t *pw = AL16(ws + 32 * g), *px0 = AL16(r + 16 * g);
+            const uint8_t *px1 = TT == 8 ? AL16(r + rstride + 16 * g) : px0;
             const v128_t a = wasm_v128_load(pw), sg = wasm_v128_load(pw + 16);
             UNROLL
-            for (int t = 0; t < 4; t++) isum[t] = RDOT(wasm_v128_xor(wasm_v128_load32_splat(px + 4 * t), sg), a, isum[t]);
+            for (int t = 0; t < TT; t++)
+                isum[t] = RDOT(wasm_v128_xor(wasm_v128_load32_splat((t < 4 ? px0 : px1) + 4 * (t % 4)), sg), a, isum[t]);
         }
         if (P->neg128[i]) { /* isum -= sum of x where w = -128 */
             const uint8_t *q = panel + (size_t)b * PB_Q8 + 2 * QP;
@@ -849,27 +888,46 @@ static void panel_wide(const op_qmm_job *j, const wide_panel *P, const uint8_t *
                 const v128_t one = wasm_v128_and(wasm_i8x16_eq(wasm_v128_load(q + 16 * g), wasm_i8x16_splat(-128)),
                                                  wasm_i8x16_splat(1));
                 UNROLL
-                for (int t = 0; t < 4; t++)
-                    isum[t] = wasm_i32x4_sub(isum[t], RDOT(wasm_v128_load32_splat(r + 16 * g + 4 * t), one,
-                                                           wasm_i32x4_splat(0)));
+                for (int t = 0; t < TT; t++)
+                    isum[t] = wasm_i32x4_sub(
+                        isum[t], RDOT(wasm_v128_load32_splat(r + (t / 4) * rstride + 16 * g + 4 * (t % 4)), one,
+                                      wasm_i32x4_splat(0)));
             }
         }
         const v128_t dw = wasm_v128_load(P->dw[i]);
         UNROLL
-        for (int t = 0; t < 4; t++) {
-            const v128_t dx = wasm_v128_load32_splat(xd + (size_t)b * 4 + t);
-            acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum[t]), wasm_f32x4_mul(dw, dx)));
+        for (int t = 0; t < TT; t++) {
+            const v128_t dx = wasm_v128_load32_splat(xd + (t / 4) * dstride + (size_t)b * 4 + t % 4);
+            const v128_t p = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum[t]), wasm_f32x4_mul(dw, dx));
+            if (ACCM)
+                wasm_v128_store(yt[t], wasm_f32x4_add(wasm_v128_load(yt[t]), p));
+            else
+                acc[t] = wasm_f32x4_add(acc[t], p);
         }
     }
     UNROLL
-    for (int t = 0; t < 4; t++) {
+    for (int t = 0; t < TT; t++) {
         if (t >= tt) break;
-        if (b1 == nb)
+        if (ACCM) {
+            if (b1 == nb && j->bias) store_out(j, t0 + t, c, wasm_v128_load(yt[t]));
+        } else if (b1 == nb)
             store_out(j, t0 + t, c, acc[t]);
         else
-            wasm_v128_store(j->y + (size_t)(t0 + t) * j->n + c, acc[t]);
+            wasm_v128_store(yt[t], acc[t]);
     }
 }
+
+static void panel_wide(const op_qmm_job *j, const wide_panel *P, const uint8_t *panel, int c, int t0, int tt, int b0,
+                       int b1) {
+    panel_wide_t(j, P, panel, c, t0, tt, b0, b1, 4);
+}
+
+#if QG_WTT == 8
+static void panel_wide8(const op_qmm_job *j, const wide_panel *P, const uint8_t *panel, int c, int t0, int tt,
+                        int b0, int b1) {
+    panel_wide_t(j, P, panel, c, t0, tt, b0, b1, 8);
+}
+#endif
 
 /* Bytes of prepared activations per row chunk (prepare_act_wide's records: 36 bytes per
  * row and block). Every weight panel is prepared (wide_panel_prep) once per chunk, so the
@@ -883,11 +941,11 @@ static void qgemm_relaxed_q8_wide(const op_qmm_job *j, int c0, int c1) {
     const int nb = j->k / 32;
     const int cp = PLM_MIN(c1, j->n_panel_rows);
     /* rows per chunk: at most QG_WCHUNK_BYTES of activations, the chunks of m about equal
-     * (m = 128 at k = 3072: one chunk, not 148 + a short one), a multiple of 4 */
-    int cmax = (int)(QG_WCHUNK_BYTES / ((size_t)nb * (128 + 16) / 4)) & ~3;
-    if (cmax < 4) cmax = 4;
+     * (m = 128 at k = 3072: one chunk, not 148 + a short one), a multiple of 8 (the token tile) */
+    int cmax = (int)(QG_WCHUNK_BYTES / ((size_t)nb * (128 + 16) / 4)) & ~7;
+    if (cmax < 8) cmax = 8;
     const int n_chunks = (j->m + cmax - 1) / cmax;
-    const int chunk = ((j->m + n_chunks - 1) / n_chunks + 3) & ~3;
+    const int chunk = ((j->m + n_chunks - 1) / n_chunks + 7) & ~7;
     wide_panel P __attribute__((aligned(32)));
     for (int t0 = 0; t0 < j->m; t0 += chunk) {
         const int t1 = PLM_MIN(j->m, t0 + chunk);
@@ -896,7 +954,11 @@ static void qgemm_relaxed_q8_wide(const op_qmm_job *j, int c0, int c1) {
             for (int b0 = 0; b0 < nb; b0 += QG_WSEG) {
                 const int b1 = PLM_MIN(nb, b0 + QG_WSEG);
                 wide_panel_prep(&P, panel, b0, b1);
-                for (int t = t0; t < t1; t += 4) panel_wide(j, &P, panel, c, t, PLM_MIN(4, t1 - t), b0, b1);
+                int t = t0;
+#if QG_WTT == 8
+                for (; t + 8 <= t1; t += 8) panel_wide8(j, &P, panel, c, t, 8, b0, b1);
+#endif
+                for (; t < t1; t += 4) panel_wide(j, &P, panel, c, t, PLM_MIN(4, t1 - t), b0, b1);
             }
         }
     }

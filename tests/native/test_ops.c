@@ -409,6 +409,41 @@ TEST(qgemm_wide_segments_and_chunks) {
     free(W), free(x), free(bias), free(y0), free(y1);
 }
 
+/* The relaxed wide Q8_0 kernel's token tiles (8 activation rows, then 4-row tails):
+ * every m from QGEMM_WIDE_M - 1 to 41 (tiles of 8 with tails of 1..7), rows not a
+ * multiple of the panel height, short and odd block counts, with and without bias;
+ * every variant against the scalar one, bit for bit. */
+TEST(qgemm_wide_token_tiles) {
+    const int ns[] = {5, 12}, ks[] = {32, 288};
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++) {
+            const int n = ns[b], k = ks[a], mmax = 41;
+            float *W = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * mmax * k);
+            float *bias = malloc(sizeof(float) * n), *y0 = malloc(sizeof(float) * mmax * n);
+            float *y1 = malloc(sizeof(float) * mmax * n);
+            fill(W, n * k, 0.5f);
+            fill(x, mmax * k, 3.0f);
+            fill(bias, n, 1.0f);
+            wmat w;
+            CHECK(wmat_make_packed(&w, PLM_TYPE_Q8_0, n, k, W));
+            for (int m = QGEMM_WIDE_M - 1; m <= mmax; m++) {
+                const float *bs = (m & 1) ? bias : NULL;
+                int prev = ops_use_simd(0);
+                CHECK_EQ_INT(op_matmul(y0, &w.t, bs, x, m, k), PLM_OK);
+                ops_use_simd(1);
+                CHECK_EQ_INT(op_matmul(y1, &w.t, bs, x, m, k), PLM_OK);
+                CHECK_MSG(!memcmp(y0, y1, sizeof(float) * m * n), "Q8_0 n=%d k=%d m=%d: SIMD differs from scalar", n, k, m);
+                int prev_r = ops_use_relaxed(0);
+                CHECK_EQ_INT(op_matmul(y1, &w.t, bs, x, m, k), PLM_OK);
+                CHECK_MSG(!memcmp(y0, y1, sizeof(float) * m * n), "Q8_0 n=%d k=%d m=%d: SIMD128 differs from scalar", n, k, m);
+                ops_use_relaxed(prev_r);
+                ops_use_simd(prev);
+            }
+            wmat_free(&w);
+            free(W), free(x), free(bias), free(y0), free(y1);
+        }
+}
+
 /* op_matmul_shared (Q/K/V, gate/up: one input, several weights) against separate
  * op_matmul calls, bit for bit: every quantized type with shared activations
  * (Q8_0 with -128 codes, Q4_0; packed and row layout), float types and a mixed
@@ -1320,6 +1355,7 @@ int main(void) {
     RUN(qgemm_wide_segments_and_chunks);
     RUN(quantize_act_rounding_edges);
     RUN(attention_query_pairs_match_rows);
+    RUN(qgemm_wide_token_tiles);
     RUN(matmul_shared_input);
     RUN(matmul_k_quants);
     RUN(matmul_larger);
