@@ -487,18 +487,33 @@ static void ew_run(const ew_ctx *c, int i0, int i1) {
     case EW_SILU: DISPATCH(silu)(y, a, n); break;
     case EW_SWIGLU: DISPATCH(swiglu)(y, a, b, n); break;
     case EW_GEGLU: DISPATCH(geglu_tanh)(y, a, b, n); break;
-    /* plain loops: the compiler vectorizes these under -msimd128 */
+    /* plain loops: the compiler vectorizes these under -msimd128, behind a run-time check that
+     * y and a do not overlap, which in-place calls (y == a: every residual add, relu(ff, ff))
+     * fail, so they ran the scalar loop. In place, the loops read and write through y alone
+     * (same operations, same bits) and need no check against a. */
     case EW_RELU:
-        for (int i = 0; i < n; i++) y[i] = a[i] > 0.0f ? a[i] : 0.0f;
+        if (y == a)
+            for (int i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+        else
+            for (int i = 0; i < n; i++) y[i] = a[i] > 0.0f ? a[i] : 0.0f;
         break;
     case EW_ADD:
-        for (int i = 0; i < n; i++) y[i] = a[i] + b[i];
+        if (y == a)
+            for (int i = 0; i < n; i++) y[i] = y[i] + b[i];
+        else
+            for (int i = 0; i < n; i++) y[i] = a[i] + b[i];
         break;
     case EW_MUL:
-        for (int i = 0; i < n; i++) y[i] = a[i] * b[i];
+        if (y == a)
+            for (int i = 0; i < n; i++) y[i] = y[i] * b[i];
+        else
+            for (int i = 0; i < n; i++) y[i] = a[i] * b[i];
         break;
     case EW_SCALE:
-        for (int i = 0; i < n; i++) y[i] = a[i] * c->s;
+        if (y == a)
+            for (int i = 0; i < n; i++) y[i] = y[i] * c->s;
+        else
+            for (int i = 0; i < n; i++) y[i] = a[i] * c->s;
         break;
     case EW_TANH:
         for (int i = 0; i < n; i++) y[i] = tanhf(a[i]);

@@ -938,8 +938,24 @@ TEST(simple_elementwise) {
         for (int i = 0; i < n; i++) ok &= y[i] == a[i] * b[i];
         op_scale(y, a, 0.125f, n);
         for (int i = 0; i < n; i++) ok &= y[i] == a[i] * 0.125f;
+        /* in place (y == a: the loops ops.c runs through y alone), same bits */
         memcpy(y, a, sizeof(float) * n);
-        op_add(y, y, b, n); /* in place */
+        op_add(y, y, b, n);
+        for (int i = 0; i < n; i++) ok &= y[i] == a[i] + b[i];
+        memcpy(y, a, sizeof(float) * n);
+        op_relu(y, y, n);
+        for (int i = 0; i < n; i++) ok &= y[i] == (a[i] > 0 ? a[i] : 0.0f);
+        memcpy(y, a, sizeof(float) * n);
+        op_mul(y, y, b, n);
+        for (int i = 0; i < n; i++) ok &= y[i] == a[i] * b[i];
+        memcpy(y, a, sizeof(float) * n);
+        op_scale(y, y, 0.125f, n);
+        for (int i = 0; i < n; i++) ok &= y[i] == a[i] * 0.125f;
+        memcpy(y, a, sizeof(float) * n);
+        op_add(y, y, y, n); /* y == a == b */
+        for (int i = 0; i < n; i++) ok &= y[i] == a[i] + a[i];
+        memcpy(y, b, sizeof(float) * n);
+        op_add(y, a, y, n); /* y == b */
         for (int i = 0; i < n; i++) ok &= y[i] == a[i] + b[i];
         CHECK_MSG(ok, "relu/add/mul/scale n=%d", n);
         free(a), free(b), free(y);
