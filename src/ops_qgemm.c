@@ -577,7 +577,7 @@ INLINE void panel_w16(const op_qmm_job *j, const v128_t *W, const float *dwf, in
 }
 
 /* Q8_0 panels for m > 1, as panels() (same chunks, same order of blocks per output). */
-static void panels_q8_w16(const op_qmm_job *j, int c0, int c1) {
+__attribute__((noinline)) static void panels_q8_w16(const op_qmm_job *j, int c0, int c1) {
     const int nb = j->k / 32;
     const int cp = PLM_MIN(c1, j->n_panel_rows);
     int chunk = (int)((128u << 10) / ((size_t)j->k * sizeof(int16_t))) & ~3;
