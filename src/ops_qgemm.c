@@ -521,12 +521,114 @@ static float row_dot_simd(const op_qmm_job *j, const uint8_t *w, const block_q8_
                                     : vec_dot_q4_0_q8_0_simd((const block_q4_0 *)w, x, j->k);
 }
 
+/* ------------------------------------------- SIMD128, Q8_0, m > 1: i16 panel
+ * The same tiles as panel_simd, but the panel's segment of weights is widened
+ * to i16 once (W: per block 8 groups x {rows 0-1, rows 2-3}) and shared by all
+ * the chunk's token tiles. Same integer dots, same float chain: same bits. */
+#ifndef QG_W16
+#define QG_W16 1
+#endif
+#define QG_W16SEG 64 /* blocks per widened segment: 16 KB of i16 weights */
+
+INLINE void panel_w16(const op_qmm_job *j, const v128_t *W, const float *dwf, int c, int t0, const int TT, int b0,
+                      int b1) {
+    const int nb = j->k / 32;
+    const int16_t *x[4];
+    const float *xd[4];
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        x[t] = j->xw + (size_t)(t0 + t) * j->k;
+        xd[t] = j->xd + (size_t)(t0 + t) * nb;
+    }
+    v128_t acc[4];
+    UNROLL
+    for (int t = 0; t < TT; t++)
+        acc[t] = b0 ? wasm_v128_load(j->y + (size_t)(t0 + t) * j->n + c) : wasm_f32x4_splat(0.0f);
+    for (int b = b0; b < b1; b++) {
+        const v128_t *wb = W + 16 * (b - b0);
+        v128_t lo[4], hi[4];
+        UNROLL
+        for (int t = 0; t < TT; t++) lo[t] = hi[t] = wasm_i32x4_splat(0);
+        GROUP_LOOP
+        for (int g = 0; g < 8; g++) {
+            const v128_t wl = wb[2 * g], wh = wb[2 * g + 1];
+            UNROLL
+            for (int t = 0; t < TT; t++) {
+                const v128_t xv = wasm_v128_load64_splat(x[t] + 32 * b + 4 * g);
+                lo[t] = wasm_i32x4_add(lo[t], wasm_i32x4_dot_i16x8(wl, xv));
+                hi[t] = wasm_i32x4_add(hi[t], wasm_i32x4_dot_i16x8(wh, xv));
+            }
+        }
+        const v128_t dw = wasm_v128_load(dwf + 4 * (b - b0));
+        UNROLL
+        for (int t = 0; t < TT; t++) {
+            const v128_t isum = wasm_i32x4_add(wasm_i32x4_shuffle(lo[t], hi[t], 0, 2, 4, 6),
+                                               wasm_i32x4_shuffle(lo[t], hi[t], 1, 3, 5, 7));
+            acc[t] = chain(acc[t], isum, dw, xd[t][b]);
+        }
+    }
+    UNROLL
+    for (int t = 0; t < TT; t++) {
+        if (b1 == nb)
+            store_out(j, t0 + t, c, acc[t]);
+        else
+            wasm_v128_store(j->y + (size_t)(t0 + t) * j->n + c, acc[t]);
+    }
+}
+
+/* Q8_0 panels for m > 1, as panels() (same chunks, same order of blocks per output). */
+__attribute__((noinline)) static void panels_q8_w16(const op_qmm_job *j, int c0, int c1) {
+    const int nb = j->k / 32;
+    const int cp = PLM_MIN(c1, j->n_panel_rows);
+    int chunk = (int)((128u << 10) / ((size_t)j->k * sizeof(int16_t))) & ~3;
+    if (chunk < 4) chunk = 4;
+    float dwf[QG_W16SEG * 4] __attribute__((aligned(16)));
+    v128_t W[QG_W16SEG * 16];
+    for (int t0 = 0; t0 < j->m; t0 += chunk) {
+        const int t1 = PLM_MIN(j->m, t0 + chunk);
+        for (int c = c0; c < cp; c += QP) {
+            const uint8_t *panel = j->w + (size_t)c * j->w_row_bytes;
+            for (int b0 = 0; b0 < nb; b0 += QG_W16SEG) {
+                const int b1 = PLM_MIN(nb, b0 + QG_W16SEG);
+                for (int b = b0; b < b1; b++) {
+                    const uint8_t *pb = panel + (size_t)b * PB_Q8, *q = pb + 2 * QP;
+                    wasm_v128_store(dwf + 4 * (b - b0), h2f4(pb));
+                    v128_t *wb = W + 16 * (b - b0);
+                    for (int g = 0; g < 8; g++) {
+                        const v128_t w = wasm_v128_load(q + 16 * g);
+                        wb[2 * g] = wasm_i16x8_extend_low_i8x16(w);
+                        wb[2 * g + 1] = wasm_i16x8_extend_high_i8x16(w);
+                    }
+                }
+                int t = t0;
+                for (; t + 4 <= t1; t += 4) panel_w16(j, W, dwf, c, t, 4, b0, b1);
+                switch (t1 - t) {
+                case 3: panel_w16(j, W, dwf, c, t, 3, b0, b1); break;
+                case 2: panel_w16(j, W, dwf, c, t, 2, b0, b1); break;
+                case 1: panel_w16(j, W, dwf, c, t, 1, b0, b1); break;
+                default: break;
+                }
+            }
+        }
+    }
+    for (int c = PLM_MAX(c0, cp); c < c1; c++)
+        for (int t = 0; t < j->m; t++) {
+            float s = row_dot_simd(j, j->w + (size_t)c * j->w_row_bytes, j->xq + (size_t)t * nb);
+            if (j->bias) s += j->bias[c];
+            j->y[(size_t)t * j->n + c] = s;
+        }
+}
+
 void qgemm_range_simd(const op_qmm_job *j, int c0, int c1) {
     if (j->m == 1) { /* decode: the m = 1 kernel over the panels, then panels() for the row-layout tail */
         const int cp = PLM_MIN(c1, j->n_panel_rows);
         if (c0 < cp) qgemm_m1_simd(j, c0, cp);
         c0 = PLM_MAX(c0, cp);
         if (c0 >= c1) return;
+    }
+    if (QG_W16 && j->m > 1 && j->type == PLM_TYPE_Q8_0) {
+        panels_q8_w16(j, c0, c1);
+        return;
     }
     panels(j, c0, c1, j->type == PLM_TYPE_Q8_0 ? panel_simd_q8 : panel_simd_q4, (size_t)j->k * sizeof(int16_t),
            row_dot_simd);
